@@ -1,0 +1,69 @@
+# FleetOps: `make run` sets up and starts everything; `make test` sets up and runs the suite.
+SHELL := /bin/bash
+.DEFAULT_GOAL := run
+.PHONY: run test setup services stop migrate demo bench lint shell
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PG_PORT ?= 55432
+REDIS_PORT ?= 56379
+WEB_PORT ?= 8000
+export FLEETOPS_PG_PORT := $(PG_PORT)
+export FLEETOPS_REDIS_PORT := $(REDIS_PORT)
+export WEB_PORT
+
+# Without DATABASE_URL / REDIS_URL a private PostgreSQL and Redis run under var/.
+ifeq ($(origin DATABASE_URL),undefined)
+export PRIVATE_PG := 1
+export DATABASE_URL := postgres://fleetops@127.0.0.1:$(PG_PORT)/fleetops
+else
+export PRIVATE_PG := 0
+endif
+ifeq ($(origin REDIS_URL),undefined)
+export PRIVATE_REDIS := 1
+export REDIS_URL := redis://127.0.0.1:$(REDIS_PORT)/0
+else
+export PRIVATE_REDIS := 0
+endif
+
+$(VENV)/.installed: requirements/base.txt requirements/dev.txt
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -r requirements/dev.txt
+	@touch $@
+
+setup: $(VENV)/.installed services
+
+services:
+	@scripts/services.sh start
+
+stop:
+	@scripts/services.sh stop
+
+migrate: setup
+	$(PY) manage.py migrate --noinput
+
+# Reference data every time (idempotent), the demo world once.
+demo: migrate
+	$(PY) manage.py load_reference_data
+	@if [ ! -f var/.demo-seeded ]; then $(PY) manage.py seed_demo --size small && touch var/.demo-seeded; fi
+
+run: demo
+	@$(PY) manage.py collectstatic --noinput -v 0
+	@$(PY) manage.py demo_logins --port $(WEB_PORT)
+	$(VENV)/bin/honcho start -f Procfile
+
+test: setup
+	@scripts/ensure_chromium.sh
+	$(VENV)/bin/pytest
+
+bench: setup
+	$(PY) manage.py migrate --noinput
+	$(PY) bench/run_all.py
+
+lint: $(VENV)/.installed
+	$(VENV)/bin/ruff check .
+
+shell: migrate
+	$(PY) manage.py shell

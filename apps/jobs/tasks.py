@@ -1,0 +1,23 @@
+from celery import shared_task
+
+from apps.jobs import services
+
+
+@shared_task(name="jobs.run_job", acks_late=True)
+def run_job(run_id: int) -> str | None:
+    from celery import current_task
+
+    task_id = current_task.request.id if current_task and current_task.request else ""
+    run = services.job_execute(run_id=run_id, task_id=task_id or "")
+    return run.status if run else None
+
+
+@shared_task(name="jobs.start_scheduled")
+def start_scheduled(kind: str, parameters: dict | None = None) -> int | None:
+    """Beat entry point: queues a JobRun so scheduled work is visible like any other run."""
+    from apps.common.exceptions import ApplicationError
+
+    try:
+        return services.job_start(kind=kind, parameters=parameters or {}, trigger="schedule").pk
+    except ApplicationError:
+        return None  # the same job is still running: skip this tick

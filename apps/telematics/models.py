@@ -1,0 +1,152 @@
+from django.db import models
+from django.db.models import F, Q
+
+from apps.common.models import TimeStampedModel
+
+
+class Device(TimeStampedModel):
+    """A telematics unit or the phone app; authenticates uploads with its own hashed token."""
+
+    class Kind(models.TextChoices):
+        OBD = "obd", "Vehicle unit"
+        PHONE = "phone", "Phone app"
+
+    serial = models.CharField(max_length=64, unique=True)
+    kind = models.CharField(max_length=8, choices=Kind.choices, default=Kind.OBD)
+    vehicle = models.ForeignKey(
+        "fleet.Vehicle", on_delete=models.PROTECT, null=True, blank=True, related_name="devices"
+    )
+    customer = models.ForeignKey(
+        "customers.Customer", on_delete=models.PROTECT, null=True, blank=True, related_name="devices"
+    )
+    token_prefix = models.CharField(max_length=12, unique=True)
+    token_hash = models.CharField(max_length=64, unique=True, editable=False)
+    is_active = models.BooleanField(default=True)
+    last_seen_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["serial"]
+        constraints = [
+            models.CheckConstraint(condition=Q(kind__in=["obd", "phone"]), name="%(app_label)s_%(class)s_kind_valid"),
+            models.CheckConstraint(
+                condition=Q(token_hash__regex=r"^[0-9a-f]{64}$"), name="%(app_label)s_%(class)s_token_hash_sha256"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.serial
+
+
+class Trip(TimeStampedModel):
+    class FeatureStatus(models.TextChoices):
+        PENDING = "pending"
+        DONE = "done"
+        FAILED = "failed"
+
+    device = models.ForeignKey(Device, on_delete=models.PROTECT, related_name="trips")
+    external_id = models.CharField(max_length=64, help_text="The device's own trip id.")
+    driver = models.ForeignKey(
+        "customers.Customer", on_delete=models.PROTECT, null=True, blank=True, related_name="trips"
+    )
+    vehicle = models.ForeignKey("fleet.Vehicle", on_delete=models.PROTECT, null=True, blank=True, related_name="trips")
+    rental = models.ForeignKey(
+        "transactions.Rental", on_delete=models.PROTECT, null=True, blank=True, related_name="trips"
+    )
+    started_at = models.DateTimeField()
+    ended_at = models.DateTimeField()
+    samples_received = models.PositiveIntegerField(default=0)
+    samples_stored = models.PositiveIntegerField(default=0)
+    samples_dropped = models.JSONField(default=dict, blank=True, help_text="Dropped samples by reason.")
+    feature_status = models.CharField(max_length=8, choices=FeatureStatus.choices, default=FeatureStatus.PENDING)
+    features_computed_at = models.DateTimeField(null=True, blank=True)
+    # Trip features (filled by the feature service).
+    distance_km = models.FloatField(default=0)
+    duration_s = models.FloatField(default=0)
+    moving_s = models.FloatField(default=0)
+    idle_s = models.FloatField(default=0)
+    max_speed_mps = models.FloatField(default=0)
+    mean_speed_mps = models.FloatField(default=0)
+    harsh_brake_count = models.PositiveIntegerField(default=0)
+    harsh_accel_count = models.PositiveIntegerField(default=0)
+    harsh_corner_count = models.PositiveIntegerField(default=0)
+    speeding_s = models.FloatField(default=0)
+    phone_use_s = models.FloatField(default=0)
+    night_s = models.FloatField(default=0)
+    rush_hour_s = models.FloatField(default=0)
+    highway_s = models.FloatField(default=0)
+    score = models.PositiveSmallIntegerField(null=True, blank=True)
+    events = models.JSONField(default=list, blank=True, help_text="Events with time, place and magnitude.")
+    score_deductions = models.JSONField(default=list, blank=True)
+
+    class Meta:
+        ordering = ["-started_at"]
+        indexes = [
+            models.Index(fields=["driver", "started_at"], name="trip_driver_start_idx"),
+            models.Index(fields=["vehicle", "started_at"], name="trip_vehicle_start_idx"),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["device", "external_id"],
+                name="%(app_label)s_%(class)s_unique_device_trip",
+                violation_error_message="This device uploaded this trip already.",
+            ),
+            models.CheckConstraint(
+                condition=Q(ended_at__gte=F("started_at")), name="%(app_label)s_%(class)s_ends_after_start"
+            ),
+            models.CheckConstraint(
+                condition=Q(distance_km__gte=0, duration_s__gte=0, moving_s__gte=0, idle_s__gte=0),
+                name="%(app_label)s_%(class)s_measures_non_negative",
+            ),
+            models.CheckConstraint(
+                condition=Q(score__isnull=True) | Q(score__lte=100), name="%(app_label)s_%(class)s_score_range"
+            ),
+            models.CheckConstraint(
+                condition=Q(feature_status__in=["pending", "done", "failed"]),
+                name="%(app_label)s_%(class)s_feature_status_valid",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Trip {self.pk} ({self.external_id})"
+
+
+class DriverFeatures(models.Model):
+    """Rolling aggregates of one driver's trips over `window_days` up to `as_of`."""
+
+    driver = models.ForeignKey("customers.Customer", on_delete=models.CASCADE, related_name="feature_rows")
+    as_of = models.DateField()
+    window_days = models.PositiveSmallIntegerField(default=90)
+    trips = models.PositiveIntegerField(default=0)
+    km = models.FloatField(default=0)
+    hours = models.FloatField(default=0)
+    harsh_brake_per_100km = models.FloatField(default=0)
+    harsh_accel_per_100km = models.FloatField(default=0)
+    harsh_corner_per_100km = models.FloatField(default=0)
+    speeding_share = models.FloatField(default=0)
+    night_share = models.FloatField(default=0)
+    rush_hour_share = models.FloatField(default=0)
+    highway_share = models.FloatField(default=0)
+    phone_use_per_hour = models.FloatField(default=0, help_text="Seconds of phone use per hour of driving.")
+    mean_trip_score = models.FloatField(null=True, blank=True)
+    computed_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-as_of", "driver"]
+        verbose_name_plural = "driver features"
+        indexes = [models.Index(fields=["as_of", "window_days"], name="driverfeat_asof_idx")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["driver", "as_of", "window_days"], name="%(app_label)s_%(class)s_unique_driver_day"
+            ),
+            models.CheckConstraint(
+                condition=Q(km__gte=0, hours__gte=0)
+                & Q(speeding_share__gte=0, speeding_share__lte=1)
+                & Q(night_share__gte=0, night_share__lte=1)
+                & Q(highway_share__gte=0, highway_share__lte=1),
+                name="%(app_label)s_%(class)s_values_in_range",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.driver_id} as of {self.as_of}"

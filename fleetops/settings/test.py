@@ -1,0 +1,13 @@
+"""Test settings: the same real PostgreSQL and Redis, fixed keys, eager Celery by default
+(tests that need a real worker start one)."""
+
+from .base import *  # noqa: F403
+from .base import env
+
+SECRET_KEY = "test-only-secret-key-not-used-anywhere-else"
+CARD_HMAC_KEY = "test-only-card-hmac-key"
+CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=True)
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+CACHES["default"]["KEY_PREFIX"] = env("CACHE_KEY_PREFIX", default="fleetops-test")  # noqa: F405
+STORAGES["staticfiles"] = {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}  # noqa: F405

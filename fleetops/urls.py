@@ -1,0 +1,29 @@
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from apps.common import views as common_views
+
+api_v1 = [
+    path("", include("apps.accounts.api.urls")),
+    path("telematics/", include("apps.telematics.api.urls")),
+    path("", include("apps.risk.api.urls")),
+    path("", include("apps.pricing.api.urls")),
+    path("", include("apps.jobs.api.urls")),
+    path("", include("apps.ops.api.urls")),
+]
+
+urlpatterns = [
+    path("healthz", common_views.healthz, name="healthz"),
+    path("readyz", common_views.readyz, name="readyz"),
+    path("admin/", admin.site.urls),
+    path("api/v1/", include((api_v1, "api"), namespace="api")),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
+    path("ops/", include("apps.ops.urls")),
+    path("portal/", include("apps.portal.urls")),
+]
+
+admin.site.site_header = "FleetOps back office"
+admin.site.site_title = "FleetOps"
+admin.site.index_title = "Operations"
