@@ -59,7 +59,7 @@ test: setup
 	$(VENV)/bin/pytest
 
 bench: setup
-	$(PY) manage.py migrate --noinput
+	$(PY) -m pip install -q --no-deps -r requirements/bench.txt
 	$(PY) bench/run_all.py
 
 lint: $(VENV)/.installed
