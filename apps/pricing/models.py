@@ -27,6 +27,13 @@ class RatePlan(TimeStampedModel):
     eligibility_min_trips = models.PositiveIntegerField(default=20)
     eligibility_min_km = models.PositiveIntegerField(default=500)
     eligibility_window_days = models.PositiveSmallIntegerField(default=90)
+    # Telematics factor = relative_risk ** risk_elasticity, clamped to the bounds (see services).
+    risk_elasticity = models.DecimalField(max_digits=4, decimal_places=3, default=Decimal("0.500"))
+    # PAYD: this share of the traditional premium is fixed, the rest is paid per kilometre.
+    payd_fixed_share = models.DecimalField(max_digits=4, decimal_places=3, default=Decimal("0.600"))
+    # Insurance sold with one rental costs the annual premium / 365 times this loading per day.
+    daily_loading = models.DecimalField(max_digits=4, decimal_places=3, default=Decimal("1.300"))
+    quote_valid_days = models.PositiveSmallIntegerField(default=30)
 
     class Meta:
         ordering = ["name", "-version"]
@@ -44,10 +51,19 @@ class RatePlan(TimeStampedModel):
                 condition=Q(per_km_rate__gte=0, minimum_premium__gte=0),
                 name="%(app_label)s_%(class)s_prices_non_negative",
             ),
+            models.CheckConstraint(
+                condition=Q(risk_elasticity__gt=0, payd_fixed_share__gte=0, payd_fixed_share__lte=1)
+                & Q(daily_loading__gte=1, quote_valid_days__gte=1),
+                name="%(app_label)s_%(class)s_curve_valid",
+            ),
         ]
 
     def __str__(self) -> str:
         return f"{self.name} v{self.version}"
+
+    def is_in_force_or_past(self, on=None) -> bool:
+        """A plan whose period has started is frozen: a change is a new version."""
+        return self.effective_from <= (on or timezone.localdate())
 
 
 class PolicyKind(models.TextChoices):
@@ -155,3 +171,51 @@ class Policy(TimeStampedModel):
 
     def __str__(self) -> str:
         return f"Policy {self.pk} ({self.status})"
+
+
+class PremiumChange(models.Model):
+    """The premium history of a policy: one row when it is bound and one per requote that moved it."""
+
+    class Reason(models.TextChoices):
+        BOUND = "bound"
+        REQUOTE = "requote"
+        CANCELLED = "cancelled"
+
+    policy = models.ForeignKey(Policy, on_delete=models.PROTECT, related_name="premium_changes")
+    driver = models.ForeignKey("customers.Customer", on_delete=models.PROTECT, related_name="premium_changes")
+    partner = models.ForeignKey("accounts.Partner", on_delete=models.PROTECT, related_name="+")
+    quote = models.ForeignKey(Quote, on_delete=models.PROTECT, related_name="premium_changes")
+    reason = models.CharField(max_length=10, choices=Reason.choices)
+    previous_premium = models.DecimalField(max_digits=10, decimal_places=2, null=True, blank=True)
+    annual_premium = models.DecimalField(max_digits=10, decimal_places=2)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["driver", "-created_at"], name="premiumchange_driver_time_idx")]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(reason__in=["bound", "requote", "cancelled"]), name="%(app_label)s_%(class)s_reason_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(annual_premium__gte=0), name="%(app_label)s_%(class)s_premium_non_negative"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.policy_id} {self.reason} {self.previous_premium} -> {self.annual_premium}"
+
+
+class PartnerJob(models.Model):
+    """Which partner started a job run through the API (JobRun itself knows only staff users);
+    a partner can read only its own runs."""
+
+    partner = models.ForeignKey("accounts.Partner", on_delete=models.CASCADE, related_name="+")
+    job = models.OneToOneField("jobs.JobRun", on_delete=models.CASCADE, related_name="partner_link")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        indexes = [models.Index(fields=["partner", "-created_at"], name="partnerjob_partner_time_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.partner_id}:{self.job_id}"

@@ -1,0 +1,151 @@
+"""Reads for the partner API: what a partner may see, and the cached hot reads (score, explanation).
+
+Visibility rule: a partner sees a driver when it insures or insured that driver, i.e. the driver
+has at least one `Policy` with the partner in any status (active, cancelled or expired). Past
+policies stay visible so the partner can still read the history of risks it carried; webhooks
+(`score.changed`) go only to partners with an *active* policy. Everything else (another
+partner's drivers, quotes, policies, jobs) does not exist for the partner: 404, never 403.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db import connection
+from django.db.models import Exists, OuterRef, QuerySet
+
+from apps.accounts.models import Partner
+from apps.customers.models import Customer
+from apps.pricing.models import Policy
+from apps.risk.models import RiskScore
+
+logger = logging.getLogger(__name__)
+
+# Customer columns a partner may read. Protected attributes (gender, birth year), contact data
+# and credit data are never selected for the API.
+DRIVER_API_FIELDS = ("id", "first_name", "last_name", "city", "licence_since", "created_at")
+
+
+def partner_policies(*, partner: Partner) -> QuerySet[Policy]:
+    return Policy.objects.filter(partner=partner)
+
+
+def partner_drivers(*, partner: Partner) -> QuerySet[Customer]:
+    """Drivers the partner insures or insured (see the module docstring)."""
+    insured = Policy.objects.filter(partner=partner, driver_id=OuterRef("pk"))
+    return Customer.objects.filter(Exists(insured)).only(*DRIVER_API_FIELDS)
+
+
+def partner_driver_visible(*, partner: Partner, driver_id: int) -> bool:
+    return Policy.objects.filter(partner=partner, driver_id=driver_id).exists()
+
+
+def driver_latest_score(*, driver_id: int) -> RiskScore | None:
+    """The driver's latest score of the active model."""
+    return (
+        RiskScore.objects.select_related("model")
+        .filter(driver_id=driver_id, model__is_active=True)
+        .order_by("-as_of", "-created_at")
+        .first()
+    )
+
+
+def driver_score_history(*, driver_id: int) -> QuerySet[RiskScore]:
+    """All scores of the driver, every model, newest first."""
+    return (
+        RiskScore.objects.select_related("model")
+        .filter(driver_id=driver_id)
+        .defer("features", "contributions")
+        .order_by("-as_of", "-created_at")
+    )
+
+
+# --- cached hot reads ---------------------------------------------------------------------------
+
+
+def _cache_key(kind: str, driver_id: int) -> str:
+    # The database name keeps deployments or parallel test databases sharing one Redis apart.
+    return f"api:{kind}:{connection.settings_dict['NAME']}:{driver_id}"
+
+
+def _cache_timeout() -> int:
+    return int(getattr(settings, "PARTNER_API_CACHE_SECONDS", 300))
+
+
+def score_payload(score: RiskScore) -> dict[str, Any]:
+    return {
+        "driver_id": score.driver_id,
+        "score_id": score.pk,
+        "safety_score": score.safety_score,
+        "band": score.band,
+        "expected_claims_per_year": round(score.expected_claims_per_year, 6),
+        "relative_risk": round(score.relative_risk, 6),
+        "as_of": score.as_of.isoformat(),
+        "model_version": score.model.version,
+        "scored_at": score.created_at.isoformat(),
+    }
+
+
+def explanation_payload(score: RiskScore) -> dict[str, Any]:
+    contributions = score.contributions or {}
+    ranked = sorted(contributions.items(), key=lambda kv: (-abs(float(kv[1])), kv[0]))
+    return {
+        **score_payload(score),
+        "base_value": round(score.base_value, 6),
+        "reasons": score.reasons or [],
+        "contributions": [
+            {
+                "feature": name,
+                "contribution": round(float(value), 6),
+                "value": (score.features or {}).get(name),
+                "direction": "raises risk" if float(value) > 0 else "lowers risk",
+            }
+            for name, value in ranked
+        ],
+    }
+
+
+def _cached(kind: str, driver_id: int, build) -> dict[str, Any] | None:
+    """Cache-aside. A miss and a Redis outage (the cache swallows its errors) both fall back to
+    the database, so the answer is always correct; only the latency differs."""
+    timeout = _cache_timeout()
+    key = _cache_key(kind, driver_id)
+    if timeout > 0:
+        try:
+            hit = cache.get(key)
+        except Exception:  # belt and braces: IGNORE_EXCEPTIONS already turns outages into misses
+            logger.warning("cache read failed for %s", key, exc_info=True)
+            hit = None
+        if hit is not None:
+            return hit
+    score = driver_latest_score(driver_id=driver_id)
+    if score is None:
+        return None
+    payload = build(score)
+    if timeout > 0:
+        try:
+            cache.set(key, payload, timeout=timeout)
+        except Exception:
+            logger.warning("cache write failed for %s", key, exc_info=True)
+    return payload
+
+
+def driver_score_cached(*, driver_id: int) -> dict[str, Any] | None:
+    return _cached("score", driver_id, score_payload)
+
+
+def driver_explanation_cached(*, driver_id: int) -> dict[str, Any] | None:
+    return _cached("explanation", driver_id, explanation_payload)
+
+
+def driver_score_cache_invalidate(*, driver_ids: list[int]) -> None:
+    keys = [_cache_key(kind, d) for d in driver_ids for kind in ("score", "explanation")]
+    if not keys:
+        return
+    try:
+        cache.delete_many(keys)
+    except Exception:
+        logger.warning("cache invalidation failed for %d drivers", len(driver_ids), exc_info=True)
