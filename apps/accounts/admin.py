@@ -1,6 +1,7 @@
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.db import models
 from django.utils.html import format_html
 
 from apps.accounts.models import ApiToken, IdempotencyKey, Partner, Scope, User, WebhookDelivery, WebhookEndpoint
@@ -140,6 +141,7 @@ class WebhookEndpointAdmin(ReadOnlyModelAdmin):
     search_fields = ("url", "partner__name")
     # The signing secret stays out of every page.
     exclude = ("secret",)
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
 
 
 @admin.register(WebhookDelivery)

@@ -1,8 +1,9 @@
 """What each staff role may do in the back office, as Django model permissions.
 
-- admin: everything (Django superuser-like, but through permissions).
+- admin: everything (Django superuser-like, but through permissions), users and groups included.
 - back_office: works on operational models (add/change/delete, view); immutable ledgers
-  (quotes, audit entries, ingest runs, rejected rows, scores) view only.
+  (quotes, audit entries, ingest runs, rejected rows, scores) view only; reviews and resolves
+  alerts and starts jobs (ARCHITECTURE: "review and resolve alerts; trigger jobs").
 - analyst: reads everything, changes nothing.
 - ops: manages jobs, alerts and schedules; reads everything else.
 """
@@ -26,6 +27,8 @@ IMMUTABLE_MODELS = {
 }
 OPS_APPS = {"jobs", "alerts", "django_celery_beat"}
 STAFF_APPS = OPERATIONAL_APPS | OPS_APPS | {"audit"}
+# Beyond the operational apps, back office may work alerts (acknowledge/resolve) and start jobs.
+BACK_OFFICE_EXTRA = {"alerts.change_operationalevent", "jobs.add_jobrun"}
 
 
 def _label(perm: Permission) -> str:
@@ -33,18 +36,24 @@ def _label(perm: Permission) -> str:
 
 
 def role_permissions() -> dict[str, list[Permission]]:
-    perms = list(Permission.objects.select_related("content_type").filter(content_type__app_label__in=STAFF_APPS))
+    everything = list(
+        Permission.objects.select_related("content_type").filter(content_type__app_label__in=STAFF_APPS | {"auth"})
+    )
+    perms = [p for p in everything if p.content_type.app_label in STAFF_APPS]
     views = [p for p in perms if p.codename.startswith("view_")]
     back_office = [
         p
         for p in perms
-        if p.content_type.app_label in OPERATIONAL_APPS
-        and (p.codename.startswith("view_") or _label(p) not in IMMUTABLE_MODELS)
-        and _label(p) != "accounts.user"
+        if (
+            p.content_type.app_label in OPERATIONAL_APPS
+            and (p.codename.startswith("view_") or _label(p) not in IMMUTABLE_MODELS)
+            and _label(p) != "accounts.user"
+        )
+        or f"{p.content_type.app_label}.{p.codename}" in BACK_OFFICE_EXTRA
     ]
     ops = views + [p for p in perms if p.content_type.app_label in OPS_APPS and not p.codename.startswith("view_")]
     return {
-        "admin": perms,
+        "admin": everything,
         "back_office": back_office + [p for p in views if p not in back_office],
         "analyst": views,
         "ops": ops,

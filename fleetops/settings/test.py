@@ -11,3 +11,5 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 CACHES["default"]["KEY_PREFIX"] = env("CACHE_KEY_PREFIX", default="fleetops-test")  # noqa: F405
 STORAGES["staticfiles"] = {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}  # noqa: F405
+# Tests do not run collectstatic: let WhiteNoise look files up per request instead of scanning STATIC_ROOT.
+WHITENOISE_AUTOREFRESH = True
