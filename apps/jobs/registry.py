@@ -66,7 +66,9 @@ def register(
 
 
 def discover() -> None:
-    autodiscover_modules("jobs")
+    # `<app>/intelligence/jobs.py` too: the intelligence of an app owned by another team
+    # (apps/transactions/intelligence) registers its kinds without touching that app's jobs.py.
+    autodiscover_modules("jobs", "intelligence.jobs")
 
 
 def get(name: str) -> JobKind:

@@ -16,8 +16,12 @@ def _params_hash(params: dict[str, Any]) -> str:
 
 
 @transaction.atomic
-def job_start(*, kind: str, parameters: dict[str, Any] | None = None, user=None, trigger: str = "manual") -> JobRun:
-    """Queues a job run; refuses a second live run of the same kind and parameters."""
+def job_start(
+    *, kind: str, parameters: dict[str, Any] | None = None, user=None, trigger: str = "manual", enqueue: bool = True
+) -> JobRun:
+    """Queues a job run; refuses a second live run of the same kind and parameters.
+
+    `enqueue=False` leaves the queued run to the caller (`run_job --sync` executes it in-process)."""
     try:
         job_kind = registry.get(kind)
         params = job_kind.clean_params(parameters or {})
@@ -36,9 +40,10 @@ def job_start(*, kind: str, parameters: dict[str, Any] | None = None, user=None,
             code="job_already_running",
             extra={"job_id": live.pk if live else None},
         ) from None
-    from apps.jobs.tasks import run_job
+    if enqueue:
+        from apps.jobs.tasks import run_job
 
-    transaction.on_commit(lambda: run_job.apply_async(args=[run.pk], queue=job_kind.queue))
+        transaction.on_commit(lambda: run_job.apply_async(args=[run.pk], queue=job_kind.queue))
     return run
 
 
@@ -77,3 +82,40 @@ def job_execute(*, run_id: int, task_id: str = "") -> JobRun | None:
     )
     run.refresh_from_db()
     return run
+
+
+@transaction.atomic
+def job_schedules_install() -> list[str]:
+    """Creates a beat PeriodicTask for every registered kind that declares a schedule and has none
+    yet (by name `<kind> (scheduled)`). Existing rows, edited or disabled by ops, are left alone."""
+    from django.conf import settings
+    from django_celery_beat.models import CrontabSchedule, PeriodicTask
+
+    created = []
+    for kind in registry.all_kinds().values():
+        if not kind.schedule:
+            continue
+        name = f"{kind.name} (scheduled)"
+        if PeriodicTask.objects.filter(name=name).exists():
+            continue
+        try:
+            minute, hour, day_of_month, month_of_year, day_of_week = kind.schedule.split()
+        except ValueError:
+            raise ApplicationError(f"{kind.name}: schedule {kind.schedule!r} is not 'm h dom mon dow'") from None
+        crontab, _ = CrontabSchedule.objects.get_or_create(
+            minute=minute,
+            hour=hour,
+            day_of_month=day_of_month,
+            month_of_year=month_of_year,
+            day_of_week=day_of_week,
+            timezone=settings.TIME_ZONE,
+        )
+        PeriodicTask.objects.create(
+            name=name,
+            task="jobs.start_scheduled",
+            crontab=crontab,
+            kwargs=json.dumps({"kind": kind.name}),
+            description=f"Starts the {kind.name} job (a JobRun) on schedule.",
+        )
+        created.append(kind.name)
+    return created
