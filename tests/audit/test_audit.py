@@ -1,0 +1,82 @@
+import pytest
+from django.core.management import CommandError, call_command
+from django.db import ProgrammingError, connection, transaction
+
+from apps.audit.models import AuditEntry
+from apps.audit.services import GENESIS, audit_verify
+from tests.audit.factories import audit_entry
+
+pytestmark = pytest.mark.django_db
+
+
+def _check_deferred_constraints_now() -> None:
+    # Deferred foreign-key checks of the inserts are pending until commit, and PostgreSQL will
+    # not ALTER or TRUNCATE a table with pending trigger events: run them now.
+    with connection.cursor() as cursor:
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "UPDATE audit_auditentry SET action = 'rewritten' WHERE id = %s",
+        "DELETE FROM audit_auditentry WHERE id = %s",
+        "TRUNCATE audit_auditentry",
+    ],
+    ids=["update", "delete", "truncate"],
+)
+def test_the_database_refuses_to_change_or_remove_entries(statement):
+    entry = audit_entry(data={"amount": "10.00"})
+    _check_deferred_constraints_now()
+    with pytest.raises(ProgrammingError, match="append-only"), transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(statement, [entry.pk] if "%s" in statement else None)
+    assert AuditEntry.objects.get(pk=entry.pk).action == entry.action
+
+
+def test_the_orm_cannot_edit_or_delete_either():
+    entry = audit_entry()
+    entry.action = "rewritten"
+    with pytest.raises(ProgrammingError), transaction.atomic():
+        entry.save()
+    with pytest.raises(ProgrammingError), transaction.atomic():
+        AuditEntry.objects.filter(pk=entry.pk).delete()
+    assert AuditEntry.objects.filter(pk=entry.pk, action="test.action").exists()
+
+
+def test_entries_chain_from_genesis_and_verify():
+    first = audit_entry(action="a")
+    second = audit_entry(action="b", data={"x": 1})
+    assert first.prev_hash == GENESIS
+    assert second.prev_hash == first.hash
+    assert audit_verify() == (True, 2, None)
+    call_command("verify_audit_chain")
+
+
+def _tamper(sql: str, params: list) -> None:
+    """What an attacker with the table owner's rights could do: switch the guard off, edit, switch it
+    back on. The test database's role owns the table, so this runs inside the test's transaction."""
+    _check_deferred_constraints_now()
+    with connection.cursor() as cursor:
+        cursor.execute("ALTER TABLE audit_auditentry DISABLE TRIGGER audit_entry_no_update_delete")
+        cursor.execute(sql, params)
+        cursor.execute("ALTER TABLE audit_auditentry ENABLE TRIGGER audit_entry_no_update_delete")
+
+
+@pytest.mark.parametrize(
+    ("sql", "broken_index"),
+    [
+        ('UPDATE audit_auditentry SET data = \'{"amount": "1.00"}\' WHERE id = %s', 1),
+        ("DELETE FROM audit_auditentry WHERE id = %s", 2),
+        ("UPDATE audit_auditentry SET actor_label = 'someone else' WHERE id = %s", 1),
+    ],
+    ids=["edited-data", "deleted-entry", "edited-actor"],
+)
+def test_verify_detects_a_tampered_chain(sql, broken_index):
+    entries = [audit_entry(action=f"step.{i}", data={"amount": "10.00"}) for i in range(4)]
+    _tamper(sql, [entries[1].pk])
+
+    ok, checked, broken = audit_verify()
+
+    assert (ok, checked, broken) == (False, 1, entries[broken_index].pk)
+    with pytest.raises(CommandError, match=f"broken at entry #{entries[broken_index].pk} after 1 good"):
+        call_command("verify_audit_chain")
