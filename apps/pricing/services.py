@@ -531,6 +531,7 @@ def _quotes_for(requests: list[QuoteRequest], *, as_of: dt.date | None = None) -
     hashes = [quote_inputs_hash(i) for i in inputs]
     existing: dict[str, Quote] = {}
     for q in Quote.objects.filter(inputs_hash__in=set(hashes), valid_until__gt=now).order_by("created_at"):
+        q.reused = True
         existing.setdefault(q.inputs_hash, q)
     fresh: dict[str, Quote] = {}
     result = []
@@ -775,5 +776,9 @@ def driver_scores_changed(*, driver_ids: list[int]) -> None:
 
 
 @transaction.atomic
-def partner_job_record(*, partner: Partner, job_id: int) -> PartnerJob:
-    return PartnerJob.objects.create(partner=partner, job_id=job_id)
+def partner_job_start(*, partner: Partner, kind: str, parameters: dict[str, Any]) -> PartnerJob:
+    """Queues a job for a partner and remembers that the partner owns it (GET /jobs/{id}/)."""
+    from apps.jobs.services import job_start
+
+    run = job_start(kind=kind, parameters=parameters, trigger="api")
+    return PartnerJob.objects.create(partner=partner, job=run)

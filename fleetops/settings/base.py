@@ -179,11 +179,74 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SERVERS": [{"url": "/", "description": "This deployment"}],
 }
+# Partner API: seconds the score and explanation stay cached in Redis (0 turns the cache off).
+PARTNER_API_CACHE_SECONDS = env.int("PARTNER_API_CACHE_SECONDS", default=300)
+# Outgoing webhooks: attempts per delivery, back-off base (doubles each attempt) and cap, timeout.
+WEBHOOK_MAX_ATTEMPTS = env.int("WEBHOOK_MAX_ATTEMPTS", default=6)
+WEBHOOK_BACKOFF_BASE_SECONDS = env.int("WEBHOOK_BACKOFF_BASE_SECONDS", default=30)
+WEBHOOK_BACKOFF_MAX_SECONDS = env.int("WEBHOOK_BACKOFF_MAX_SECONDS", default=3600)
+WEBHOOK_TIMEOUT_SECONDS = env.float("WEBHOOK_TIMEOUT_SECONDS", default=5.0)
+# Hosts that may receive webhooks over plain http (tests and local development only).
+WEBHOOK_ALLOW_HTTP_HOSTS = env.list("WEBHOOK_ALLOW_HTTP_HOSTS", default=[])
 
 # --- Domain settings ------------------------------------------------------------
 # Key for the HMAC of card numbers (matching a card without storing its number).
 CARD_HMAC_KEY = env("FLEETOPS_CARD_HMAC_KEY", default=None) or local_secret("card_hmac_key")
+
+# --- Telematics (README "Telematics thresholds" gives the source of each value) -----------
+# Every key can be overridden by the environment variable TELEMATICS_<KEY>.
+_TELEMATICS_DEFAULTS = {
+    # Upload limits and cleaning.
+    "MAX_SAMPLES_PER_TRIP": 100_000,
+    "MAX_BODY_BYTES": 64 * 1024 * 1024,  # after gzip decoding
+    "MAX_SAMPLE_AGE_DAYS": 400,  # older fixes are refused (no partitions are made for them)
+    "MAX_JUMP_SPEED_MPS": 90.0,  # a fix implying more than this from the previous one is dropped
+    "MAX_ABS_ACCEL_MPS2": 30.0,  # |acceleration| above this is a sensor fault
+    "MAX_SPEED_MPS": 90.0,
+    "GAP_S": 30.0,  # a gap between fixes longer than this splits the trip's moving time
+    "MOVING_SPEED_MPS": 1.0,  # below this the vehicle is idle
+    # Events.
+    "HARSH_BRAKE_MPS2": -3.0,
+    "RAPID_ACCEL_MPS2": 3.5,
+    "HARSH_CORNER_MPS2": 4.0,
+    "SPEEDING_MARGIN_MPS": 10 / 3.6,  # 10 km/h over the posted limit
+    "SPEEDING_MIN_S": 10.0,
+    "PHONE_EVENT_MIN_S": 5.0,
+    "HIGHWAY_LIMIT_MPS": 100 / 3.6,  # posted limit >= 100 km/h, or speed >= this where no limit is known
+    "NIGHT_START_HOUR": 0,
+    "NIGHT_END_HOUR": 4,
+    "RUSH_HOURS": "7-9,16-19",  # local hours on weekdays, [start, end)
+    "LOCAL_TIME_ZONE": TIME_ZONE,
+    # Trip score: 100 minus these deductions (each capped).
+    "SCORE_HARSH_BRAKE_POINTS": 4.0,
+    "SCORE_HARSH_BRAKE_CAP": 30.0,
+    "SCORE_RAPID_ACCEL_POINTS": 3.0,
+    "SCORE_RAPID_ACCEL_CAP": 20.0,
+    "SCORE_HARSH_CORNER_POINTS": 3.0,
+    "SCORE_HARSH_CORNER_CAP": 20.0,
+    "SCORE_SPEEDING_POINTS_PER_MIN": 2.0,
+    "SCORE_SPEEDING_CAP": 30.0,
+    "SCORE_PHONE_POINTS_PER_MIN": 3.0,
+    "SCORE_PHONE_CAP": 30.0,
+    "SCORE_NIGHT_POINTS_FULL_SHARE": 10.0,  # points for a trip driven entirely at night
+    # Driver features and partitions.
+    "DRIVER_WINDOW_DAYS": 90,
+    "PARTITION_MONTHS_AHEAD": 3,
+    "ARCHIVE_DIR": str(VAR_DIR / "archive"),
+}
+TELEMATICS = {
+    key: (
+        env(f"TELEMATICS_{key}", default=value)
+        if isinstance(value, str)
+        else env.float(f"TELEMATICS_{key}", default=value)
+        if isinstance(value, float)
+        else env.int(f"TELEMATICS_{key}", default=value)
+    )
+    for key, value in _TELEMATICS_DEFAULTS.items()
+}
 
 LOGGING = {
     "version": 1,

@@ -1,0 +1,43 @@
+from django.http import Http404
+from drf_spectacular.utils import OpenApiExample, extend_schema
+from rest_framework.response import Response
+
+from apps.accounts.api.base import BAD_REQUEST, COMMON_ERRORS, PartnerAPIView
+from apps.jobs.api.serializers import JobOutput
+from apps.jobs.models import JobRun
+
+
+class JobDetailView(PartnerAPIView):
+    required_scopes = {"GET": ["jobs:write", "drivers:read"]}
+    serializer_class = JobOutput
+
+    @extend_schema(
+        operation_id="jobs_retrieve",
+        summary="Progress of a job the partner started",
+        responses={200: JobOutput, **BAD_REQUEST, **COMMON_ERRORS},
+        examples=[
+            OpenApiExample(
+                "Running",
+                value={
+                    "id": 311,
+                    "kind": "risk.score_drivers",
+                    "status": "running",
+                    "progress_done": 1000,
+                    "progress_total": 2400,
+                    "progress_note": "scoring",
+                    "created_at": "2026-11-20T10:00:00+00:00",
+                    "started_at": "2026-11-20T10:00:01+00:00",
+                    "finished_at": None,
+                    "result": {},
+                    "failed": False,
+                },
+                response_only=True,
+            )
+        ],
+    )
+    def get(self, request, job_id: int):
+        self.check_no_query_params(request)
+        run = JobRun.objects.filter(pk=job_id, partner_link__partner=self.partner).defer("error").first()
+        if run is None:
+            raise Http404("No such job.")
+        return Response(JobOutput(run).data)
