@@ -75,6 +75,8 @@ class Trip(TimeStampedModel):
     night_s = models.FloatField(default=0)
     rush_hour_s = models.FloatField(default=0)
     highway_s = models.FloatField(default=0)
+    gap_s = models.FloatField(default=0, help_text="Time inside gaps between fixes (neither moving nor idle).")
+    speeding_count = models.PositiveIntegerField(default=0)
     score = models.PositiveSmallIntegerField(null=True, blank=True)
     events = models.JSONField(default=list, blank=True, help_text="Events with time, place and magnitude.")
     score_deductions = models.JSONField(default=list, blank=True)
@@ -150,3 +152,31 @@ class DriverFeatures(models.Model):
 
     def __str__(self) -> str:
         return f"{self.driver_id} as of {self.as_of}"
+
+
+class TelematicsSample(models.Model):
+    """One 1 Hz fix of a trip. The table is range-partitioned by month on `recorded_at`
+    (migration 0002); PostgreSQL needs the partition key in the primary key, so the key is
+    (trip, recorded_at). Rows are written by binary COPY only (apps.telematics.ingest).
+
+    No database foreign key to the trip: a per-row referential check would cost the bulk load
+    a large share of its speed; samples are only ever written with their trip, in the same
+    transaction, and trips are never deleted (claims and features refer to them)."""
+
+    pk = models.CompositePrimaryKey("trip_id", "recorded_at")
+    trip = models.ForeignKey(Trip, on_delete=models.DO_NOTHING, db_constraint=False, related_name="samples")
+    recorded_at = models.DateTimeField()
+    latitude = models.FloatField()
+    longitude = models.FloatField()
+    speed_mps = models.FloatField()
+    accel_lon_mps2 = models.FloatField(help_text="Longitudinal acceleration, negative when braking.")
+    accel_lat_mps2 = models.FloatField(help_text="Lateral acceleration.")
+    heading_deg = models.FloatField(null=True, blank=True)
+    speed_limit_mps = models.FloatField(null=True, blank=True)
+    phone_use = models.BooleanField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["trip", "recorded_at"]
+
+    def __str__(self) -> str:
+        return f"{self.trip_id}@{self.recorded_at.isoformat()}"
