@@ -29,8 +29,19 @@ def test_the_database_refuses_to_change_or_remove_entries(statement):
     entry = audit_entry(data={"amount": "10.00"})
     _check_deferred_constraints_now()
     with pytest.raises(ProgrammingError, match="append-only"), transaction.atomic(), connection.cursor() as cursor:
+        # Test connections may TRUNCATE (for the runner's flush); an application connection may not.
+        cursor.execute("SET LOCAL fleetops.allow_audit_truncate = off")
         cursor.execute(statement, [entry.pk] if "%s" in statement else None)
     assert AuditEntry.objects.get(pk=entry.pk).action == entry.action
+
+
+def test_the_truncate_switch_does_not_open_update_or_delete():
+    entry = audit_entry()
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW fleetops.allow_audit_truncate")
+        assert cursor.fetchone() == ("on",)
+    with pytest.raises(ProgrammingError, match="UPDATE refused"), transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("UPDATE audit_auditentry SET action = 'x' WHERE id = %s", [entry.pk])
 
 
 def test_the_orm_cannot_edit_or_delete_either():
