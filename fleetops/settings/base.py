@@ -248,6 +248,12 @@ TELEMATICS = {
     for key, value in _TELEMATICS_DEFAULTS.items()
 }
 
+# --- Alerts and fleet intelligence (INTELLIGENCE) ----------------------------------------
+# Rules and thresholds of the intelligence jobs. Override any section's keys with a JSON
+# environment variable, e.g. FLEETOPS_INTELLIGENCE='{"RENTAL_FRAUD": {"MAX_RENTALS": 10}}'.
+ALERTS = {"DISMISS_SUPPRESS_DAYS": env.int("ALERTS_DISMISS_SUPPRESS_DAYS", default=30)}
+INTELLIGENCE = env.json("FLEETOPS_INTELLIGENCE", default={})
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
