@@ -465,3 +465,42 @@ def booster_load(path: Path) -> xgb.Booster:
     booster = xgb.Booster()
     booster.load_model(str(path))
     return booster
+
+
+def comparison_lines(metrics: dict, size_tradeoff: list[dict] | None = None) -> list[str]:
+    """The XGBoost-vs-GLM comparison as plain-text table lines (commands and the bench print it)."""
+    lines = [f"{'test part':<34}{'XGBoost':>12}{'GLM':>12}"]
+    for key, label, fmt in (
+        ("mean_poisson_deviance", "mean Poisson deviance", "{:.4f}"),
+        ("d2", "D² (deviance explained)", "{:.4f}"),
+        ("gini", "Gini (Lorenz, exposure)", "{:.4f}"),
+        ("normalised_gini", "normalised Gini", "{:.4f}"),
+        ("total_predicted", "total predicted claims", "{:.1f}"),
+        ("total_observed", "total observed claims", "{:.0f}"),
+    ):
+        xgb_value, glm_value = metrics["xgboost"][key], metrics["glm"][key]
+        lines.append(f"{label:<34}{fmt.format(xgb_value):>12}{fmt.format(glm_value):>12}")
+    lines.append("")
+    lines.append("calibration by decile of predicted frequency (XGBoost | GLM): predicted / observed claims")
+    for x_row, g_row in zip(metrics["xgboost"]["calibration"], metrics["glm"]["calibration"], strict=False):
+        lines.append(
+            f"  decile {x_row['decile']:>2}: {x_row['predicted_claims']:>9.1f} / {x_row['observed_claims']:<6}"
+            f"| {g_row['predicted_claims']:>9.1f} / {g_row['observed_claims']}"
+        )
+    if size_tradeoff:
+        lines.append("")
+        lines.append("model size vs accuracy and exact-SHAP cost (test part; pred_contribs on one thread):")
+        for row in size_tradeoff:
+            lines.append(
+                f"  {row['model']:<9} {row['trees']:>4} trees depth {row['max_depth']}: deviance "
+                f"{row['test_mean_poisson_deviance']:.4f}, D² {row['test_d2']:.4f}, normalised Gini "
+                f"{row['test_normalised_gini']:.4f}, {row['pred_contribs_rows_per_s_1_thread']:,} rows/s"
+            )
+    split = metrics.get("split")
+    if split:
+        lines.append("")
+        lines.append(
+            "split by group: "
+            + ", ".join(f"{p} {s['groups']} groups / {s['claims']:.0f} claims" for p, s in split.items())
+        )
+    return lines

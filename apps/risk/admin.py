@@ -1,0 +1,222 @@
+from django.contrib import admin, messages
+from django.utils.html import format_html, format_html_join
+
+from apps.common.admin import ReadOnlyModelAdmin
+from apps.common.exceptions import ApplicationError
+from apps.jobs.selectors import user_can_operate_jobs
+from apps.jobs.services import job_start
+from apps.risk.models import Claim, RiskModel, RiskScore
+from apps.risk.services import risk_model_activate
+
+
+@admin.register(Claim)
+class ClaimAdmin(admin.ModelAdmin):
+    list_display = ("id", "driver", "occurred_at", "kind", "status", "amount")
+    list_filter = ("kind", "status")
+    search_fields = ("=id", "=driver__id", "driver__last_name", "driver__email")
+    date_hierarchy = "occurred_at"
+    autocomplete_fields = ("driver", "vehicle")
+    raw_id_fields = ("policy", "trip")
+    list_select_related = ("driver",)
+
+
+def _table(headers: list[str], rows: list[list]) -> str:
+    head = format_html_join("", "<th>{}</th>", ((h,) for h in headers))
+    body = format_html_join(
+        "", "<tr>{}</tr>", ((format_html_join("", "<td>{}</td>", ((c,) for c in row)),) for row in rows)
+    )
+    return format_html('<table class="risk-card"><thead><tr>{}</tr></thead><tbody>{}</tbody></table>', head, body)
+
+
+def _num(value, digits=4):
+    return "—" if value is None else f"{value:.{digits}f}"
+
+
+@admin.register(RiskModel)
+class RiskModelAdmin(ReadOnlyModelAdmin):
+    list_display = (
+        "version",
+        "as_of",
+        "is_active",
+        "drivers",
+        "xgb_deviance",
+        "glm_deviance",
+        "xgb_gini",
+        "created_at",
+    )
+    list_filter = ("is_active",)
+    search_fields = ("version",)
+    actions = ["activate", "score_all_drivers"]
+    fields = (
+        "version",
+        "algorithm",
+        "is_active",
+        "activated_at",
+        "activated_by",
+        "as_of",
+        "window_days",
+        "artifact_path",
+        "training_data_hash",
+        "feature_names",
+        "card_metrics",
+        "card_calibration",
+        "card_size_tradeoff",
+        "card_importances",
+        "card_shap",
+        "card_glm",
+        "card_data",
+    )
+    readonly_fields = fields
+
+    def has_activate_permission(self, request) -> bool:
+        return request.user.has_perm("risk.change_riskmodel")
+
+    def has_score_permission(self, request) -> bool:
+        return user_can_operate_jobs(request.user)
+
+    @admin.action(description="Activate the selected model (one active at a time)", permissions=["activate"])
+    def activate(self, request, queryset):
+        if queryset.count() != 1:
+            self.message_user(request, "Select exactly one model to activate.", messages.ERROR)
+            return
+        try:
+            model = risk_model_activate(model=queryset.get(), user=request.user)
+        except ApplicationError as exc:
+            self.message_user(request, exc.message, messages.ERROR)
+            return
+        self.message_user(request, f"{model.version} is now the active risk model.", messages.SUCCESS)
+
+    @admin.action(description="Score every driver with the active model (job)", permissions=["score"])
+    def score_all_drivers(self, request, queryset):
+        if not queryset.filter(is_active=True).exists():
+            self.message_user(request, "Scoring uses the active model: select the active one.", messages.ERROR)
+            return
+        try:
+            run = job_start(kind="risk.score_drivers", parameters={}, user=request.user, trigger="manual")
+        except ApplicationError as exc:
+            self.message_user(request, exc.message, messages.ERROR)
+            return
+        self.message_user(request, f"Scoring queued as job run #{run.pk}.", messages.SUCCESS)
+
+    @admin.display(description="drivers")
+    def drivers(self, obj):
+        return (obj.model_card or {}).get("data", {}).get("drivers")
+
+    @admin.display(description="XGBoost deviance")
+    def xgb_deviance(self, obj):
+        return _num((obj.metrics or {}).get("xgboost", {}).get("mean_poisson_deviance"))
+
+    @admin.display(description="GLM deviance")
+    def glm_deviance(self, obj):
+        return _num((obj.metrics or {}).get("glm", {}).get("mean_poisson_deviance"))
+
+    @admin.display(description="XGBoost norm. Gini")
+    def xgb_gini(self, obj):
+        return _num((obj.metrics or {}).get("xgboost", {}).get("normalised_gini"), 3)
+
+    @admin.display(description="test metrics (XGBoost vs GLM)")
+    def card_metrics(self, obj):
+        xgb, glm = (obj.metrics or {}).get("xgboost"), (obj.metrics or {}).get("glm")
+        if not xgb or not glm:
+            return "—"
+        rows = [
+            [label, _num(xgb.get(key), digits), _num(glm.get(key), digits)]
+            for key, label, digits in (
+                ("mean_poisson_deviance", "mean Poisson deviance", 4),
+                ("d2", "D²", 4),
+                ("gini", "Gini (Lorenz, exposure)", 4),
+                ("normalised_gini", "normalised Gini", 4),
+                ("total_predicted", "total predicted claims", 1),
+                ("total_observed", "total observed claims", 0),
+                ("exposure", "exposure (years)", 1),
+            )
+        ]
+        return _table(["test part", "XGBoost", "GLM"], rows)
+
+    @admin.display(description="calibration by decile")
+    def card_calibration(self, obj):
+        xgb, glm = (obj.metrics or {}).get("xgboost"), (obj.metrics or {}).get("glm")
+        if not xgb or not glm:
+            return "—"
+        rows = [
+            [x["decile"], x["rows"], _num(x["predicted_claims"], 1), x["observed_claims"],
+             _num(g["predicted_claims"], 1), g["observed_claims"]]
+            for x, g in zip(xgb["calibration"], glm["calibration"], strict=False)
+        ]  # fmt: skip
+        headers = ["decile", "drivers", "XGBoost predicted", "observed", "GLM predicted", "observed"]
+        return _table(headers, rows)
+
+    @admin.display(description="model size vs accuracy and SHAP cost")
+    def card_size_tradeoff(self, obj):
+        rows = [
+            [r["model"], r["trees"], r["max_depth"], _num(r["test_mean_poisson_deviance"]), _num(r["test_d2"]),
+             _num(r["test_normalised_gini"], 3), f"{r['pred_contribs_rows_per_s_1_thread']:,}"]
+            for r in (obj.model_card or {}).get("size_tradeoff", [])
+        ]  # fmt: skip
+        headers = ["model", "trees", "depth", "deviance", "D²", "norm. Gini", "SHAP rows/s (1 thread)"]
+        return _table(headers, rows) if rows else "—"
+
+    @admin.display(description="feature importances (share of total gain)")
+    def card_importances(self, obj):
+        rows = [
+            [r["feature"], f"{r['total_gain_share']:.1%}"]
+            for r in (obj.model_card or {}).get("feature_importances", [])
+        ]
+        return _table(["feature", "gain share"], rows) if rows else "—"
+
+    @admin.display(description="SHAP summary of the test part (shap.TreeExplainer)")
+    def card_shap(self, obj):
+        rows = [
+            [r["feature"], _num(r["mean_abs_shap"]), f"{r['share']:.1%}",
+             "—" if r["value_shap_correlation"] is None else f"{r['value_shap_correlation']:+.2f}"]
+            for r in (obj.model_card or {}).get("shap_summary_test", [])
+        ]  # fmt: skip
+        headers = ["feature", "mean |SHAP| (log frequency)", "share", "corr(value, SHAP)"]
+        return _table(headers, rows) if rows else "—"
+
+    @admin.display(description="GLM baseline coefficients")
+    def card_glm(self, obj):
+        rows = [
+            [r["term"], _num(r["coefficient"], 5), _num(r["rate_ratio"]), _num(r["p_value"])]
+            for r in (obj.model_card or {}).get("glm_coefficients", [])
+        ]
+        return _table(["term", "coefficient", "rate ratio", "p-value"], rows) if rows else "—"
+
+    @admin.display(description="training data")
+    def card_data(self, obj):
+        data = (obj.model_card or {}).get("data", {})
+        split = (obj.metrics or {}).get("split", {})
+        rows = [[key.replace("_", " "), value] for key, value in data.items()]
+        rows += [[f"{part} part", f"{s['groups']} drivers, {s['claims']:.0f} claims"] for part, s in split.items()]
+        mean = (obj.model_card or {}).get("portfolio_mean_frequency")
+        if mean is not None:
+            rows.append(["portfolio mean frequency (claims/year)", _num(mean, 5)])
+        return _table(["", ""], rows) if rows else "—"
+
+
+@admin.register(RiskScore)
+class RiskScoreAdmin(ReadOnlyModelAdmin):
+    list_display = ("driver", "as_of", "safety_score", "band", "expected_claims_per_year", "relative_risk", "model")
+    list_filter = ("band", "model", "as_of")
+    search_fields = ("=driver__id", "driver__last_name", "driver__email")
+    list_select_related = ("driver", "model")
+    date_hierarchy = "as_of"
+    fields = (
+        "driver",
+        "model",
+        "as_of",
+        "expected_claims_per_year",
+        "relative_risk",
+        "safety_score",
+        "band",
+        "reason_list",
+        "contributions",
+        "base_value",
+        "features",
+        "created_at",
+    )
+    readonly_fields = fields
+
+    @admin.display(description="reasons")
+    def reason_list(self, obj):
+        return format_html_join(format_html("<br>"), "{}", ((r["text"],) for r in obj.reasons or [])) or "—"

@@ -1,0 +1,262 @@
+"""From a driver's features to a RiskScore: expected claims per year, relative risk, the 0-100
+safety score, the band, and the SHAP contributions with reasons in plain words.
+
+How the numbers relate (documented for people reading a score):
+- expected claims per year = exp(margin) where margin is the model's log claim frequency for one
+  year of exposure (base_margin = log 1 = 0);
+- relative risk = expected claims per year / the portfolio mean frequency (the exposure-weighted
+  mean prediction over the drivers the model was trained on, kept in its model card);
+- safety score = round(100 / (1 + (relative_risk / 1.5) ** 2)), strictly decreasing in relative
+  risk: an average driver (1.0) scores 69, half the average risk 90, twice the average 36, three
+  times 20; 100 and 0 are the limits for no risk and unbounded risk;
+- band from relative risk: low < 0.8 <= mild < 1.1 <= medium < 1.5 <= high (safety scores
+  about 78+, 65-77, 50-64, 50 and below).
+- contributions: XGBoost's exact TreeSHAP (`pred_contribs`) on the margin; base value +
+  sum(contributions) = margin, so exp(contribution) - 1 is a feature's effect on expected
+  claims, other features held at their contribution.
+"""
+
+import datetime as dt
+import io
+import json
+import logging
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import xgboost as xgb
+from django.conf import settings
+from django.db import connection
+from django.utils import timezone
+
+from apps.risk import selectors
+from apps.risk.features import BY_NAME
+from apps.risk.modeling import booster_load
+from apps.risk.models import RiskModel, RiskScore
+
+logger = logging.getLogger(__name__)
+
+SAFETY_PIVOT = 1.5
+BAND_EDGES = ((0.8, RiskScore.Band.LOW), (1.1, RiskScore.Band.MILD), (1.5, RiskScore.Band.MEDIUM))
+BAND_ORDER = {RiskScore.Band.LOW: 0, RiskScore.Band.MILD: 1, RiskScore.Band.MEDIUM: 2, RiskScore.Band.HIGH: 3}
+TOP_REASONS = 3
+MIN_REASON_EFFECT = 0.01
+MINUS = (
+    "\u2212"  # a typographic minus in reasons  # contributions under ~1% of expected claims are not worth a sentence
+)
+
+
+def safety_score(relative_risk: np.ndarray) -> np.ndarray:
+    rr = np.maximum(np.asarray(relative_risk, dtype=float), 0.0)
+    return np.clip(np.rint(100.0 / (1.0 + (rr / SAFETY_PIVOT) ** 2)), 0, 100).astype(int)
+
+
+def band(relative_risk: np.ndarray) -> np.ndarray:
+    rr = np.asarray(relative_risk, dtype=float)
+    out = np.full(rr.shape, RiskScore.Band.HIGH.value, dtype=object)
+    for edge, name in reversed(BAND_EDGES):
+        out[rr < edge] = name.value
+    return out
+
+
+# --- artifacts ---------------------------------------------------------------------------------
+
+
+def artifact_file(model: RiskModel) -> Path:
+    path = Path(model.artifact_path)
+    return path if path.is_absolute() else Path(settings.ARTIFACT_ROOT) / path
+
+
+_BOOSTERS: dict[tuple[str, float], xgb.Booster] = {}
+
+
+def model_booster(model: RiskModel) -> xgb.Booster:
+    """The model's booster, loaded from its JSON artifact once per process (and again if the file
+    changes)."""
+    path = artifact_file(model)
+    key = (str(path), path.stat().st_mtime)
+    booster = _BOOSTERS.get(key)
+    if booster is None:
+        booster = booster_load(path)
+        saved = json.loads(booster.attr("feature_list") or "[]")
+        if saved != list(model.feature_names):
+            raise ValueError(f"artifact {path} has features {saved}, the model row says {model.feature_names}")
+        _BOOSTERS.clear()
+        _BOOSTERS[key] = booster
+    return booster
+
+
+# --- computing ---------------------------------------------------------------------------------
+
+
+@dataclass
+class ScoredChunk:
+    driver_ids: np.ndarray
+    values: np.ndarray  # feature matrix, model feature order
+    expected: np.ndarray
+    relative_risk: np.ndarray
+    safety: np.ndarray
+    bands: np.ndarray
+    contributions: np.ndarray | None  # (n, features) or None when not explained
+    base_values: np.ndarray | None
+
+
+def scores_compute(*, model: RiskModel, driver_ids: np.ndarray, values: np.ndarray, explain: bool) -> ScoredChunk:
+    """One predict and (when explaining) one pred_contribs call for the whole chunk."""
+    booster = model_booster(model)
+    matrix = xgb.DMatrix(values, base_margin=np.zeros(len(values)), feature_names=list(model.feature_names))
+    margin = booster.predict(matrix, output_margin=True).astype(float)
+    contributions = base_values = None
+    if explain:
+        contribs = booster.predict(matrix, pred_contribs=True).astype(float)
+        contributions, base_values = contribs[:, :-1], contribs[:, -1]
+    expected = np.exp(margin)
+    portfolio_mean = float(model.model_card["portfolio_mean_frequency"])
+    relative = expected / portfolio_mean
+    return ScoredChunk(
+        driver_ids=driver_ids,
+        values=values,
+        expected=expected,
+        relative_risk=relative,
+        safety=safety_score(relative),
+        bands=band(relative),
+        contributions=contributions,
+        base_values=base_values,
+    )
+
+
+def _format_value(name: str, value: float) -> str:
+    feature = BY_NAME[name]
+    shown = value * feature.scale
+    return f"{shown:.{feature.decimals}f}" if feature.decimals else f"{round(shown):d}"
+
+
+def reasons_for(
+    *, feature_names: list[str], values: np.ndarray, contributions: np.ndarray, quantiles: dict[str, list[float]]
+) -> list[list[dict]]:
+    """Top reasons per driver in plain words, e.g. "harsh braking 3.2 per 100 km, more than 80% of
+    drivers: +12% expected claims". The share of drivers comes from the training population."""
+    out = []
+    order = np.argsort(-np.abs(contributions), axis=1, kind="stable")[:, :TOP_REASONS]
+    population = {name: np.asarray(quantiles[name]) for name in feature_names}
+    for i in range(len(values)):
+        reasons = []
+        for j in order[i]:
+            c = float(contributions[i, j])
+            effect = math.exp(c) - 1.0
+            if abs(effect) < MIN_REASON_EFFECT:
+                continue
+            name = feature_names[j]
+            value = float(values[i, j])
+            q = population[name]
+            below = round(100.0 * np.searchsorted(q, value, side="left") / len(q))
+            above = round(100.0 * (len(q) - np.searchsorted(q, value, side="right")) / len(q))
+            if below >= 50:
+                compared = f"more than {below}% of drivers"
+            elif above >= 50:
+                compared = f"less than {above}% of drivers"
+            else:
+                compared = "about the same as most drivers"
+            feature = BY_NAME[name]
+            text = (
+                f"{feature.label} {_format_value(name, value)} {feature.unit}, {compared}: "
+                f"{'+' if effect >= 0 else MINUS}{abs(effect) * 100:.0f}% expected claims"
+            )
+            reasons.append({"feature": name, "effect": round(effect, 4), "text": text})
+        out.append(reasons)
+    return out
+
+
+# --- writing -----------------------------------------------------------------------------------
+
+_STAGE_COLUMNS = (
+    "driver_id",
+    "expected_claims_per_year",
+    "relative_risk",
+    "safety_score",
+    "band",
+    "contributions",
+    "base_value",
+    "reasons",
+)
+
+
+def _features_json_sql(feature_names: list[str]) -> str:
+    selectors._columns(feature_names)  # allow-list check
+    return "jsonb_build_object(" + ", ".join(f"'{n}', f.{n}" for n in feature_names) + ")"
+
+
+def scores_write(
+    *, model: RiskModel, as_of: dt.date, chunk: ScoredChunk, update_changed: bool = False
+) -> list[tuple[int, str, int]]:
+    """Bulk-writes a chunk: COPY into a temporary table, then one INSERT ... SELECT joined to the
+    feature rows (the feature snapshot is built in SQL). ON CONFLICT (driver, model, as_of) DO
+    NOTHING, so a rerun writes nothing; `update_changed` (event-driven rescoring) instead replaces
+    the day's score when its features changed since. Returns (driver, band, score) written."""
+    if not len(chunk.driver_ids):
+        return []
+    names = list(model.feature_names)
+    quantiles = model.model_card.get("feature_quantiles") or {}
+    reasons = (
+        reasons_for(feature_names=names, values=chunk.values, contributions=chunk.contributions, quantiles=quantiles)
+        if chunk.contributions is not None
+        else None
+    )
+    buffer = io.StringIO()
+    for i, driver_id in enumerate(chunk.driver_ids):
+        if chunk.contributions is not None:
+            contribs = json.dumps(dict(zip(names, np.round(chunk.contributions[i], 6).tolist(), strict=True)))
+            base_value = repr(float(chunk.base_values[i]))
+            reason_json = json.dumps(reasons[i], ensure_ascii=False)
+        else:
+            contribs, base_value, reason_json = "{}", "0", "[]"
+        buffer.write(
+            "\t".join(
+                (
+                    str(int(driver_id)),
+                    repr(float(chunk.expected[i])),
+                    repr(float(chunk.relative_risk[i])),
+                    str(int(chunk.safety[i])),
+                    chunk.bands[i],
+                    contribs.replace("\\", "\\\\"),
+                    base_value,
+                    reason_json.replace("\\", "\\\\"),
+                )
+            )
+        )
+        buffer.write("\n")
+    conflict = (
+        """ON CONFLICT (driver_id, model_id, as_of) DO UPDATE SET
+            expected_claims_per_year = EXCLUDED.expected_claims_per_year, relative_risk = EXCLUDED.relative_risk,
+            safety_score = EXCLUDED.safety_score, band = EXCLUDED.band, features = EXCLUDED.features,
+            contributions = EXCLUDED.contributions, base_value = EXCLUDED.base_value, reasons = EXCLUDED.reasons,
+            created_at = EXCLUDED.created_at
+           WHERE risk_riskscore.features IS DISTINCT FROM EXCLUDED.features"""
+        if update_changed
+        else "ON CONFLICT (driver_id, model_id, as_of) DO NOTHING"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """CREATE TEMPORARY TABLE IF NOT EXISTS risk_score_stage (
+                driver_id bigint, expected_claims_per_year float8, relative_risk float8, safety_score int,
+                band text, contributions jsonb, base_value float8, reasons jsonb) ON COMMIT DELETE ROWS"""
+        )
+        cursor.execute("TRUNCATE risk_score_stage")
+        with cursor.copy(f"COPY risk_score_stage ({', '.join(_STAGE_COLUMNS)}) FROM STDIN") as copy:
+            copy.write(buffer.getvalue())
+        cursor.execute(
+            f"""INSERT INTO risk_riskscore (driver_id, model_id, as_of, expected_claims_per_year, relative_risk,
+                    safety_score, band, features, contributions, base_value, reasons, created_at)
+                SELECT s.driver_id, %(model)s, %(as_of)s, s.expected_claims_per_year, s.relative_risk,
+                    s.safety_score, s.band, {_features_json_sql(names)}, s.contributions, s.base_value, s.reasons,
+                    %(now)s
+                FROM risk_score_stage s
+                JOIN telematics_driverfeatures f
+                  ON f.driver_id = s.driver_id AND f.as_of = %(as_of)s AND f.window_days = %(window)s
+                ORDER BY s.driver_id
+                {conflict}
+                RETURNING driver_id, band, safety_score""",
+            {"model": model.pk, "as_of": as_of, "window": model.window_days, "now": timezone.now()},
+        )
+        return cursor.fetchall()

@@ -1,0 +1,143 @@
+"""Risk reads: the driver-level training set, feature chunks for scoring, latest scores."""
+
+import datetime as dt
+
+import numpy as np
+import pandas as pd
+from django.db import connection
+
+from apps.risk.features import FEATURE_NAMES
+from apps.risk.models import RiskModel, RiskScore
+
+
+def _columns(feature_names) -> str:
+    # Names come from the FEATURE_NAMES allow-list only (checked by feature_names_check).
+    unknown = set(feature_names) - set(FEATURE_NAMES)
+    if unknown:
+        raise ValueError(f"unknown feature columns: {sorted(unknown)}")
+    return ", ".join(f"f.{name}" for name in feature_names)
+
+
+def risk_model_active() -> RiskModel | None:
+    return RiskModel.objects.filter(is_active=True).first()
+
+
+def feature_dates(*, window_days: int) -> list[dt.date]:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT DISTINCT as_of FROM telematics_driverfeatures WHERE window_days = %s ORDER BY as_of",
+            [window_days],
+        )
+        return [row[0] for row in cursor.fetchall()]
+
+
+def training_frame(*, as_of: dt.date, window_days: int, follow_days: int, claims_known_until: dt.date) -> pd.DataFrame:
+    """One row per driver with features as of `as_of` (over `window_days`), the exposure of the
+    following period in years, and the claims that occurred in it (rejected claims are not claims).
+
+    Every driver is followed from the day after `as_of` for `follow_days`, cut at the day claims
+    are known until; drivers who drove nothing in the window are left out."""
+    follow_end = min(as_of + dt.timedelta(days=follow_days), claims_known_until)
+    exposure_years = (follow_end - as_of).days / 365.25
+    sql = f"""
+        SELECT f.driver_id, {_columns(FEATURE_NAMES)}, COALESCE(c.claims, 0) AS claims
+        FROM telematics_driverfeatures f
+        LEFT JOIN (
+            SELECT driver_id, count(*) AS claims FROM risk_claim
+            WHERE occurred_at >= %(start)s AND occurred_at < %(end)s AND status <> 'rejected'
+            GROUP BY driver_id
+        ) c ON c.driver_id = f.driver_id
+        WHERE f.as_of = %(as_of)s AND f.window_days = %(window)s AND f.km > 0
+        ORDER BY f.driver_id
+    """
+    from django.utils import timezone
+
+    tz = timezone.get_current_timezone()
+    start = dt.datetime.combine(as_of + dt.timedelta(days=1), dt.time.min, tzinfo=tz)
+    end = dt.datetime.combine(follow_end + dt.timedelta(days=1), dt.time.min, tzinfo=tz)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, {"as_of": as_of, "window": window_days, "start": start, "end": end})
+        rows = cursor.fetchall()
+    frame = pd.DataFrame(rows, columns=["driver_id", *FEATURE_NAMES, "claims"])
+    frame[list(FEATURE_NAMES)] = frame[list(FEATURE_NAMES)].astype(float)
+    frame["claims"] = frame["claims"].astype(int)
+    frame["exposure"] = exposure_years
+    return frame
+
+
+def features_chunk(
+    *,
+    model: RiskModel,
+    as_of: dt.date,
+    after_driver_id: int = 0,
+    limit: int = 1000,
+    driver_ids: list[int] | None = None,
+    skip_scored: bool = True,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The next `limit` drivers (by id) with features as of `as_of`, in one query: ids and a
+    float matrix in the model's feature order. Drivers already scored by this model for this day
+    are skipped, which is what lets a killed run pick up where it stopped."""
+    sql = f"""
+        SELECT f.driver_id, {_columns(model.feature_names)}
+        FROM telematics_driverfeatures f
+        WHERE f.as_of = %(as_of)s AND f.window_days = %(window)s AND f.driver_id > %(after)s
+        {"AND f.driver_id = ANY(%(ids)s)" if driver_ids is not None else ""}
+        {"AND NOT EXISTS (SELECT 1 FROM risk_riskscore s WHERE s.driver_id = f.driver_id AND s.model_id = %(model)s AND s.as_of = %(as_of)s)" if skip_scored else ""}
+        ORDER BY f.driver_id
+        LIMIT %(limit)s
+    """  # noqa: E501
+    params = {
+        "as_of": as_of,
+        "window": model.window_days,
+        "after": after_driver_id,
+        "ids": driver_ids,
+        "model": model.pk,
+        "limit": limit,
+    }
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    if not rows:
+        return np.empty(0, dtype=np.int64), np.empty((0, len(model.feature_names)))
+    data = np.asarray(rows, dtype=float)
+    return data[:, 0].astype(np.int64), data[:, 1:]
+
+
+def drivers_to_score_count(*, model: RiskModel, as_of: dt.date, driver_ids: list[int] | None = None) -> int:
+    sql = f"""
+        SELECT count(*) FROM telematics_driverfeatures f
+        WHERE f.as_of = %(as_of)s AND f.window_days = %(window)s
+        {"AND f.driver_id = ANY(%(ids)s)" if driver_ids is not None else ""}
+        AND NOT EXISTS (SELECT 1 FROM risk_riskscore s
+                        WHERE s.driver_id = f.driver_id AND s.model_id = %(model)s AND s.as_of = %(as_of)s)
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(sql, {"as_of": as_of, "window": model.window_days, "ids": driver_ids, "model": model.pk})
+        return cursor.fetchone()[0]
+
+
+def driver_latest_features_date(*, driver_id: int, window_days: int, on_or_before: dt.date) -> dt.date | None:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT max(as_of) FROM telematics_driverfeatures"
+            " WHERE driver_id = %s AND window_days = %s AND as_of <= %s",
+            [driver_id, window_days, on_or_before],
+        )
+        return cursor.fetchone()[0]
+
+
+def latest_scores(*, driver_ids: list[int]) -> dict[int, tuple[str, int]]:
+    """Each driver's most recent score (any model) as (band, safety_score)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """SELECT DISTINCT ON (driver_id) driver_id, band, safety_score FROM risk_riskscore
+               WHERE driver_id = ANY(%s) ORDER BY driver_id, as_of DESC, created_at DESC, id DESC""",
+            [list(driver_ids)],
+        )
+        return {row[0]: (row[1], row[2]) for row in cursor.fetchall()}
+
+
+def risk_score_latest(*, driver_id: int) -> RiskScore | None:
+    return (
+        RiskScore.objects.filter(driver_id=driver_id).select_related("model").order_by("-as_of", "-created_at").first()
+    )
