@@ -4,10 +4,10 @@ partner's own driver lookup (another partner's driver is a 404, never a 403)."""
 
 from __future__ import annotations
 
-from django.http import Http404
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import OpenApiResponse
 from rest_framework import exceptions, pagination, permissions, serializers
+from rest_framework.exceptions import NotFound
 from rest_framework.generics import GenericAPIView
 
 from apps.accounts import selectors
@@ -95,7 +95,7 @@ class PartnerAPIView(GenericAPIView):
         # Ids beyond bigint match the URL pattern but cannot exist: a 404, not a database error.
         for value in kwargs.values():
             if isinstance(value, int) and not 0 < value < 2**63:
-                raise Http404("Not found.")
+                raise NotFound("Not found.")
 
     def is_schema_generation(self) -> bool:
         return getattr(self, "swagger_fake_view", False)
@@ -111,7 +111,7 @@ class PartnerAPIView(GenericAPIView):
 
     def get_driver_id_or_404(self, driver_id) -> int:
         if not selectors.partner_driver_visible(partner=self.partner, driver_id=int(driver_id)):
-            raise Http404("No such driver.")
+            raise NotFound("No such driver.")
         return int(driver_id)
 
 

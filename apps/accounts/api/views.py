@@ -1,7 +1,7 @@
 from django.db.models import Exists, OuterRef
-from django.http import Http404
 from drf_spectacular.utils import OpenApiExample, extend_schema
 from rest_framework import status
+from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 
 from apps.accounts import selectors, webhooks
@@ -94,7 +94,7 @@ class DriverDetailView(PartnerAPIView):
             .first()
         )
         if driver is None:
-            raise Http404("No such driver.")
+            raise NotFound("No such driver.")
         driver.score = selectors.driver_score_cached(driver_id=driver.pk)
         driver.policy_ids = list(
             Policy.objects.filter(partner=self.partner, driver_id=driver.pk)
@@ -215,7 +215,7 @@ class WebhookEndpointDetailView(PartnerAPIView):
     def _get(self, endpoint_id: int) -> WebhookEndpoint:
         endpoint = WebhookEndpoint.objects.filter(partner=self.partner, pk=endpoint_id).first()
         if endpoint is None:
-            raise Http404("No such webhook endpoint.")
+            raise NotFound("No such webhook endpoint.")
         return endpoint
 
     @extend_schema(

@@ -1,5 +1,5 @@
-from django.http import Http404
 from drf_spectacular.utils import OpenApiExample, extend_schema
+from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 
 from apps.accounts.api.base import BAD_REQUEST, COMMON_ERRORS, PartnerAPIView
@@ -39,5 +39,5 @@ class JobDetailView(PartnerAPIView):
         self.check_no_query_params(request)
         run = JobRun.objects.filter(pk=job_id, partner_link__partner=self.partner).defer("error").first()
         if run is None:
-            raise Http404("No such job.")
+            raise NotFound("No such job.")
         return Response(JobOutput(run).data)

@@ -1,6 +1,6 @@
-from django.http import Http404
 from drf_spectacular.utils import OpenApiExample, extend_schema
 from rest_framework import status
+from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 
 from apps.accounts.api.base import BAD_REQUEST, COMMON_ERRORS, PartnerAPIView
@@ -172,7 +172,7 @@ class QuoteDetailView(PartnerAPIView):
         self.check_no_query_params(request)
         quote = selectors.partner_quotes(partner=self.partner).filter(pk=quote_id).first()
         if quote is None:
-            raise Http404("No such quote.")
+            raise NotFound("No such quote.")
         return Response(QuoteOutput(quote).data)
 
 
@@ -217,7 +217,7 @@ class PolicyListView(PartnerAPIView):
         data.is_valid(raise_exception=True)
         quote = selectors.partner_quotes(partner=self.partner).filter(pk=data.validated_data["quote_id"]).first()
         if quote is None:
-            raise Http404("No such quote.")
+            raise NotFound("No such quote.")
         policy = services.policy_bind(quote=quote, partner=self.partner, starts_on=data.validated_data.get("starts_on"))
         return Response(PolicyDetailOutput(_with_history(policy)).data, status=status.HTTP_201_CREATED)
 
@@ -243,7 +243,7 @@ class PolicyDetailView(PartnerAPIView):
         self.check_no_query_params(request)
         policy = selectors.partner_policies(partner=self.partner).filter(pk=policy_id).first()
         if policy is None:
-            raise Http404("No such policy.")
+            raise NotFound("No such policy.")
         return Response(PolicyDetailOutput(_with_history(policy)).data)
 
 
@@ -277,6 +277,6 @@ class PolicyCancelView(PartnerAPIView):
         data.is_valid(raise_exception=True)
         policy = selectors.partner_policies(partner=self.partner).filter(pk=policy_id).first()
         if policy is None:
-            raise Http404("No such policy.")
+            raise NotFound("No such policy.")
         policy = services.policy_cancel(policy=policy, reason=data.validated_data.get("reason", ""))
         return Response(PolicyDetailOutput(_with_history(policy)).data)

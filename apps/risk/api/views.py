@@ -1,6 +1,6 @@
-from django.http import Http404
 from drf_spectacular.utils import OpenApiExample, extend_schema
 from rest_framework import status
+from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 
 from apps.accounts import selectors
@@ -40,7 +40,7 @@ class DriverScoreView(PartnerAPIView):
         self.get_driver_id_or_404(driver_id)
         payload = selectors.driver_score_cached(driver_id=driver_id)
         if payload is None:
-            raise Http404(NO_SCORE)
+            raise NotFound(NO_SCORE)
         return Response(payload)
 
 
@@ -78,7 +78,7 @@ class DriverExplanationView(PartnerAPIView):
         self.get_driver_id_or_404(driver_id)
         payload = selectors.driver_explanation_cached(driver_id=driver_id)
         if payload is None:
-            raise Http404(NO_SCORE)
+            raise NotFound(NO_SCORE)
         return Response(payload)
 
 
@@ -161,7 +161,7 @@ class BatchScoreView(PartnerAPIView):
             driver_ids = list(visible.filter(pk__in=wanted).order_by("pk").values_list("pk", flat=True))
             unknown = sorted(set(wanted) - set(driver_ids))
             if unknown:
-                raise Http404(f"No such driver(s): {', '.join(map(str, unknown[:20]))}.")
+                raise NotFound(f"No such driver(s): {', '.join(map(str, unknown[:20]))}.")
         if not driver_ids:
             raise ApplicationError("The partner insures no drivers to score.", code="nothing_to_score")
         if len(driver_ids) > MAX_BATCH:
