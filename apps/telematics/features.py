@@ -99,7 +99,9 @@ def compute_features(s: SampleArrays, bounds: np.ndarray) -> list[dict]:
     def per_trip(weights: np.ndarray) -> np.ndarray:
         return np.bincount(owner, weights=weights, minlength=k)[:k]
 
-    distance_m = per_trip(step_m)  # gaps included: the vehicle did cover the ground
+    # Distance over moving intervals and gaps (the vehicle did cover that ground), not over idle
+    # ones, where the fixes only wander with GPS error.
+    distance_m = per_trip(step_m * (moving | gap))
     moving_s = per_trip(secs * moving)
     idle_s = per_trip(secs * idle)
     gap_s = per_trip(secs * gap)
