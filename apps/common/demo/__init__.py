@@ -6,7 +6,7 @@ Other apps add to the world through EXTENSIONS: dotted paths of callables
 seeded rng and bulk-insert."""
 
 EXTENSIONS: list[str] = [
-    # "apps.telematics.demo.seed",   (telematics: simulated demo drivers and their claims)
+    "apps.telematics.demo.seed",  # telematics: simulated demo drivers and their claims
     # "apps.risk.demo.seed",         (risk: train a model on them and score every driver)
     # "apps.pricing.demo.seed",      (pricing: partners, quotes and policies)
 ]
