@@ -83,7 +83,9 @@ def test_features_only_path_gives_the_same_features_as_the_full_path():
     Trip.objects.all().update(driver=None)  # keep the rows, free the drivers for a second run
     Customer.objects.filter(email__startswith="sim11.").update(email="")
     call_command("simulate_trips", drivers=2, days=1, seed=11, features_only=True)
-    fast = {(t.driver.email, t.started_at): t for t in Trip.objects.filter(driver__isnull=False).select_related("driver")}
+    fast = {
+        (t.driver.email, t.started_at): t for t in Trip.objects.filter(driver__isnull=False).select_related("driver")
+    }
     assert fast and set(fast) == set(full)
     assert TelematicsSample.objects.filter(trip__in=list(fast.values())).count() == 0
     for key, trip in fast.items():
