@@ -198,6 +198,31 @@ class QuoteRequest:
     vehicle_age_years: int = 0
 
 
+PLAN_PRICING_FIELDS = (
+    "currency",
+    "base_premiums",
+    "experience_factors",
+    "vehicle_age_factors",
+    "per_km_rate",
+    "minimum_premium",
+    "max_discount",
+    "max_surcharge",
+    "eligibility_min_trips",
+    "eligibility_min_km",
+    "eligibility_window_days",
+    "risk_elasticity",
+    "payd_fixed_share",
+    "daily_loading",
+    "quote_valid_days",
+)
+
+
+def _plan_fingerprint(plan: RatePlan) -> str:
+    """Part of the quote inputs, so a quote is never reused across any change of the plan's numbers."""
+    content = json.dumps({f: getattr(plan, f) for f in PLAN_PRICING_FIELDS}, sort_keys=True, default=str)
+    return hashlib.sha256(content.encode()).hexdigest()[:16]
+
+
 def _years_between(start: dt.date | None, end: dt.date) -> int:
     if start is None or start > end:
         return 0
@@ -288,7 +313,12 @@ def _load_inputs(requests: list[QuoteRequest], *, plan: RatePlan, as_of: dt.date
                 "region": regions[r.region_id],
                 "vehicle_age_years": r.vehicle_age_years,
                 "licence_years": _years_between(licence[r.driver_id], as_of),
-                "rate_plan": {"id": plan.pk, "name": plan.name, "version": plan.version},
+                "rate_plan": {
+                    "id": plan.pk,
+                    "name": plan.name,
+                    "version": plan.version,
+                    "fingerprint": _plan_fingerprint(plan),
+                },
                 "telematics_consent": r.driver_id in consent,
                 "window_days": window,
                 "trips_in_window": int(trips),

@@ -3,13 +3,25 @@ from decimal import Decimal
 
 import pytest
 from django.core.cache import cache
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
 from apps.accounts.models import WebhookDelivery
 from apps.accounts.selectors import _cache_key, driver_score_cached
+from apps.common.exceptions import ApplicationError
+from apps.customers.models import Customer, TelematicsConsent
 from apps.pricing import services
-from apps.pricing.models import PremiumChange
+from apps.pricing.models import PremiumChange, Quote
+from apps.pricing.selectors import premium_history
+from apps.risk.models import RiskModel, RiskScore
+from apps.telematics.models import DriverFeatures
 from tests.accounts.factories import PartnerFactory, WebhookEndpointFactory
+from tests.customers.factories import CustomerFactory
+from tests.fleet.factories import VehicleCategoryFactory
+from tests.regions.factories import RegionFactory
 from tests.risk.factories import RiskScoreFactory
+from tests.telematics.factories import TripFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -76,3 +88,224 @@ def test_driver_scores_changed_requotes_records_history_sends_webhook_and_drops_
     assert types == ["policy.updated", "policy.updated", "score.changed"]
     assert cache.get(_cache_key("score", world["driver"].pk)) is None
     assert driver_score_cached(driver_id=world["driver"].pk)["safety_score"] == 40
+
+
+PROTECTED_COLUMNS = ("gender", "birth_year", "yearly_income", "total_debt", "credit_score", "email", "phone")
+
+
+def test_no_protected_attribute_is_read_or_stored_in_the_inputs(world):
+    with CaptureQueriesContext(connection) as ctx:
+        quote = services.quote_create(
+            driver=world["driver"], vehicle_category=world["category"], region=world["region"], kind="phyd"
+        )
+    sql = " ".join(q["sql"] for q in ctx.captured_queries)
+    for column in PROTECTED_COLUMNS:
+        assert f'"{column}"' not in sql, column
+    assert set(quote.inputs) == {
+        "driver_id",
+        "partner_id",
+        "kind",
+        "as_of",
+        "vehicle_category_id",
+        "vehicle_category",
+        "region_id",
+        "region",
+        "vehicle_age_years",
+        "licence_years",
+        "rate_plan",
+        "telematics_consent",
+        "window_days",
+        "trips_in_window",
+        "km_in_window",
+        "mileage_source",
+        "risk_score",
+    }
+
+
+def test_changing_gender_or_birth_year_changes_nothing(world):
+    first = services.quote_create(driver=world["driver"], vehicle_category=world["category"], region=world["region"])
+    Customer.objects.filter(pk=world["driver"].pk).update(gender="male", birth_year=1950)
+    second = services.quote_create(driver=world["driver"], vehicle_category=world["category"], region=world["region"])
+    assert second.pk == first.pk
+    assert second.inputs_hash == first.inputs_hash
+
+
+def test_the_same_inputs_give_the_same_quote_and_other_inputs_another(world):
+    args = {"driver": world["driver"], "vehicle_category": world["category"], "region": world["region"]}
+    first = services.quote_create(**args, kind="phyd")
+    assert services.quote_create(**args, kind="phyd").pk == first.pk
+    assert services.quote_create(**args, kind="traditional").pk != first.pk
+    assert services.quote_create(**args, kind="phyd", vehicle_age_years=4).pk != first.pk
+    # an expired quote is not handed out again
+    Quote.objects.filter(pk=first.pk).update(valid_until=first.created_at)
+    assert services.quote_create(**args, kind="phyd").pk != first.pk
+
+
+@pytest.mark.parametrize(
+    ("relative_risk", "factor"),
+    [(0.01, "0.5500"), (0.3025, "0.5500"), (0.49, "0.7000"), (1.0, "1.0000"), (1.44, "1.2000"), (9.0, "1.4000")],
+)
+def test_the_curve_is_clamped_to_the_plan_bounds(relative_risk, factor):
+    _, clamped = services.telematics_factor_curve(
+        relative_risk=relative_risk,
+        elasticity=Decimal("0.5"),
+        max_discount=Decimal("0.45"),
+        max_surcharge=Decimal("0.40"),
+    )
+    assert clamped == Decimal(factor)
+
+
+def test_the_curve_is_monotone():
+    risks = [i / 50 for i in range(500)]
+    factors = [
+        services.telematics_factor_curve(
+            relative_risk=r, elasticity=Decimal("0.5"), max_discount=Decimal("0.45"), max_surcharge=Decimal("0.40")
+        )[1]
+        for r in risks
+    ]
+    assert factors == sorted(factors)
+    assert min(factors) == Decimal("0.5500") and max(factors) == Decimal("1.4000")
+
+
+def test_phyd_discount_never_exceeds_the_plan_bound(world):
+    RiskScore.objects.filter(pk=world["score"].pk).update(relative_risk=0.01)
+    quote = services.quote_create(driver=world["driver"], vehicle_category=world["category"], region=world["region"])
+    assert quote.telematics_factor == Decimal("0.5500")
+    assert quote.annual_premium == Decimal("495.00")
+    assert "clamped to 0.5500" in next(s for s in quote.breakdown if s["step"] == "telematics_factor")["label"]
+
+
+def test_payd_is_a_fixed_share_plus_annualised_km(world):
+    quote = services.quote_create(
+        driver=world["driver"], vehicle_category=world["category"], region=world["region"], kind="payd"
+    )
+    # 900 x 0.6 = 540; 3000 km in 90 days = 12166.67 km a year x 0.03 = 365.00
+    assert quote.payd_part == Decimal("365.00")
+    assert quote.per_km_rate == Decimal("0.0300")
+    assert quote.telematics_premium == Decimal("905.00")
+    assert quote.annual_premium == Decimal("905.00")
+    assert quote.reasons == []
+
+
+@pytest.mark.parametrize("missing", ["consent", "trips", "km", "score"])
+def test_an_ineligible_driver_gets_the_traditional_premium_with_the_reason(world, missing):
+    driver = world["driver"]
+    if missing == "consent":
+        TelematicsConsent.objects.filter(customer=driver).update(withdrawn_at=timezone.now())
+    elif missing == "trips":
+        DriverFeatures.objects.filter(driver=driver).update(trips=5)
+    elif missing == "km":
+        DriverFeatures.objects.filter(driver=driver).update(km=120.0)
+    else:
+        RiskModel.objects.filter(pk=world["model"].pk).update(is_active=False)
+    quote = services.quote_create(driver=driver, vehicle_category=world["category"], region=world["region"])
+    assert quote.annual_premium == quote.traditional_premium == Decimal("900.00")
+    assert quote.telematics_factor == Decimal("1")
+    step = next(s for s in quote.breakdown if s["step"] == "eligibility")
+    assert step["eligible"] is False
+    assert step["label"].startswith("Traditional premium only: ")
+
+
+def test_mileage_falls_back_to_trips_when_features_are_stale(world):
+    DriverFeatures.objects.filter(driver=world["driver"]).delete()
+    for _ in range(3):
+        TripFactory(driver=world["driver"], distance_km=10.0)
+    quote = services.quote_create(driver=world["driver"], vehicle_category=world["category"], region=world["region"])
+    assert quote.inputs["mileage_source"] == "trips"
+    assert (quote.inputs["trips_in_window"], quote.inputs["km_in_window"]) == (3, 30.0)
+    assert quote.annual_premium == Decimal("900.00")  # 3 trips: not eligible
+
+
+def test_experience_vehicle_age_and_minimum_premium(world, plan):
+    Customer.objects.filter(pk=world["driver"].pk).update(licence_since=timezone.localdate() - dt.timedelta(days=400))
+    plan.vehicle_age_factors = [{"min_years": 0, "factor": "1.00"}, {"min_years": 5, "factor": "1.10"}]
+    plan.save()
+    quote = services.quote_create(
+        driver=world["driver"],
+        vehicle_category=world["category"],
+        region=world["region"],
+        kind="traditional",
+        vehicle_age_years=7,
+    )
+    assert quote.traditional_premium == Decimal("1584.00")  # 900 x 1.60 x 1.10
+    plan.minimum_premium = Decimal("2000.00")
+    plan.save()
+    quote = services.quote_create(
+        driver=world["driver"],
+        vehicle_category=world["category"],
+        region=world["region"],
+        kind="traditional",
+        vehicle_age_years=7,
+    )
+    assert quote.annual_premium == Decimal("2000.00")
+
+
+def test_base_premium_falls_back_to_star_keys(world):
+    other_region = RegionFactory(code="HH")
+    assert services.quote_create(
+        driver=world["driver"], vehicle_category=world["category"], region=other_region, kind="traditional"
+    ).traditional_premium == Decimal("800.00")  # SUV/*
+    assert services.quote_create(
+        driver=world["driver"],
+        vehicle_category=VehicleCategoryFactory(code="MINI"),
+        region=other_region,
+        kind="traditional",
+    ).traditional_premium == Decimal("600.00")  # */*
+
+
+def test_a_new_rate_plan_version_applies_from_its_date(world, plan):
+    new = services.rate_plan_new_version(plan=plan)
+    assert (new.version, new.effective_from) == (2, timezone.localdate() + dt.timedelta(days=1))
+    assert new.base_premiums == plan.base_premiums
+    new.base_premiums = {"*": {"*": "1000.00"}}
+    new.save()
+    today = services.quote_create(
+        driver=world["driver"], vehicle_category=world["category"], region=world["region"], kind="traditional"
+    )
+    tomorrow = services.quote_create(
+        driver=world["driver"],
+        vehicle_category=world["category"],
+        region=world["region"],
+        kind="traditional",
+        as_of=timezone.localdate() + dt.timedelta(days=1),
+    )
+    assert (today.rate_plan_id, today.traditional_premium) == (plan.pk, Decimal("900.00"))
+    assert (tomorrow.rate_plan_id, tomorrow.traditional_premium) == (new.pk, Decimal("1000.00"))
+    with pytest.raises(ApplicationError):
+        services.rate_plan_new_version(plan=plan, effective_from=timezone.localdate())
+
+
+def test_requote_is_idempotent_and_the_history_selector_lists_changes(world):
+    partner = PartnerFactory()
+    quote = services.quote_create(
+        driver=world["driver"], vehicle_category=world["category"], region=world["region"], partner=partner
+    )
+    policy = services.policy_bind(quote=quote, partner=partner)
+    assert services.policies_requote(driver_ids=[world["driver"].pk]) == {"policies": 1, "changed": 0}
+    RiskScore.objects.filter(pk=world["score"].pk).update(relative_risk=0.81)
+    assert services.policies_requote(driver_ids=[world["driver"].pk]) == {"policies": 1, "changed": 1}
+    assert services.policies_requote(driver_ids=[world["driver"].pk]) == {"policies": 1, "changed": 0}
+    history = list(premium_history(driver_id=world["driver"].pk))
+    assert [(h.reason, h.annual_premium) for h in history] == [
+        ("requote", Decimal("810.00")),  # 900 x 0.9
+        ("bound", Decimal("720.00")),
+    ]
+    policy.refresh_from_db()
+    assert policy.annual_premium == Decimal("810.00")
+
+
+def test_requote_in_bulk_uses_a_fixed_number_of_queries(world, django_assert_max_num_queries):
+    partner = PartnerFactory()
+    for _ in range(6):
+        driver = CustomerFactory()
+        q = services.quote_create(
+            driver=driver,
+            vehicle_category=world["category"],
+            region=world["region"],
+            partner=partner,
+            kind="traditional",
+        )
+        services.policy_bind(quote=q, partner=partner)
+    with django_assert_max_num_queries(20):
+        result = services.policies_requote()
+    assert result["policies"] == 6
