@@ -1,5 +1,6 @@
 from django.contrib import admin, messages
 from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
 
 from apps.common.admin import ReadOnlyModelAdmin
 from apps.common.exceptions import ApplicationError
@@ -219,4 +220,4 @@ class RiskScoreAdmin(ReadOnlyModelAdmin):
 
     @admin.display(description="reasons")
     def reason_list(self, obj):
-        return format_html_join(format_html("<br>"), "{}", ((r["text"],) for r in obj.reasons or [])) or "—"
+        return format_html_join(mark_safe("<br>"), "{}", ((r["text"],) for r in obj.reasons or [])) or "—"
