@@ -106,7 +106,7 @@ def test_same_upload_again_returns_the_existing_trip(client, device):
     assert Trip.objects.count() == 1 and TelematicsSample.objects.count() == 20
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_concurrent_identical_uploads_store_one_trip(device):
     from django.test import Client
 
