@@ -552,15 +552,21 @@ def _quote_build(inputs: dict[str, Any], plan: RatePlan, now: dt.datetime) -> Qu
     )
 
 
-def _quotes_for(requests: list[QuoteRequest], *, as_of: dt.date | None = None) -> list[Quote]:
-    """Quotes for many requests; a request whose inputs match a still-valid quote gets that quote."""
+def _quotes_for(
+    requests: list[QuoteRequest], *, as_of: dt.date | None = None, reuse_bound: bool = False
+) -> list[Quote]:
+    """Quotes for many requests; a request whose inputs match a still-valid quote gets that quote
+    (for new business only a quote no policy is bound to; a requote may point at a bound one)."""
     now = timezone.now()
     as_of = as_of or timezone.localdate()
     plan = rate_plan_in_force(on=as_of)
     inputs = _load_inputs(requests, plan=plan, as_of=as_of)
     hashes = [quote_inputs_hash(i) for i in inputs]
     existing: dict[str, Quote] = {}
-    for q in Quote.objects.filter(inputs_hash__in=set(hashes), valid_until__gt=now).order_by("created_at"):
+    candidates = Quote.objects.filter(inputs_hash__in=set(hashes), valid_until__gt=now)
+    if not reuse_bound:
+        candidates = candidates.filter(policy__isnull=True)
+    for q in candidates.order_by("created_at"):
         q.reused = True
         existing.setdefault(q.inputs_hash, q)
     fresh: dict[str, Quote] = {}
@@ -673,6 +679,61 @@ def policy_bind(*, quote: Quote, partner: Partner, starts_on: dt.date | None = N
 
 
 @transaction.atomic
+def policies_bind_bulk(
+    *, partner: Partner, requests: list[QuoteRequest], starts_on: dt.date | None = None
+) -> list[Policy]:
+    """Quotes and binds many drivers at once (back-office imports, the demo world): the same rules
+    as quote_create + policy_bind, in a fixed number of queries. Drivers that already have an
+    active policy with the partner are skipped."""
+    from apps.accounts.webhooks import webhook_events_enqueue
+
+    taken = set(Policy.objects.filter(partner=partner, status=Policy.Status.ACTIVE).values_list("driver_id", flat=True))
+    requests = [r for r in requests if r.driver_id not in taken and r.partner_id == partner.pk]
+    if not requests:
+        return []
+    quotes = _quotes_for(requests)
+    starts_on = starts_on or timezone.localdate()
+    ends_on = starts_on + dt.timedelta(days=364)
+    seen: set[int] = set()
+    policies = []
+    for quote in quotes:
+        if quote.driver_id in seen:
+            continue
+        seen.add(quote.driver_id)
+        policies.append(
+            Policy(
+                driver_id=quote.driver_id,
+                partner=partner,
+                quote=quote,
+                kind=quote.kind,
+                starts_on=starts_on,
+                ends_on=ends_on,
+                annual_premium=quote.annual_premium,
+            )
+        )
+    Policy.objects.bulk_create(policies, batch_size=1000)
+    PremiumChange.objects.bulk_create(
+        [
+            PremiumChange(
+                policy=p,
+                driver_id=p.driver_id,
+                partner=partner,
+                quote=p.quote,
+                reason=PremiumChange.Reason.BOUND,
+                previous_premium=None,
+                annual_premium=p.annual_premium,
+            )
+            for p in policies
+        ],
+        batch_size=1000,
+    )
+    webhook_events_enqueue(
+        event_type="policy.updated", events=[(partner.pk, _policy_event(p, "bound")) for p in policies]
+    )
+    return policies
+
+
+@transaction.atomic
 def policy_cancel(*, policy: Policy, reason: str = "") -> Policy:
     from apps.accounts.webhooks import webhook_events_enqueue
 
@@ -727,7 +788,7 @@ def policies_requote(*, driver_ids: Iterable[int] | None = None, as_of: dt.date 
         )
         for p in policies
     ]
-    quotes = _quotes_for(requests, as_of=as_of)
+    quotes = _quotes_for(requests, as_of=as_of, reuse_bound=True)
     changes, changed_policies = [], []
     now = timezone.now()
     for policy, quote in zip(policies, quotes, strict=True):

@@ -34,7 +34,7 @@ ENDPOINTS = [
     ("get", "/api/v1/drivers/{driver}/score/history/", None, 200),
     ("get", "/api/v1/drivers/{driver}/trips/", None, 200),
     ("get", "/api/v1/quotes/{quote}/", None, 200),
-    ("post", "/api/v1/quotes/", {"driver_id": "{driver}", "vehicle_category": "SUV", "region": "BY"}, 200),
+    ("post", "/api/v1/quotes/", {"driver_id": "{driver}", "vehicle_category": "SUV", "region": "BY"}, 201),
     ("get", "/api/v1/policies/{policy}/", None, 200),
     ("post", "/api/v1/policies/", {"quote_id": "{quote}"}, 400),  # the owner's quote is bound already
     ("post", "/api/v1/policies/{policy}/cancel/", {"reason": "walk"}, 200),

@@ -309,3 +309,34 @@ def test_requote_in_bulk_uses_a_fixed_number_of_queries(world, django_assert_max
     with django_assert_max_num_queries(20):
         result = services.policies_requote()
     assert result["policies"] == 6
+
+
+def test_after_a_cancel_the_same_inputs_give_a_fresh_bindable_quote(world):
+    partner = PartnerFactory()
+    args = {"driver": world["driver"], "vehicle_category": world["category"], "region": world["region"]}
+    first = services.quote_create(**args, partner=partner)
+    services.policy_cancel(policy=services.policy_bind(quote=first, partner=partner))
+    second = services.quote_create(**args, partner=partner)
+    assert second.pk != first.pk
+    assert second.inputs_hash == first.inputs_hash
+    assert services.policy_bind(quote=second, partner=partner).status == "active"
+
+
+def test_policies_bind_bulk_skips_drivers_with_an_active_policy(world):
+    partner = PartnerFactory()
+    drivers = [world["driver"], *CustomerFactory.create_batch(3)]
+    requests = [
+        services.QuoteRequest(
+            driver_id=d.pk,
+            vehicle_category_id=world["category"].pk,
+            region_id=world["region"].pk,
+            kind="phyd",
+            partner_id=partner.pk,
+        )
+        for d in drivers
+    ]
+    created = services.policies_bind_bulk(partner=partner, requests=requests)
+    assert len(created) == 4
+    assert {p.annual_premium for p in created} == {Decimal("720.00"), Decimal("900.00")}
+    assert PremiumChange.objects.filter(partner=partner, reason="bound").count() == 4
+    assert services.policies_bind_bulk(partner=partner, requests=requests) == []

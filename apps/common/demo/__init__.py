@@ -8,5 +8,5 @@ seeded rng and bulk-insert."""
 EXTENSIONS: list[str] = [
     "apps.telematics.demo.seed",  # telematics: simulated demo drivers and their claims
     # "apps.risk.demo.seed",         (risk: train a model on them and score every driver)
-    # "apps.pricing.demo.seed",      (pricing: partners, quotes and policies)
+    "apps.pricing.demo.seed",  # pricing: partners, API tokens (printed once), quotes and policies
 ]
