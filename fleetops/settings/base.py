@@ -173,7 +173,22 @@ REST_FRAMEWORK = {
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "FleetOps API",
-    "DESCRIPTION": "Partner insurer and telematics API of FleetOps.",
+    "DESCRIPTION": (
+        "Partner insurer and telematics API of FleetOps.\n\n"
+        "**Authentication**: `Authorization: Token <key>` with a partner API key (issued in the back office, "
+        "shown once; scopes `drivers:read`, `quotes:write`, `policies:write`, `jobs:write`; expiry and revocation). "
+        "Webhook management needs `policies:write`.\n\n"
+        "**Which drivers a partner sees**: those with at least one policy with the partner, active, cancelled or "
+        "expired. Any other driver, and another partner's quotes, policies, jobs and webhooks, answer 404 on every "
+        "endpoint. `score.changed` webhooks go only to partners with an active policy for the driver.\n\n"
+        "**Errors**: a JSON body `{type, status, request_id, detail | errors}`; 400 carries field errors, also for "
+        "unknown fields and unknown query parameters. Every response has `X-Request-ID`.\n\n"
+        "**Idempotency**: send `Idempotency-Key` on any POST; the same key and body replays the first response "
+        "(`Idempotent-Replayed: true`), the same key with another body is a 422, a key still in flight a 409.\n\n"
+        "**Rate limit**: per partner per minute (429 with `Retry-After`).\n\n"
+        "**Webhooks**: `X-FleetOps-Signature: sha256=HMAC_SHA256(secret, X-FleetOps-Timestamp + '.' + raw body)`; "
+        "retried with exponential back-off on any non-2xx; the body's `id` identifies the event across retries."
+    ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "SWAGGER_UI_DIST": "SIDECAR",
