@@ -1,0 +1,265 @@
+import datetime as dt
+import io
+import re
+from decimal import Decimal
+
+import pytest
+from django.contrib.auth import authenticate
+from django.core.management import CommandError, call_command
+from django.db import connection, transaction
+from django.utils import timezone
+
+from apps.accounts.models import User
+from apps.audit.models import AuditEntry
+from apps.common import demo
+from apps.common.demo import world
+from apps.customers.models import Customer, PaymentCard
+from apps.fleet.models import MaintenanceRecord, Vehicle, VehicleCategory
+from apps.pricing.models import RatePlan
+from apps.regions.models import Region, Salesperson, Store
+from apps.transactions.models import MerchantCategory, Rental
+from tests.fleet.factories import VehicleFactory
+
+pytestmark = pytest.mark.django_db
+TINY = world.Size(stores=7, vehicles=14, customers=40, rentals=300, drivers_with_login=2)
+CALLS = []
+
+
+def record_extension(*, size, rng, stdout):
+    CALLS.append((size, rng.random()))
+    Region.objects.create(code="EXT", name="Made by an extension")
+
+
+def failing_extension(*, size, rng, stdout):
+    Region.objects.create(code="HALF", name="Half-done work that must roll back")
+    raise RuntimeError("extension bug")
+
+
+@pytest.fixture
+def tiny(monkeypatch):
+    monkeypatch.setitem(world.SIZES, "small", TINY)
+    monkeypatch.setattr(demo, "EXTENSIONS", [])
+    monkeypatch.setenv("DEMO_PASSWORD", "demo-pass-for-tests")
+    CALLS.clear()
+
+
+def seed(*args, **kwargs) -> str:
+    out = io.StringIO()
+    call_command("seed_demo", *args, stdout=out, stderr=out, **kwargs)
+    return out.getvalue()
+
+
+def fetch(sql: str, params=None) -> list[tuple]:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
+
+
+# --- reference data ------------------------------------------------------------------------------
+
+
+def test_load_reference_data_loads_the_fixtures_and_merchant_categories_once():
+    out = io.StringIO()
+    call_command("load_reference_data", stdout=out)
+    assert "regions.json: 6 inserted, 0 already present" in out.getvalue()
+    assert set(Region.objects.values_list("code", flat=True)) == {"BER", "NRD", "RHR", "RMN", "BAY", "SAX"}
+    assert VehicleCategory.objects.count() == 8
+    assert MerchantCategory.objects.filter(code="5812").exists()
+    assert MerchantCategory.objects.count() > 900
+
+    plan = RatePlan.objects.get(name="standard", version=1)
+    assert (plan.per_km_rate, plan.minimum_premium) == (Decimal("0.0300"), Decimal("150.00"))
+    assert (plan.max_discount, plan.max_surcharge) == (Decimal("0.450"), Decimal("0.400"))
+    assert (plan.eligibility_min_trips, plan.eligibility_min_km, plan.eligibility_window_days) == (20, 500, 90)
+    assert plan.base_premiums["COMP"]["BER"] == "667.00"
+    assert plan.base_premiums["*"]["*"] == "600.00"
+    assert [f["min_years"] for f in plan.experience_factors] == sorted(f["min_years"] for f in plan.experience_factors)
+
+    # A second run inserts nothing and leaves edited rows alone.
+    Region.objects.filter(code="BER").update(name="Berlin (renamed by staff)")
+    out = io.StringIO()
+    call_command("load_reference_data", stdout=out)
+    assert "regions.json: 0 inserted, 6 already present" in out.getvalue()
+    assert "rate_plans.json: 0 inserted, 1 already present" in out.getvalue()
+    assert Region.objects.get(code="BER").name == "Berlin (renamed by staff)"
+    assert RatePlan.objects.count() == 1
+
+
+# --- the demo world ------------------------------------------------------------------------------
+
+
+def test_small_world_is_complete_and_coherent(monkeypatch):
+    monkeypatch.setattr(demo, "EXTENSIONS", [])
+    monkeypatch.setenv("DEMO_PASSWORD", "demo-pass-for-tests")
+    output = seed("--size", "small", "--seed", "7")
+
+    size = world.SIZES["small"]
+    assert "Core demo world built" in output
+    assert Store.objects.count() == size.stores
+    assert Store.objects.values("region").distinct().count() == 6
+    assert Salesperson.objects.count() >= 3 * size.stores
+    assert Vehicle.objects.count() == size.vehicles
+    assert Customer.objects.count() == size.customers
+    assert Rental.objects.count() == size.rentals
+    assert MaintenanceRecord.objects.count() > size.vehicles
+
+    # Twelve months up to today, with reservations for the coming week.
+    first, last = fetch("SELECT min(rented_at), max(rented_at) FROM transactions_rental")[0]
+    now = timezone.now()
+    assert now - dt.timedelta(days=366) <= first <= now - dt.timedelta(days=360)
+    assert now < last <= now + dt.timedelta(days=8)
+    statuses = dict(fetch("SELECT status, count(*) FROM transactions_rental GROUP BY 1"))
+    assert set(statuses) == {"completed", "active", "reserved", "cancelled"}
+    assert statuses["completed"] > 0.9 * size.rentals
+    assert not Rental.objects.filter(status="completed", returned_at__isnull=True).exists()
+    assert not Rental.objects.filter(status__in=["active", "reserved", "cancelled"], returned_at__isnull=False).exists()
+    assert not Rental.objects.filter(rented_at__gt=now).exclude(status="reserved").exists()
+
+    # No car and no customer is in two places at once.
+    overlapping = """
+        SELECT count(*) FROM transactions_rental a JOIN transactions_rental b
+          ON a.{key} = b.{key} AND a.id < b.id
+         AND a.status <> 'cancelled' AND b.status <> 'cancelled'
+         AND tstzrange(a.rented_at, COALESCE(a.returned_at, GREATEST(a.due_at, now())))
+          && tstzrange(b.rented_at, COALESCE(b.returned_at, GREATEST(b.due_at, now())))
+    """
+    assert fetch(overlapping.format(key="vehicle_id")) == [(0,)]
+    assert fetch(overlapping.format(key="customer_id")) == [(0,)]
+    # Odometers run on from one rental to the next.
+    gaps = fetch(
+        """SELECT count(*) FROM (
+             SELECT odometer_out_km, lag(odometer_in_km) OVER (PARTITION BY vehicle_id ORDER BY rented_at) AS prev
+             FROM transactions_rental WHERE status IN ('completed', 'active')) x
+           WHERE prev IS NOT NULL AND prev <> odometer_out_km"""
+    )
+    assert gaps == [(0,)]
+    # Amounts add up.
+    assert not Rental.objects.extra(
+        where=["total_amount <> rental_amount + insurance_amount - discount_amount"]
+    ).exists()
+
+    # Weekly and yearly seasonality.
+    weekday_sql = (
+        "SELECT extract(isodow FROM rented_at AT TIME ZONE 'Europe/Berlin'), count(*) FROM transactions_rental"
+    )
+    by_weekday = dict(fetch(weekday_sql + " GROUP BY 1"))
+    assert by_weekday[5] > 1.2 * by_weekday[2]  # Friday over Tuesday
+    by_month = dict(fetch("SELECT extract(month FROM rented_at), count(*) FROM transactions_rental GROUP BY 1"))
+    assert by_month[7] > 1.3 * by_month[2]  # July over February
+
+    # Cards are masked: four digits and a keyed hash, never a number.
+    for last4, number_hmac in PaymentCard.objects.values_list("last4", "number_hmac"):
+        assert re.fullmatch(r"\d{4}", last4) and re.fullmatch(r"[0-9a-f]{64}", number_hmac)
+    for row in PaymentCard.objects.values():
+        row.pop("number_hmac")
+        assert not any(re.search(r"\d{12,19}", str(value)) for value in row.values() if isinstance(value, str))
+
+    # A login per role, and portal logins for drivers who rent.
+    for username, role in [("admin", "admin"), ("back_office", "back_office"), ("analyst", "analyst"), ("ops", "ops")]:
+        user = authenticate(username=username, password="demo-pass-for-tests")
+        assert user is not None and user.is_staff and user.groups.filter(name=role).exists()
+    drivers = User.objects.filter(username__startswith="driver", customer__isnull=False)
+    assert drivers.count() == size.drivers_with_login
+    for driver in drivers:
+        assert authenticate(username=driver.username, password="demo-pass-for-tests") == driver
+        assert not driver.is_staff
+        assert driver.customer.rentals.filter(status="completed").exists()
+    assert AuditEntry.objects.filter(action="demo.seeded", data__size="small", data__seed=7).count() == 1
+
+
+def _fingerprint() -> tuple:
+    return (
+        list(Vehicle.objects.order_by("vin").values_list("vin", "plate", "price_per_day", "home_store__code")),
+        list(Customer.objects.order_by("email").values_list("email", "birth_year", "credit_score")),
+        list(PaymentCard.objects.order_by("number_hmac").values_list("number_hmac", "last4", "expires_on")),
+        list(
+            Rental.objects.order_by("vehicle__vin", "rented_at").values_list(
+                "vehicle__vin", "customer__email", "rented_at", "due_at", "total_amount", "odometer_out_km"
+            )
+        ),
+    )
+
+
+class _Rollback(Exception):
+    pass
+
+
+def test_the_world_is_deterministic_for_a_seed(tiny):
+    call_command("load_reference_data", stdout=io.StringIO())
+    prints = []
+    for seed_value in (11, 11, 12):
+        try:
+            with transaction.atomic():
+                world.WorldBuilder(size="small", seed=seed_value).build()
+                prints.append(_fingerprint())
+                raise _Rollback
+        except _Rollback:
+            pass
+    assert prints[0] == prints[1]
+    assert prints[0] != prints[2]
+    assert len(prints[0][3]) == TINY.rentals
+
+
+def test_second_run_says_so_and_builds_nothing(tiny):
+    seed("--size", "small")
+    counts = (Vehicle.objects.count(), Rental.objects.count(), User.objects.count(), AuditEntry.objects.count())
+
+    output = seed("--size", "medium", "--seed", "5")
+
+    assert "The demo world exists already (size small, seed 42" in output
+    assert "Asked for size medium, seed 5" in output
+    assert (Vehicle.objects.count(), Rental.objects.count(), User.objects.count(), AuditEntry.objects.count()) == counts
+
+
+def test_refuses_to_build_on_top_of_a_fleet_it_did_not_build(tiny):
+    VehicleFactory()
+    output = seed("--size", "small")
+    assert "refusing to add a demo world" in output
+    assert Vehicle.objects.count() == 1
+    assert not Rental.objects.exists()
+    assert not Customer.objects.exists()
+
+
+def test_extensions_run_once_after_the_core_world(tiny, monkeypatch):
+    monkeypatch.setattr(demo, "EXTENSIONS", ["tests.common.test_demo.record_extension"])
+    seed("--size", "small", "--seed", "3")
+    seed("--size", "small", "--seed", "3")
+
+    assert len(CALLS) == 1
+    assert CALLS[0][0] == "small"
+    assert Region.objects.filter(code="EXT").count() == 1
+    done = AuditEntry.objects.filter(action="demo.extension", entity_id="tests.common.test_demo.record_extension")
+    assert done.count() == 1
+
+
+def test_a_failing_extension_is_rolled_back_reported_and_retried_alone(tiny, monkeypatch):
+    monkeypatch.setattr(
+        demo, "EXTENSIONS", ["tests.common.test_demo.failing_extension", "tests.common.test_demo.record_extension"]
+    )
+    output = seed("--size", "small")
+    assert "Demo extension tests.common.test_demo.failing_extension failed: RuntimeError: extension bug" in output
+    assert "1 demo extension(s) failed and were rolled back" in output
+    assert not Region.objects.filter(code="HALF").exists()
+    assert Region.objects.filter(code="EXT").exists()  # the others still ran
+
+    with pytest.raises(CommandError, match="failing_extension"):
+        seed("--size", "small", "--strict")
+    assert len(CALLS) == 1  # only the failed one was tried again
+
+
+def test_demo_logins_prints_the_urls_and_logins(tiny):
+    seed("--size", "small")
+    out = io.StringIO()
+    call_command("demo_logins", "--port", "8123", stdout=out)
+    text = out.getvalue()
+    for path in ("/admin/", "/ops/", "/portal/", "/api/docs/", "/healthz", "/readyz"):
+        assert f"http://127.0.0.1:8123{path}" in text
+    assert "password: demo-pass-for-tests" in text
+    for username in ("admin", "back_office", "analyst", "ops", "driver1", "driver2"):
+        assert re.search(rf"^  {username}\s", text, re.M), username
+
+
+def test_demo_logins_without_a_world_says_how_to_get_one():
+    out = io.StringIO()
+    call_command("demo_logins", "--port", "8000", stdout=out)
+    assert "No demo logins: run `manage.py seed_demo`" in out.getvalue()
