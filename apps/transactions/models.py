@@ -221,3 +221,45 @@ class Payment(models.Model):
 
     def __str__(self) -> str:
         return f"Payment {self.pk} {self.amount}"
+
+
+class EnrichedTransaction(models.Model):
+    """Read-only rows of the `enriched_transactions` materialized view (migration 0003): a payment
+    with its customer, card, merchant category, label, hour of day and day of week (UTC).
+    Refreshed CONCURRENTLY by the ingest pipeline and `manage.py refresh_views`."""
+
+    id = models.BigIntegerField(primary_key=True)
+    paid_at = models.DateTimeField()
+    amount = models.DecimalField(max_digits=12, decimal_places=2)
+    is_refund = models.BooleanField()
+    method = models.CharField(max_length=8, choices=Payment.Method.choices)
+    merchant_id = models.BigIntegerField()
+    merchant_city = models.CharField(max_length=100)
+    merchant_state = models.CharField(max_length=100)
+    merchant_zip = models.CharField(max_length=10)
+    mcc = models.CharField(max_length=4)
+    mcc_description = models.CharField(max_length=255)
+    errors = ArrayField(models.CharField(max_length=40))
+    is_fraud = models.BooleanField(null=True)
+    fraud_score = models.FloatField(null=True)
+    customer_id = models.BigIntegerField()
+    customer_birth_year = models.PositiveSmallIntegerField(null=True)
+    customer_city = models.CharField(max_length=100)
+    customer_postal_area = models.CharField(max_length=10)
+    customer_credit_score = models.PositiveSmallIntegerField(null=True)
+    card_id = models.BigIntegerField()
+    card_brand = models.CharField(max_length=12)
+    card_type = models.CharField(max_length=10)
+    card_has_chip = models.BooleanField()
+    card_on_dark_web = models.BooleanField()
+    hour_of_day = models.SmallIntegerField()
+    day_of_week = models.SmallIntegerField(help_text="ISO day of week, 1 = Monday.")
+    ingest_run_id = models.BigIntegerField(null=True)
+
+    class Meta:
+        managed = False
+        db_table = "enriched_transactions"
+        ordering = ["-paid_at"]
+
+    def __str__(self) -> str:
+        return f"Payment {self.pk} {self.amount}"

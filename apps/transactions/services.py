@@ -1,8 +1,17 @@
-"""Writes for the transactions app. The payments ELT pipeline lives in `apps.transactions.ingest`."""
+"""Writes for the transactions app. The payments ELT pipeline itself lives in
+`apps.transactions.ingest` (readers, checks, pipeline) and `apps/transactions/sql/`."""
 
+from __future__ import annotations
+
+import zoneinfo
+from collections.abc import Callable
+from pathlib import Path
+
+from django.conf import settings
 from django.db import transaction
 
-from apps.transactions.models import MerchantCategory
+from apps.common.exceptions import ApplicationError
+from apps.transactions.models import IngestRun, MerchantCategory
 
 
 def _mcc_description(mcc) -> str:
@@ -37,3 +46,89 @@ def merchant_categories_load_official() -> int:
         rows, update_conflicts=True, unique_fields=["code"], update_fields=["description", "source"]
     )
     return len(rows)
+
+
+def _check_zone(name: str) -> str:
+    try:
+        zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise ApplicationError(
+            f"Unknown time zone {name!r} (use an IANA name such as UTC or America/Chicago)."
+        ) from None
+    return name
+
+
+@transaction.atomic
+def ingest_run_create(
+    *, paths: list[str], source_tz: str = "UTC", user=None, restrict_to_root: bool = False
+) -> IngestRun:
+    """Queues an ingest run of the named files or delivery directories. The files are found and
+    their headers checked now, so a wrong delivery is refused before any job starts.
+    `restrict_to_root` (admin and API) only accepts paths under settings.PAYMENTS_INGEST_ROOT."""
+    from apps.transactions.ingest import readers
+    from apps.transactions.ingest.layout import COLUMNS, collect_files
+
+    if restrict_to_root:
+        root = Path(settings.PAYMENTS_INGEST_ROOT).resolve()
+        for raw in paths:
+            resolved = Path(raw).expanduser().resolve()
+            if resolved != root and root not in resolved.parents:
+                raise ApplicationError(f"{raw}: ingest paths must lie under {root}.", code="path_not_allowed")
+    files = collect_files(paths)
+    for f in files:
+        if f.kind in COLUMNS:
+            try:
+                readers.check_header(readers.read_header(f.path), COLUMNS[f.kind], f.name)
+            except readers.HeaderError as exc:
+                raise ApplicationError(str(exc), code="bad_header") from None
+    return IngestRun.objects.create(
+        sources=[{"path": str(f.path), "name": f.name, "kind": f.kind, "bytes": f.size} for f in files],
+        source_tz=_check_zone(source_tz),
+        started_by=user,
+    )
+
+
+def ingest_run_execute(
+    *,
+    run: IngestRun,
+    on_progress: Callable[[dict], None] | None = None,
+    should_cancel: Callable[[], bool] | None = None,
+) -> IngestRun:
+    """Runs a queued ingest run in this process. Not one transaction: the pipeline commits each
+    file on its own (see apps.transactions.ingest.pipeline); a header problem fails the run
+    before anything is loaded. Raises ApplicationError for bad input, after recording it."""
+    from apps.transactions.ingest import readers
+    from apps.transactions.ingest.pipeline import PaymentsIngest
+
+    if run.status != IngestRun.Status.QUEUED:
+        raise ApplicationError(f"Ingest run {run.pk} is {run.status}, not queued.", code="not_queued")
+    try:
+        pipeline = PaymentsIngest(run, on_progress=on_progress, should_cancel=should_cancel)
+        pipeline.execute()
+    except readers.HeaderError as exc:
+        IngestRun.objects.filter(pk=run.pk).update(status=IngestRun.Status.FAILED, phase="failed", error=str(exc))
+        raise ApplicationError(str(exc), code="bad_header") from None
+    except ApplicationError as exc:
+        IngestRun.objects.filter(pk=run.pk, status=IngestRun.Status.QUEUED).update(
+            status=IngestRun.Status.FAILED, phase="failed", error=exc.message
+        )
+        raise
+    run.refresh_from_db()
+    return run
+
+
+def ingest_run_start(*, paths: list[str], source_tz: str = "UTC", user=None, restrict_to_root: bool = True):
+    """Queues a run and the `payments.ingest` job that executes it (admin action, ops)."""
+    from apps.jobs.services import job_start
+
+    with transaction.atomic():
+        run = ingest_run_create(paths=paths, source_tz=source_tz, user=user, restrict_to_root=restrict_to_root)
+        job = job_start(kind="payments.ingest", parameters={"ingest_run_id": run.pk}, user=user)
+    return run, job
+
+
+def enriched_transactions_refresh() -> float:
+    """REFRESH MATERIALIZED VIEW CONCURRENTLY enriched_transactions; returns the seconds taken."""
+    from apps.transactions.ingest.pipeline import enriched_transactions_refresh as refresh
+
+    return refresh()

@@ -210,6 +210,9 @@ WEBHOOK_ALLOW_HTTP_HOSTS = env.list("WEBHOOK_ALLOW_HTTP_HOSTS", default=[])
 # --- Domain settings ------------------------------------------------------------
 # Key for the HMAC of card numbers (matching a card without storing its number).
 CARD_HMAC_KEY = env("FLEETOPS_CARD_HMAC_KEY", default=None) or local_secret("card_hmac_key")
+# --- Payments ELT (PAYMENTS) ---
+# Ingest runs started from the admin or by the ops role may only read files under this directory.
+PAYMENTS_INGEST_ROOT = env("PAYMENTS_INGEST_ROOT", default=str(VAR_DIR / "ingest"))
 
 # --- Telematics (README "Telematics thresholds" gives the source of each value) -----------
 # Every key can be overridden by the environment variable TELEMATICS_<KEY>.

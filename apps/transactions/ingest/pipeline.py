@@ -1,0 +1,871 @@
+"""The payments ELT pipeline: delivery files -> COPY into UNLOGGED all-text staging -> set-based
+SQL per file (one transaction per file) -> Payment / Customer / PaymentCard / MerchantCategory
+and RejectedRow -> REFRESH MATERIALIZED VIEW CONCURRENTLY enriched_transactions.
+
+Two copy workers stage files while the main connection transforms the ones already staged, so
+the COPY of the big transactions file overlaps the transforms of the small files. Payments of
+months without a partition go into fresh tables (no index, no foreign key while loading) that
+are attached to transactions_payment at the end of the file's transaction: PostgreSQL then
+builds their indexes in one sort and checks the foreign keys with one query each, instead of
+per row. Everything a file changes becomes visible in that one commit, so a killed run leaves
+nothing half-written, and a new run skips what an earlier one committed.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import json
+import logging
+import re
+import secrets
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import psycopg
+from django.conf import settings
+from django.db import close_old_connections
+from django.db import connection as django_connection
+from django.utils import timezone
+from psycopg import sql
+
+from apps.common.exceptions import ApplicationError
+from apps.common.partitions import add_months, partition_name
+from apps.transactions.ingest import readers
+from apps.transactions.ingest.checks import LabelChecks, TransactionChecks
+from apps.transactions.ingest.layout import COLUMNS, SourceFile, collect_files
+from apps.transactions.models import IngestRun
+
+logger = logging.getLogger(__name__)
+
+SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
+STAGING_SCHEMA = "ingest_staging"
+LOCK_NAMESPACE = 18245  # pg advisory lock class id: (NS, run id) = "run alive", (NS, 0) = transform mutex
+PAYMENT_TABLE = "transactions_payment"
+PAYMENT_COLUMNS = (
+    "id, paid_at, customer_id, card_id, amount, method, merchant_id, merchant_city, merchant_state, "
+    "merchant_zip, mcc, errors, is_fraud, fraud_score, ingest_run_id"
+)
+USER_STAGED = [c for c in COLUMNS["users"] if c != "address"]  # the street address is never staged
+CARD_STAGED = [
+    "id", "client_id", "card_brand", "card_type", "number_hmac", "last4", "number_problem", "expires",
+    "has_chip", "num_cards_issued", "credit_limit", "acct_open_date", "year_pin_last_changed", "card_on_dark_web",
+]  # fmt: skip
+
+
+class IngestAborted(Exception):
+    pass
+
+
+# --- SQL files ---------------------------------------------------------------------------------
+
+_STATEMENT = re.compile(r"^-- @statement (\w+)\s*$", re.MULTILINE)
+
+
+def load_statements(name: str) -> dict[str, str]:
+    text = (SQL_DIR / name).read_text()
+    parts = _STATEMENT.split(text)
+    return {parts[i]: parts[i + 1].strip().rstrip(";") for i in range(1, len(parts), 2)}
+
+
+def staging(name: str) -> sql.Identifier:
+    return sql.Identifier(STAGING_SCHEMA, name)
+
+
+def connect() -> psycopg.Connection:
+    """A connection of its own to Django's database (tests included), in autocommit: the
+    pipeline opens its transactions explicitly."""
+    s = django_connection.settings_dict
+    return psycopg.connect(
+        dbname=s["NAME"],
+        user=s["USER"] or None,
+        password=s["PASSWORD"] or None,
+        host=s["HOST"] or None,
+        port=s["PORT"] or None,
+        autocommit=True,
+        application_name="fleetops-ingest",
+    )
+
+
+# --- progress ----------------------------------------------------------------------------------
+
+
+@dataclass
+class FileProgress:
+    name: str
+    kind: str
+    size: int
+    bytes_read: int = 0
+    rows_read: int = 0
+    loaded: int = 0
+    rejected: int = 0
+    duplicate: int = 0
+    status: str = "waiting"
+    sha256: str = ""
+    seconds: dict = field(default_factory=dict)
+
+
+class Progress:
+    """Shared counters of a run, read by the reporter thread (terminal + IngestRun row)."""
+
+    def __init__(self, files: list[SourceFile]):
+        self.lock = threading.Lock()
+        self.files = {f.index: FileProgress(name=f.name, kind=f.kind, size=f.size) for f in files}
+        self.phase = "starting"
+        self.timings: dict[str, float] = {}
+        self.started = time.monotonic()
+        self.copy_rows_per_second = 0.0
+
+    def file(self, index: int) -> FileProgress:
+        return self.files[index]
+
+    def add_timing(self, key: str, seconds: float) -> None:
+        with self.lock:
+            self.timings[key] = round(self.timings.get(key, 0.0) + seconds, 3)
+
+    def snapshot(self) -> dict:
+        with self.lock:
+            files = list(self.files.values())
+            total_bytes = sum(f.size for f in files) or 1
+            read_bytes = sum(min(f.bytes_read, f.size) for f in files)
+            elapsed = time.monotonic() - self.started
+            rows = sum(f.rows_read for f in files)
+            return {
+                "phase": self.phase,
+                "elapsed": elapsed,
+                "bytes_total": total_bytes,
+                "bytes_read": read_bytes,
+                "rows_read": rows,
+                "rows_loaded": sum(f.loaded for f in files),
+                "rows_rejected": sum(f.rejected for f in files),
+                "rows_duplicate": sum(f.duplicate for f in files),
+                "rows_per_second": rows / elapsed if elapsed > 0 else 0.0,
+                "timings": dict(self.timings),
+                "files": [dict(f.__dict__) for f in files],
+            }
+
+
+ProgressCallback = Callable[[dict], None]
+
+
+# --- the run -----------------------------------------------------------------------------------
+
+
+class PaymentsIngest:
+    def __init__(
+        self,
+        run: IngestRun,
+        *,
+        on_progress: ProgressCallback | None = None,
+        should_cancel: Callable[[], bool] | None = None,
+    ):
+        self.run = run
+        self.on_progress = on_progress
+        self.should_cancel = should_cancel
+        self.files = collect_files([s["path"] if isinstance(s, dict) else s for s in run.sources])
+        self.progress = Progress(self.files)
+        self.marker = "#rejected-" + secrets.token_hex(8)
+        self.abort = threading.Event()
+        self.staged: dict[int, threading.Event] = {f.index: threading.Event() for f in self.files}
+        self.stage_results: dict[int, dict] = {}
+        self.stage_errors: dict[int, BaseException] = {}
+        self.main: psycopg.Connection | None = None
+        self.hmac_key = settings.CARD_HMAC_KEY
+        if not self.hmac_key:
+            raise ApplicationError("CARD_HMAC_KEY is not set: card numbers cannot be replaced by their HMAC.")
+
+    # names of this run's staging relations
+    def table(self, f: SourceFile, role: str) -> str:
+        return f"r{self.run.pk}_f{f.index}_{role}"
+
+    # ---- entry point ----
+
+    def execute(self) -> IngestRun:
+        self.preflight()
+        run = self.run
+        run.status = IngestRun.Status.RUNNING
+        run.started_at = timezone.now()
+        run.phase = "starting"
+        run.sources = [{"path": str(f.path), "name": f.name, "kind": f.kind, "bytes": f.size} for f in self.files]
+        run.save(update_fields=["status", "started_at", "phase", "sources"])
+        reporter = threading.Thread(target=self._report_loop, name="ingest-progress", daemon=True)
+        workers = []
+        try:
+            self.main = connect()
+            self.main.execute("SELECT pg_advisory_lock(%s, %s)", [LOCK_NAMESPACE, run.pk])
+            self._recover_interrupted_runs()
+            from apps.transactions.services import merchant_categories_load_official
+
+            merchant_categories_load_official()
+            reporter.start()
+            queue = self._copy_queue()
+            for number in range(2):
+                worker = threading.Thread(target=self._copy_worker, args=(queue,), name=f"ingest-copy-{number}")
+                worker.start()
+                workers.append(worker)
+            labels = next((f for f in self.files if f.kind == "labels"), None)
+            for f in sorted(self.files, key=lambda f: f.index):
+                self._wait_staged(f)
+                self._transform(f, labels)
+            if labels:
+                self._apply_labels(labels)
+            self._set_phase("refreshing enriched_transactions")
+            started = time.monotonic()
+            enriched_transactions_refresh(conn=self.main)
+            self.progress.add_timing("refresh_view", time.monotonic() - started)
+            self._set_phase("done")
+            self._finish(status=IngestRun.Status.SUCCEEDED)
+        except BaseException as exc:
+            self.abort.set()
+            for worker in workers:
+                worker.join()
+            self._finish(status=IngestRun.Status.FAILED, error=_describe(exc))
+            raise
+        finally:
+            self.abort.set()
+            for worker in workers:
+                worker.join()
+            if reporter.is_alive():
+                reporter.join()
+            if self.main is not None:
+                self._drop_staging(self.main, self.run.pk)
+                self.main.close()
+        return self.run
+
+    def preflight(self) -> None:
+        """Every header is checked before anything is loaded: a bad one fails the run at once."""
+        for f in self.files:
+            if f.kind in COLUMNS:
+                readers.check_header(readers.read_header(f.path), COLUMNS[f.kind], f.name)
+            elif f.kind == "labels":
+                readers.LabelsReader(f.path, marker=self.marker, on_reject=lambda r: None).check()
+            elif f.kind == "mcc":
+                self._read_mcc(f)
+
+    # ---- reporting ----
+
+    def _set_phase(self, phase: str) -> None:
+        with self.progress.lock:
+            self.progress.phase = phase
+
+    def _report_loop(self) -> None:
+        last_db = 0.0
+        try:
+            while not self.abort.is_set():
+                self._report(db=time.monotonic() - last_db >= 1.0)
+                if time.monotonic() - last_db >= 1.0:
+                    last_db = time.monotonic()
+                    if self.should_cancel and self.should_cancel():
+                        self.abort.set()
+                        if self.main is not None:
+                            self.main.cancel_safe()
+                        break
+                self.abort.wait(0.25)
+        finally:
+            close_old_connections()
+            django_connection.close()
+
+    def _report(self, *, db: bool) -> None:
+        snap = self.progress.snapshot()
+        if self.on_progress:
+            self.on_progress(snap)
+        if db:
+            IngestRun.objects.filter(pk=self.run.pk, status=IngestRun.Status.RUNNING).update(
+                phase=snap["phase"][:40],
+                rows_read=snap["rows_read"],
+                rows_loaded=snap["rows_loaded"],
+                rows_rejected=snap["rows_rejected"],
+                rows_duplicate=snap["rows_duplicate"],
+                bytes_read=snap["bytes_read"],
+                timings=snap["timings"],
+            )
+
+    def _finish(self, *, status: str, error: str = "") -> None:
+        snap = self.progress.snapshot()
+        if self.on_progress:
+            self.on_progress(snap)
+        run = self.run
+        run.status = status
+        run.phase = snap["phase"][:40] if status == IngestRun.Status.SUCCEEDED else "failed"
+        run.finished_at = timezone.now()
+        run.rows_read = snap["rows_read"]
+        run.rows_loaded = snap["rows_loaded"]
+        run.rows_rejected = snap["rows_rejected"]
+        run.rows_duplicate = snap["rows_duplicate"]
+        run.bytes_read = snap["bytes_read"]
+        run.timings = snap["timings"] | {"total": round(snap["elapsed"], 3)}
+        run.sources = [
+            {"path": str(f.path), "name": f.name, "kind": f.kind, "bytes": f.size}
+            | {
+                k: p[k]
+                for k in ("rows_read", "loaded", "rejected", "duplicate", "sha256", "status", "seconds")
+                if k in (p := snap["files"][i])
+            }
+            for i, f in enumerate(self.files)
+        ]
+        run.error = error
+        run.save()
+
+    # ---- stale runs and staging ----
+
+    def _recover_interrupted_runs(self) -> None:
+        """Runs left 'running' by a process that died hold no advisory lock any more: they are
+        marked failed and their staging tables dropped."""
+        for other in IngestRun.objects.filter(status=IngestRun.Status.RUNNING).exclude(pk=self.run.pk):
+            got = self.main.execute("SELECT pg_try_advisory_lock(%s, %s)", [LOCK_NAMESPACE, other.pk]).fetchone()[0]
+            if not got:
+                continue  # alive in another process
+            try:
+                IngestRun.objects.filter(pk=other.pk, status=IngestRun.Status.RUNNING).update(
+                    status=IngestRun.Status.FAILED,
+                    phase="interrupted",
+                    finished_at=timezone.now(),
+                    error="Interrupted: the process running it stopped. Files it had committed stay loaded; "
+                    "a new run loads the rest exactly once.",
+                )
+                self._drop_staging(self.main, other.pk)
+            finally:
+                self.main.execute("SELECT pg_advisory_unlock(%s, %s)", [LOCK_NAMESPACE, other.pk])
+
+    @staticmethod
+    def _drop_staging(conn: psycopg.Connection, run_id: int) -> None:
+        try:
+            names = conn.execute(
+                "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+                "WHERE n.nspname = %s AND c.relkind IN ('r', 'p') AND c.relname LIKE %s "
+                "AND NOT c.relispartition",
+                [STAGING_SCHEMA, f"r{run_id}\\_%"],
+            ).fetchall()
+            for (name,) in names:
+                conn.execute(sql.SQL("DROP TABLE IF EXISTS {} CASCADE").format(staging(name)))
+        except psycopg.Error:
+            logger.exception("could not drop the staging tables of ingest run %s", run_id)
+
+    # ---- staging (copy workers) ----
+
+    def _copy_queue(self) -> list[SourceFile]:
+        # The first transactions file starts at once on one worker; the other stages the small
+        # files (and labels) in transform order, then both share the remaining transactions files.
+        transactions = [f for f in self.files if f.kind == "transactions"]
+        others = [f for f in self.files if f.kind != "transactions"]
+        queue = transactions[:1] + others + transactions[1:]
+        return list(reversed(queue))  # popped from the end
+
+    def _copy_worker(self, queue: list[SourceFile]) -> None:
+        conn = None
+        try:
+            conn = connect()
+            while not self.abort.is_set():
+                try:
+                    f = queue.pop()
+                except IndexError:
+                    return
+                started = time.monotonic()
+                try:
+                    with self.progress.lock:
+                        self.progress.file(f.index).status = "staging"
+                    self.stage_results[f.index] = self._stage(conn, f)
+                    with self.progress.lock:
+                        self.progress.file(f.index).status = "staged"
+                        self.progress.file(f.index).seconds["copy"] = round(time.monotonic() - started, 3)
+                    self.progress.add_timing(f"copy:{f.kind}", time.monotonic() - started)
+                except BaseException as exc:  # handed to the main thread, which fails the run
+                    self.stage_errors[f.index] = exc
+                    self.abort.set()
+                    return
+                finally:
+                    self.staged[f.index].set()
+        except BaseException as exc:
+            for event_index, event in self.staged.items():
+                if not event.is_set():
+                    self.stage_errors.setdefault(event_index, exc)
+                    event.set()
+        finally:
+            if conn is not None:
+                conn.close()
+            for index, event in self.staged.items():
+                if self.abort.is_set() and not event.is_set():
+                    self.stage_errors.setdefault(index, IngestAborted("run aborted"))
+                    event.set()
+
+    def _wait_staged(self, f: SourceFile) -> None:
+        self._set_phase(f"staging {f.name}")
+        while not self.staged[f.index].wait(0.2):
+            if self.abort.is_set() and f.index not in self.stage_results:
+                break
+        if f.index in self.stage_errors:
+            raise self.stage_errors[f.index]
+        if f.index not in self.stage_results:
+            raise IngestAborted("run aborted")
+
+    def _stage(self, conn: psycopg.Connection, f: SourceFile) -> dict:
+        spool = tempfile.SpooledTemporaryFile(max_size=8 << 20, mode="w+", newline="")  # noqa: SIM115
+        writer = csv.writer(spool, lineterminator="\n")
+
+        def on_reject(r: readers.Rejection) -> None:
+            writer.writerow([r.line_number, r.reason, r.detail, r.raw])
+
+        with conn.transaction():
+            if f.kind == "transactions":
+                reader = readers.CsvBlockReader(
+                    f.path, columns=COLUMNS["transactions"], marker=self.marker, on_reject=on_reject,
+                    checks=TransactionChecks(),
+                )  # fmt: skip
+                staged = self._copy_blocks(conn, f, reader, COLUMNS["transactions"], first_line=2)
+                candidates = reader.cleaner.order.ids()
+            elif f.kind == "labels":
+                reader = readers.LabelsReader(f.path, marker=self.marker, on_reject=on_reject, checks=LabelChecks())
+                staged = self._copy_blocks(conn, f, reader, ["id", "label"], first_line=1)
+                candidates = reader.cleaner.order.ids()
+            elif f.kind == "users":
+                reader, staged = self._copy_users(conn, f, on_reject), None
+                candidates = None
+            elif f.kind == "cards":
+                reader, staged = self._copy_cards(conn, f, on_reject), None
+                candidates = None
+            else:
+                reader, staged = self._copy_mcc(conn, f), None
+                candidates = None
+            self._copy_rejections(conn, f, spool)
+            if candidates is not None:
+                self._copy_candidates(conn, f, candidates)
+        rows = reader.rows
+        if staged is not None and staged != rows:
+            raise ApplicationError(f"{f.name}: read {rows} rows but the database staged {staged}.")
+        with self.progress.lock:
+            p = self.progress.file(f.index)
+            p.rows_read = rows
+            p.bytes_read = f.size
+            p.sha256 = reader.digest.hexdigest()
+        # Fresh statistics: the transform's joins are planned on them.
+        conn.execute(sql.SQL("ANALYZE {}").format(staging(self.table(f, "stage"))))
+        return {"rows": rows, "candidates": 0 if candidates is None else int(candidates.size)}
+
+    def _copy_blocks(self, conn, f: SourceFile, reader, columns: list[str], *, first_line: int) -> int:
+        table = staging(self.table(f, "stage"))
+        text_columns = sql.SQL(", ").join(sql.SQL("{} text").format(sql.Identifier(c)) for c in columns)
+        conn.execute(
+            sql.SQL(
+                "CREATE UNLOGGED TABLE {} (line_no bigint GENERATED ALWAYS AS IDENTITY (START WITH {} CACHE 10000), {})"
+            ).format(table, sql.Literal(first_line), text_columns)
+        )
+        statement = sql.SQL("COPY {} ({}) FROM STDIN WITH (FORMAT csv, FREEZE)").format(
+            table, sql.SQL(", ").join(sql.Identifier(c) for c in columns)
+        )
+        p = self.progress.file(f.index)
+        with conn.cursor() as cur:
+            with cur.copy(statement) as copy:
+                for block in reader:
+                    if self.abort.is_set():
+                        raise IngestAborted("run aborted")
+                    copy.write(block)
+                    p.rows_read = reader.rows
+                    p.bytes_read = reader.bytes_read
+            return cur.rowcount
+
+    def _copy_rows(self, conn, f: SourceFile, columns: list[str], rows) -> None:
+        table = staging(self.table(f, "stage"))
+        conn.execute(
+            sql.SQL("CREATE UNLOGGED TABLE {} (line_no bigint, raw_line text, {})").format(
+                table, sql.SQL(", ").join(sql.SQL("{} text").format(sql.Identifier(c)) for c in columns)
+            )
+        )
+        statement = sql.SQL("COPY {} (line_no, raw_line, {}) FROM STDIN WITH (FREEZE)").format(
+            table, sql.SQL(", ").join(sql.Identifier(c) for c in columns)
+        )
+        p = self.progress.file(f.index)
+        with conn.cursor() as cur, cur.copy(statement) as copy:
+            for row in rows:
+                if self.abort.is_set():
+                    raise IngestAborted("run aborted")
+                copy.write_row(row)
+                p.rows_read += 1
+
+    def _copy_users(self, conn, f: SourceFile, on_reject) -> readers.RowReader:
+        columns = COLUMNS["users"]
+        address = columns.index("address")
+        reader = readers.RowReader(f.path, columns=columns, on_reject=on_reject, mask=_users_raw_mask)
+
+        def rows():
+            for line_no, fields, _raw in reader:
+                kept = [None if value == "" else value for i, value in enumerate(fields) if i != address]
+                yield [line_no, _users_raw(fields), *kept]
+
+        self._copy_rows(conn, f, USER_STAGED, rows())
+        return reader
+
+    def _copy_cards(self, conn, f: SourceFile, on_reject) -> readers.RowReader:
+        columns = COLUMNS["cards"]
+        reader = readers.RowReader(f.path, columns=columns, on_reject=on_reject, mask=_cards_raw_mask)
+        number_at, cvv_at = columns.index("card_number"), columns.index("cvv")
+
+        def rows():
+            for line_no, fields, _raw in reader:
+                number = re.sub(r"[\s-]", "", fields[number_at])
+                problem = "" if re.fullmatch(r"[0-9]{12,19}", number) else "card_number is not 12-19 digits"
+                masked = list(fields)
+                masked[number_at] = ("*" * 12 + number[-4:]) if not problem else "****"
+                masked[cvv_at] = "***"
+                values = {c: (v if v != "" else None) for c, v in zip(columns, fields, strict=True)}
+                values["number_hmac"] = readers.card_number_hmac(number, self.hmac_key)
+                values["last4"] = number[-4:] if not problem else ""
+                values["number_problem"] = problem
+                yield [line_no, readers.mask_line(_csv_line(masked).encode()), *(values[c] for c in CARD_STAGED)]
+
+        self._copy_rows(conn, f, CARD_STAGED, rows())
+        return reader
+
+    def _read_mcc(self, f: SourceFile) -> dict:
+        if f.size > 50 << 20:
+            raise readers.HeaderError(f"{f.name}: an MCC file of {f.size} bytes is not plausible (limit 50 MB).")
+        stream, raw = readers.open_binary(f.path)
+        try:
+            data = stream.read()
+        finally:
+            stream.close()
+            raw.close()
+        try:
+            codes = json.loads(data.decode("utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise readers.HeaderError(f"{f.name}: not a JSON document ({exc}). Nothing was loaded.") from None
+        if not isinstance(codes, dict):
+            raise readers.HeaderError(f'{f.name}: expected a JSON object {{"5812": "Eating places", ...}}.')
+        return codes
+
+    def _copy_mcc(self, conn, f: SourceFile):
+        codes = self._read_mcc(f)
+        counted = _WholeFile(f.path, rows=len(codes))
+        rows = (
+            [n, readers.mask_text(json.dumps({code: text})), str(code), text if isinstance(text, str) else None]
+            for n, (code, text) in enumerate(codes.items(), start=1)
+        )
+        self._copy_rows(conn, f, ["code", "description"], rows)
+        return counted
+
+    def _copy_rejections(self, conn, f: SourceFile, spool) -> None:
+        table = staging(self.table(f, "rejects"))
+        conn.execute(
+            sql.SQL("CREATE UNLOGGED TABLE {} (line_no bigint, reason text, detail text, raw_line text)").format(table)
+        )
+        spool.seek(0)
+        with conn.cursor() as cur, cur.copy(sql.SQL("COPY {} FROM STDIN WITH (FORMAT csv)").format(table)) as copy:
+            while chunk := spool.read(1 << 20):
+                copy.write(chunk.encode())
+        spool.close()
+
+    def _copy_candidates(self, conn, f: SourceFile, ids) -> None:
+        table = staging(self.table(f, "candidates"))
+        conn.execute(sql.SQL("CREATE UNLOGGED TABLE {} (id bigint)").format(table))
+        if ids.size:
+            with conn.cursor() as cur, cur.copy(sql.SQL("COPY {} FROM STDIN").format(table)) as copy:
+                for start in range(0, ids.size, 100_000):
+                    copy.write("\n".join(map(str, ids[start : start + 100_000].tolist())) + "\n")
+
+    # ---- transforms (main connection, one transaction per file) ----
+
+    def _run(self, name: str, statements: dict[str, str], key: str, f: SourceFile, tables: dict, params: dict):
+        started = time.monotonic()
+        query = sql.SQL(statements[key]).format(**tables)
+        used = {k: v for k, v in params.items() if f"%({k})s" in statements[key]}
+        cur = self.main.execute(query, used or None)
+        self.progress.add_timing(f"{name}:{key}", time.monotonic() - started)
+        return cur
+
+    def _transform(self, f: SourceFile, labels: SourceFile | None) -> None:
+        self._set_phase(f"transforming {f.name}")
+        with self.progress.lock:
+            self.progress.file(f.index).status = "transforming"
+        started = time.monotonic()
+        with self.main.transaction():
+            self.main.execute("SELECT pg_advisory_xact_lock(%s, 0)", [LOCK_NAMESPACE])
+            self.main.execute("SET LOCAL work_mem = '256MB'")
+            self.main.execute("SET LOCAL synchronous_commit = off")
+            pre = self.main.execute(
+                sql.SQL(
+                    "INSERT INTO transactions_rejectedrow (run_id, file_name, line_number, reason, detail, raw_line) "
+                    "SELECT %s, %s, line_no, reason, detail, raw_line FROM {}"
+                ).format(staging(self.table(f, "rejects"))),
+                [self.run.pk, f.name],
+            ).rowcount
+            counts = getattr(self, f"_transform_{f.kind}")(f, labels)
+            read = self.stage_results[f.index]["rows"]
+            counts["rejected"] += pre
+            if f.kind != "labels":
+                counts["duplicate"] = read - counts["loaded"] - counts["rejected"]
+                if counts["duplicate"] < 0 or (
+                    "valid" in counts and counts["valid"] != counts["loaded"] + counts["duplicate"]
+                ):
+                    raise ApplicationError(f"{f.name}: counts do not balance ({counts}, read {read}).")
+        seconds = time.monotonic() - started
+        self.progress.add_timing(f"transform:{f.kind}", seconds)
+        with self.progress.lock:
+            p = self.progress.file(f.index)
+            p.seconds["transform"] = round(seconds, 3)
+            if f.kind == "labels":
+                p.status = "prepared"
+                p.rejected = counts["rejected"]  # the rest is counted when the labels are applied
+            else:
+                p.status = "done"
+                p.loaded, p.rejected, p.duplicate = counts["loaded"], counts["rejected"], counts["duplicate"]
+
+    def _params(self, f: SourceFile, **extra) -> dict:
+        return {"run_id": self.run.pk, "file_name": f.name, "marker": self.marker} | extra
+
+    def _dupes(self, f: SourceFile, statements_name: str) -> sql.Composable:
+        """The table of in-file duplicate lines (built only when the reader saw ids out of order)."""
+        dupes = staging(self.table(f, "dupes"))
+        if self.stage_results[f.index]["candidates"]:
+            self._run(
+                statements_name, load_statements("duplicates.sql"), "duplicates", f,
+                {"dupes": dupes, "staging": staging(self.table(f, "stage")),
+                 "candidates": staging(self.table(f, "candidates"))},
+                {},
+            )  # fmt: skip
+        else:
+            self.main.execute(sql.SQL("CREATE UNLOGGED TABLE {} (line_no bigint, first_line bigint)").format(dupes))
+        return dupes
+
+    def _transform_mcc(self, f: SourceFile, labels) -> dict:
+        statements = load_statements("mcc.sql")
+        tables = {"staging": staging(self.table(f, "stage")), "parsed": staging(self.table(f, "parsed"))}
+        params = self._params(f)
+        self._run("mcc", statements, "parse", f, tables, params)
+        loaded = self._run("mcc", statements, "upsert", f, tables, params).rowcount
+        rejected = self._run("mcc", statements, "reject", f, tables, params).rowcount
+        return {"loaded": loaded, "rejected": rejected}
+
+    def _transform_users(self, f: SourceFile, labels) -> dict:
+        return self._transform_small("users", f)
+
+    def _transform_cards(self, f: SourceFile, labels) -> dict:
+        return self._transform_small("cards", f)
+
+    def _transform_small(self, kind: str, f: SourceFile) -> dict:
+        statements = load_statements(f"{kind}.sql")
+        tables = {"staging": staging(self.table(f, "stage")), "parsed": staging(self.table(f, "parsed"))}
+        params = self._params(f)
+        self._run(kind, statements, "parse", f, tables, params)
+        loaded = self._run(kind, statements, "upsert", f, tables, params).rowcount
+        rejected = self._run(kind, statements, "reject", f, tables, params).rowcount
+        return {"loaded": loaded, "rejected": rejected}
+
+    def _transform_labels(self, f: SourceFile, labels) -> dict:
+        statements = load_statements("labels.sql")
+        tables = {
+            "staging": staging(self.table(f, "stage")),
+            "parsed": staging(self.table(f, "parsed")),
+            "dupes": self._dupes(f, "labels"),
+        }
+        self._run("labels", statements, "prepare", f, tables, self._params(f))
+        return {"loaded": 0, "rejected": 0}
+
+    def _apply_labels(self, f: SourceFile) -> None:
+        self._set_phase(f"applying {f.name}")
+        statements = load_statements("labels.sql")
+        tables = {"parsed": staging(self.table(f, "parsed")), "matched": staging(self.table(f, "matched"))}
+        params = self._params(f)
+        started = time.monotonic()
+        with self.main.transaction():
+            self.main.execute("SELECT pg_advisory_xact_lock(%s, 0)", [LOCK_NAMESPACE])
+            self.main.execute("SET LOCAL work_mem = '256MB'")
+            self._run("labels", statements, "match", f, tables, params)
+            self.main.execute(sql.SQL("ANALYZE {}").format(tables["matched"]))
+            self._run("labels", statements, "apply", f, tables, params)
+            loaded, duplicate = self._run("labels", statements, "counts", f, tables, params).fetchone()
+            rejected = self._run("labels", statements, "reject", f, tables, params).rowcount
+            with self.progress.lock:
+                p = self.progress.file(f.index)
+                rejected += p.rejected
+                read = self.stage_results[f.index]["rows"]
+                if read != loaded + rejected + duplicate:
+                    raise ApplicationError(
+                        f"{f.name}: counts do not balance (read {read}, loaded {loaded}, rejected {rejected}, "
+                        f"duplicate {duplicate})."
+                    )
+                p.loaded, p.rejected, p.duplicate, p.status = loaded, rejected, duplicate, "done"
+        self.progress.add_timing("transform:labels_apply", time.monotonic() - started)
+
+    def _transform_transactions(self, f: SourceFile, labels: SourceFile | None) -> dict:
+        statements = load_statements("transactions.sql")
+        if labels is not None:
+            labels_relation = sql.SQL("(SELECT id, is_fraud FROM {} WHERE reason IS NULL)").format(
+                staging(self.table(labels, "parsed"))
+            )
+        else:
+            labels_relation = sql.SQL("(SELECT NULL::bigint AS id, NULL::boolean AS is_fraud WHERE false)")
+        tables = {
+            "staging": staging(self.table(f, "stage")),
+            "parsed": staging(self.table(f, "parsed")),
+            "labels": labels_relation,
+            "dupes": self._dupes(f, "transactions"),
+            "loader": staging(self.table(f, "loader")),
+            "loader_default": staging(self.table(f, "loader_default")),
+        }
+        params = self._params(f, tz=self.run.source_tz)
+        self._run("transactions", statements, "parse", f, tables, params)
+        months = [row[0] for row in self._run("transactions", statements, "months", f, tables, params).fetchall()]
+        new_tables = self._prepare_loader(tables, months)
+        cur = self._run("transactions", statements, "load", f, tables, params)
+        loaded = cur.rowcount
+        self._run("transactions", statements, "load_existing_months", f, tables, params)
+        self._attach(tables, new_tables)
+        rejected = self._run("transactions", statements, "reject", f, tables, params).rowcount
+        valid = self.main.execute(
+            sql.SQL("SELECT count(*) FROM {} WHERE reason IS NULL").format(tables["parsed"])
+        ).fetchone()[0]
+        if loaded:
+            sample = max(1.0, min(100.0, 100.0 * 200_000 / loaded))
+            self._run("transactions", statements, "home_area", f, tables, params | {"sample_percent": sample})
+        return {"loaded": loaded, "rejected": rejected, "valid": valid}
+
+    def _prepare_loader(self, tables: dict, months: list[dt.date]) -> list[tuple[str, dt.date]]:
+        """The loader: a partitioned twin of transactions_payment whose partitions are fresh month
+        tables (created in this transaction, so with wal_level=minimal their data skips the WAL)
+        and a default partition for rows of months that already exist."""
+        started = time.monotonic()
+        existing = {
+            row[0]
+            for row in self.main.execute(
+                "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
+                "WHERE i.inhparent = %s::regclass",
+                [PAYMENT_TABLE],
+            ).fetchall()
+        }
+        loader, default = tables["loader"], tables["loader_default"]
+        self.main.execute(
+            sql.SQL(
+                "CREATE TABLE {} (LIKE {} INCLUDING DEFAULTS INCLUDING CONSTRAINTS) PARTITION BY RANGE (paid_at)"
+            ).format(loader, sql.Identifier(PAYMENT_TABLE))
+        )
+        self.main.execute(sql.SQL("CREATE TABLE {} PARTITION OF {} DEFAULT").format(default, loader))
+        new_tables = []
+        for month in months:
+            name = partition_name(PAYMENT_TABLE, month)
+            if name in existing:
+                continue
+            bounds = (sql.Literal(month.isoformat()), sql.Literal(add_months(month, 1).isoformat()))
+            self.main.execute(
+                sql.SQL("CREATE TABLE {} (LIKE {} INCLUDING DEFAULTS INCLUDING CONSTRAINTS)").format(
+                    sql.Identifier(name), sql.Identifier(PAYMENT_TABLE)
+                )
+            )
+            self.main.execute(
+                sql.SQL("ALTER TABLE {} ATTACH PARTITION {} FOR VALUES FROM ({}) TO ({})").format(
+                    loader, sql.Identifier(name), *bounds
+                )
+            )
+            new_tables.append((name, month))
+        self.progress.add_timing("transactions:partitions", time.monotonic() - started)
+        return new_tables
+
+    def _attach(self, tables: dict, new_tables: list[tuple[str, dt.date]]) -> None:
+        started = time.monotonic()
+        for name, month in new_tables:
+            ident = sql.Identifier(name)
+            self.main.execute(sql.SQL("ALTER TABLE {} DETACH PARTITION {}").format(tables["loader"], ident))
+            if not self.main.execute(sql.SQL("SELECT EXISTS (SELECT 1 FROM {})").format(ident)).fetchone()[0]:
+                self.main.execute(sql.SQL("DROP TABLE {}").format(ident))
+                continue
+            # Attaching builds the partition's indexes and checks its foreign keys set-wise.
+            self.main.execute(
+                sql.SQL("ALTER TABLE {} ATTACH PARTITION {} FOR VALUES FROM ({}) TO ({})").format(
+                    sql.Identifier(PAYMENT_TABLE),
+                    ident,
+                    sql.Literal(month.isoformat()),
+                    sql.Literal(add_months(month, 1).isoformat()),
+                )
+            )
+        self.main.execute(sql.SQL("DROP TABLE {}").format(tables["loader"]))
+        self.progress.add_timing("transactions:attach", time.monotonic() - started)
+
+
+def _csv_line(fields: list[str]) -> str:
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="").writerow(fields)
+    return buffer.getvalue()
+
+
+class _WholeFile:
+    """Row count and checksum of a small file read whole (the MCC list)."""
+
+    def __init__(self, path: Path, *, rows: int):
+        import hashlib
+
+        self.rows = rows
+        self.digest = hashlib.sha256(Path(path).read_bytes())
+
+
+def _cards_raw_mask(raw: bytes) -> str:
+    """Rejected cards lines: the number keeps its last four digits and the CVV column is replaced;
+    in a line that cannot be split, every short number field after a card number goes too."""
+    columns = COLUMNS["cards"]
+    try:
+        fields = next(csv.reader([raw.decode("utf-8", "replace")]))
+    except csv.Error:
+        fields = []
+    if len(fields) > columns.index("cvv"):
+        number = re.sub(r"[^0-9]", "", fields[columns.index("card_number")])
+        fields[columns.index("card_number")] = "*" * 12 + number[-4:] if len(number) >= 4 else "****"
+        fields[columns.index("cvv")] = "***"
+        return readers.mask_line(_csv_line(fields).encode())
+    masked = readers.mask_line(raw)
+    head, star, tail = masked.partition("************")
+    return head + star + re.sub(r"(?<![0-9])[0-9]{3,4}(?![0-9])", "***", tail)
+
+
+def _users_raw(fields: list[str]) -> str:
+    masked = list(fields)
+    masked[COLUMNS["users"].index("address")] = "[address removed]"
+    return readers.mask_line(_csv_line(masked).encode())
+
+
+def _users_raw_mask(raw: bytes) -> str:
+    """Rejected users lines: the address column is removed when the line can be split; a line that
+    cannot keep its first field only, since it may hold an address anywhere."""
+    try:
+        fields = next(csv.reader([raw.decode("utf-8", "replace")]))
+    except csv.Error:
+        fields = []
+    address = COLUMNS["users"].index("address")
+    if len(fields) > address:
+        return _users_raw(fields)
+    first = raw.split(b",", 1)[0][:40]
+    return readers.mask_line(first + b",[rest of the line withheld: it may hold an address]")
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, ApplicationError):
+        return exc.message
+    if isinstance(exc, readers.HeaderError):
+        return str(exc)
+    return f"{exc.__class__.__name__}: {readers.mask_text(str(exc))}"[:5000]
+
+
+def enriched_transactions_refresh(*, conn: psycopg.Connection | None = None) -> float:
+    """REFRESH MATERIALIZED VIEW CONCURRENTLY enriched_transactions (readers keep reading the
+    old contents meanwhile). A view never populated cannot be refreshed concurrently; it is
+    populated once with a plain refresh. Returns the seconds it took."""
+    own = conn is None
+    conn = conn or connect()
+    started = time.monotonic()
+    try:
+        populated = conn.execute(
+            "SELECT ispopulated FROM pg_matviews WHERE matviewname = 'enriched_transactions'"
+        ).fetchone()
+        if populated is None:
+            raise ApplicationError("The enriched_transactions view does not exist: run the migrations.")
+        conn.execute("SET work_mem = '256MB'")
+        if populated[0]:
+            conn.execute("REFRESH MATERIALIZED VIEW CONCURRENTLY enriched_transactions")
+        else:
+            conn.execute("REFRESH MATERIALIZED VIEW enriched_transactions")
+        conn.execute("RESET work_mem")
+    finally:
+        if own:
+            conn.close()
+    return time.monotonic() - started
