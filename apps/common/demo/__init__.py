@@ -7,6 +7,6 @@ seeded rng and bulk-insert."""
 
 EXTENSIONS: list[str] = [
     "apps.telematics.demo.seed",  # telematics: simulated demo drivers and their claims
-    # "apps.risk.demo.seed",         (risk: train a model on them and score every driver)
+    "apps.risk.demo.seed",  # risk: train on the demo drivers if they carry enough claims, activate, score
     "apps.pricing.demo.seed",  # pricing: partners, API tokens (printed once), quotes and policies
 ]
