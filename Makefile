@@ -28,7 +28,7 @@ export PRIVATE_REDIS := 0
 endif
 
 $(VENV)/.installed: requirements/base.txt requirements/dev.txt
-	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@test -x $(PY) || scripts/bootstrap_venv.sh $(PYTHON) $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -r requirements/dev.txt
 	@touch $@
@@ -44,10 +44,11 @@ stop:
 migrate: setup
 	$(PY) manage.py migrate --noinput
 
-# Reference data every time (idempotent), the demo world once.
+# Reference data every time (only missing rows are inserted); the demo world once: seed_demo
+# records it in the database and says so on later runs.
 demo: migrate
 	$(PY) manage.py load_reference_data
-	@if [ ! -f var/.demo-seeded ]; then $(PY) manage.py seed_demo --size small && touch var/.demo-seeded; fi
+	$(PY) manage.py seed_demo --size small
 
 run: demo
 	@$(PY) manage.py collectstatic --noinput -v 0

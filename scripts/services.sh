@@ -34,22 +34,26 @@ apt_install() {
 
 pg_bindir() { ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1; }
 
-# PostgreSQL refuses to run as root: as root the cluster belongs to a dedicated system user.
+# PostgreSQL refuses to run as root: as root the cluster belongs to a dedicated system user. It
+# runs from / so that a working directory it may not enter does not matter.
 as_pg() {
-  if is_root; then runuser -u "$PG_OS_USER" -- "$@"; else "$@"; fi
+  if is_root; then (cd / && runuser -u "$PG_OS_USER" -- "$@"); else "$@"; fi
 }
 
-pg_datadir() {
+# Where the cluster lives: var/ itself, or, when the cluster's user cannot reach var/ (a checkout
+# under /root, or in a directory closed to others), a directory of its own under /var/lib/fleetops
+# with var/pg pointing at it. Data, socket directory and log all go there.
+pg_home() {
   if is_root && ! runuser -u "$PG_OS_USER" -- test -x "$VAR" 2>/dev/null; then
-    # The checkout is not reachable by the cluster's user (e.g. under /root): keep the data
-    # in a directory it can reach and point var/pg at it.
     local alt
     alt=/var/lib/fleetops/$(printf '%s' "$ROOT" | sha1sum | cut -c1-12)
-    mkdir -p "$alt" && chown "$PG_OS_USER" "$alt"
-    [ -L "$VAR/pg" ] || ln -s "$alt" "$VAR/pg"
+    mkdir -p "$alt/pg" "$alt/pg-run" "$alt/log"
+    chmod 755 /var/lib/fleetops "$alt"
+    chown "$PG_OS_USER" "$alt/pg" "$alt/pg-run" "$alt/log"
+    [ -L "$VAR/pg" ] || { rmdir "$VAR/pg" 2>/dev/null || true; ln -sfn "$alt/pg" "$VAR/pg"; }
     echo "$alt"
   else
-    echo "$VAR/pg"
+    echo "$VAR"
   fi
 }
 
@@ -61,9 +65,10 @@ pg_start() {
     useradd --system --no-create-home --shell /usr/sbin/nologin "$PG_OS_USER"
   fi
   chmod o+x "$VAR" 2>/dev/null || true
-  local data run; data=$(pg_datadir); run=$VAR/pg-run
-  mkdir -p "$data" "$run"
-  if is_root; then chown "$PG_OS_USER" "$data" "$run" "$VAR/log"; fi
+  local home data run log
+  home=$(pg_home); data=$home/pg; run=$home/pg-run; log=$home/log/postgres.log
+  mkdir -p "$data" "$run" "$home/log"
+  if is_root; then chown "$PG_OS_USER" "$data" "$run" "$home/log"; fi
   chmod 700 "$data"
   if [ ! -f "$data/PG_VERSION" ]; then
     say "initdb $data"
@@ -88,7 +93,7 @@ CONF
   if as_pg "$bin/pg_ctl" -D "$data" status >/dev/null 2>&1; then
     say "PostgreSQL already running on 127.0.0.1:$PG_PORT"
   else
-    as_pg "$bin/pg_ctl" -D "$data" -l "$VAR/log/postgres.log" -w -t 60 start >/dev/null
+    as_pg "$bin/pg_ctl" -D "$data" -l "$log" -w -t 60 start >/dev/null
     say "PostgreSQL started on 127.0.0.1:$PG_PORT (data $data)"
   fi
   if ! "$bin/psql" -h 127.0.0.1 -p "$PG_PORT" -U fleetops -d postgres -Atc \
@@ -99,7 +104,7 @@ CONF
 }
 
 pg_stop() {
-  local bin data; bin=$(pg_bindir); data=$VAR/pg
+  local bin data; bin=$(pg_bindir); data=$(readlink -f "$VAR/pg" 2>/dev/null || echo "$VAR/pg")
   [ -n "$bin" ] && [ -f "$data/PG_VERSION" ] || return 0
   if as_pg "$bin/pg_ctl" -D "$data" status >/dev/null 2>&1; then
     as_pg "$bin/pg_ctl" -D "$data" -m fast -w stop >/dev/null && say "PostgreSQL stopped"
@@ -132,7 +137,7 @@ case "${1:-start}" in
   start) pg_start; redis_start ;;
   stop) pg_stop; redis_stop ;;
   status)
-    as_pg "$(pg_bindir)/pg_ctl" -D "$VAR/pg" status || true
+    as_pg "$(pg_bindir)/pg_ctl" -D "$(readlink -f "$VAR/pg")" status || true
     redis-cli -p "$REDIS_PORT" ping || true ;;
   *) echo "usage: $0 start|stop|status" >&2; exit 2 ;;
 esac
