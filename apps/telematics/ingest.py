@@ -560,30 +560,33 @@ def copy_payload(trip_ids: np.ndarray, s: SampleArrays) -> bytes:
     return b"".join(chunks)
 
 
-# Reading back: NULLs are replaced in SQL so every row has the same width.
-READ_SELECT = (
-    "SELECT trip_id, recorded_at, latitude, longitude, speed_mps, accel_lon_mps2, accel_lat_mps2, "
-    "COALESCE(heading_deg, 'NaN'), COALESCE(speed_limit_mps, 'NaN'), "
-    "COALESCE(phone_use::int::int2, -1::int2) "
-    "FROM telematics_telematicssample"
+# Reading back: one fixed-width binary record per sample, concatenated per trip by the server
+# (string_agg of the *send functions), so a trip arrives as one bytea and numpy reads it whole.
+READ_RECORD_SQL = (
+    "timestamptz_send(recorded_at) || float8send(latitude) || float8send(longitude) || "
+    "float4send(speed_mps) || float4send(accel_lon_mps2) || float4send(accel_lat_mps2) || "
+    "float4send(COALESCE(heading_deg, 'NaN')) || float4send(COALESCE(speed_limit_mps, 'NaN')) || "
+    "int2send(COALESCE(phone_use::int, -1)::int2)"
 )
 _READ_DTYPE = np.dtype(
-    [("nfields", ">i2")]
-    + [
-        item
-        for name, kind in [*_FIXED, ("heading", ">f4"), ("limit", ">f4"), ("phone", ">i2")]
-        for item in ((f"len_{name}", ">i4"), (name, kind))
+    [
+        ("ts", ">i8"),
+        ("lat", ">f8"),
+        ("lon", ">f8"),
+        ("speed", ">f4"),
+        ("ax", ">f4"),
+        ("ay", ">f4"),
+        ("heading", ">f4"),
+        ("limit", ">f4"),
+        ("phone", ">i2"),
     ]
 )
 
 
-def decode_copy(buffer: bytes) -> tuple[np.ndarray, SampleArrays]:
-    """Parses a binary COPY TO stream made from READ_SELECT into (trip ids, samples)."""
-    header_len = 19
-    ext = int.from_bytes(buffer[15:19], "big")
-    body = memoryview(buffer)[header_len + ext : len(buffer) - 2]
-    rec = np.frombuffer(body, dtype=_READ_DTYPE)
-    samples = SampleArrays(
+def decode_records(blob: bytes) -> SampleArrays:
+    """Parses the concatenated READ_RECORD_SQL records of one trip."""
+    rec = np.frombuffer(blob, dtype=_READ_DTYPE)
+    return SampleArrays(
         t=rec["ts"].astype(np.int64) + PG_EPOCH_US,
         lat=rec["lat"].astype(np.float64),
         lon=rec["lon"].astype(np.float64),
@@ -594,4 +597,3 @@ def decode_copy(buffer: bytes) -> tuple[np.ndarray, SampleArrays]:
         speed_limit=rec["limit"].astype(np.float64),
         phone=rec["phone"].astype(np.int8),
     )
-    return rec["trip"].astype(np.int64), samples

@@ -1,11 +1,9 @@
-import io
-
 import numpy as np
 from django.db import connection
 from django.db.models import Count, Q, QuerySet
 
 from apps.customers.models import TelematicsConsent
-from apps.telematics.ingest import READ_SELECT, SampleArrays, decode_copy
+from apps.telematics.ingest import READ_RECORD_SQL, SampleArrays, decode_records
 from apps.telematics.models import Trip
 
 
@@ -27,21 +25,23 @@ def consent_state(*, customer_id: int) -> str:
 
 
 def trip_samples_load(*, trips: list[Trip]) -> tuple[np.ndarray, SampleArrays]:
-    """The stored samples of these trips, sorted by trip then time, read with one binary COPY
-    (the time bounds let PostgreSQL skip the months the trips do not touch)."""
+    """The stored samples of these trips, sorted by trip then time: one query, one bytea per
+    trip (the time bounds let PostgreSQL skip the months the trips do not touch)."""
     if not trips:
         return np.zeros(0, dtype=np.int64), SampleArrays.empty()
     ids = [t.pk for t in trips]
     low = min(t.started_at for t in trips)
     high = max(t.ended_at for t in trips)
-    connection.ensure_connection()
-    buffer = io.BytesIO()
-    with connection.connection.cursor() as cursor:
-        query = (
-            f"COPY ({READ_SELECT} WHERE trip_id = ANY(%s) AND recorded_at BETWEEN %s AND %s "
-            "ORDER BY trip_id, recorded_at) TO STDOUT (FORMAT BINARY)"
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT trip_id, string_agg({READ_RECORD_SQL}, ''::bytea ORDER BY recorded_at) "
+            "FROM telematics_telematicssample "
+            "WHERE trip_id = ANY(%s) AND recorded_at BETWEEN %s AND %s GROUP BY trip_id ORDER BY trip_id",
+            [ids, low, high],
         )
-        with cursor.copy(query, [ids, low, high]) as copy:
-            for chunk in copy:
-                buffer.write(chunk)
-    return decode_copy(buffer.getvalue())
+        rows = cursor.fetchall()
+    if not rows:
+        return np.zeros(0, dtype=np.int64), SampleArrays.empty()
+    parts = [decode_records(bytes(blob)) for _, blob in rows]
+    trip_ids = np.repeat(np.array([r[0] for r in rows], dtype=np.int64), [len(p) for p in parts])
+    return trip_ids, SampleArrays.concat(parts)

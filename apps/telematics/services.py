@@ -1,6 +1,8 @@
 import datetime as dt
+import json
 import logging
 import secrets
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -199,13 +201,13 @@ def samples_copy(*, trip_id: int, samples) -> None:
         copy.write(payload)
 
 
-@transaction.atomic
 def trip_ingest(*, device: Device, upload: TripUpload, enqueue_features: bool = True) -> IngestResult:
     """Stores an uploaded trip and its cleaned samples, once per (device, external id).
 
     The same upload again returns the stored trip (created=False); two concurrent uploads of
-    one trip are settled by the unique constraint. A driver without consent in force, or a body
-    with fewer than two usable samples, stores nothing."""
+    one trip are settled by the unique constraint: the loser's transaction rolls back and it
+    returns the winner's trip. A driver without consent in force, or a body with fewer than two
+    usable samples, stores nothing."""
     existing = Trip.objects.filter(device=device, external_id=upload.external_id).first()
     if existing is not None:
         return _existing_result(existing)
@@ -216,31 +218,36 @@ def trip_ingest(*, device: Device, upload: TripUpload, enqueue_features: bool = 
             field="samples",
             extra={"dropped": cleaned.dropped},
         )
-    s = cleaned.samples
-    started_at, ended_at = _to_datetime(s.t[0]), _to_datetime(s.t[-1])
-    vehicle_id, driver_id, rental_id = _resolve_vehicle_and_driver(device=device, upload=upload, started_at=started_at)
-    consent_check(driver_id=driver_id)
-    partitions_ensure(table=SAMPLES_TABLE, first=started_at.date(), last=ended_at.date())
+    # Partitions are made before the upload's own transaction, so a rolled-back upload never
+    # takes a month's partition with it.
+    _partitions_for(_to_datetime(cleaned.samples.t[0]).date(), _to_datetime(cleaned.samples.t[-1]).date())
     try:
-        with transaction.atomic():
-            trip = Trip.objects.create(
-                device=device,
-                external_id=upload.external_id,
-                driver_id=driver_id,
-                vehicle_id=vehicle_id,
-                rental_id=rental_id,
-                started_at=started_at,
-                ended_at=ended_at,
-                samples_received=cleaned.received,
-                samples_stored=cleaned.stored,
-                samples_dropped=cleaned.dropped,
-            )
+        return _trip_store(device=device, upload=upload, cleaned=cleaned, enqueue_features=enqueue_features)
     except IntegrityError:
-        # A concurrent upload of the same trip committed first.
         existing = Trip.objects.filter(device=device, external_id=upload.external_id).first()
         if existing is None:
             raise
         return _existing_result(existing)
+
+
+@transaction.atomic
+def _trip_store(*, device: Device, upload: TripUpload, cleaned: CleanResult, enqueue_features: bool) -> IngestResult:
+    s = cleaned.samples
+    started_at, ended_at = _to_datetime(s.t[0]), _to_datetime(s.t[-1])
+    vehicle_id, driver_id, rental_id = _resolve_vehicle_and_driver(device=device, upload=upload, started_at=started_at)
+    consent_check(driver_id=driver_id)
+    trip = Trip.objects.create(
+        device=device,
+        external_id=upload.external_id,
+        driver_id=driver_id,
+        vehicle_id=vehicle_id,
+        rental_id=rental_id,
+        started_at=started_at,
+        ended_at=ended_at,
+        samples_received=cleaned.received,
+        samples_stored=cleaned.stored,
+        samples_dropped=cleaned.dropped,
+    )
     samples_copy(trip_id=trip.pk, samples=s)
     if enqueue_features:
         from apps.telematics.tasks import trip_features
@@ -254,6 +261,22 @@ def trip_ingest(*, device: Device, upload: TripUpload, enqueue_features: bool = 
         dropped=cleaned.dropped,
         reordered=cleaned.reordered,
     )
+
+
+# Months whose partition this process has seen (monotonic time of the check): uploads skip the
+# catalogue query for a minute. A month detached meanwhile makes the COPY fail, never lose rows.
+_KNOWN_MONTHS: dict[tuple[int, int], float] = {}
+
+
+def _partitions_for(first: dt.date, last: dt.date) -> None:
+    now = time.monotonic()
+    months = {(first.year, first.month), (last.year, last.month)}
+    if (last - first).days < 28 and all(now - _KNOWN_MONTHS.get(m, -1e9) < 60 for m in months):
+        return
+    partitions_ensure(table=SAMPLES_TABLE, first=first, last=last)
+    if not connection.in_atomic_block:  # created (if at all) in a committed statement
+        for m in months:
+            _KNOWN_MONTHS[m] = now
 
 
 # --- trip features --------------------------------------------------------------------------
@@ -284,13 +307,43 @@ def trip_features_compute_many(*, trip_ids: list[int], notify_risk: bool = True)
             trip.features_computed_at = now
             continue
         _apply_features(trip, features, now)
-    Trip.objects.bulk_update(trips, [*TRIP_FEATURE_FIELDS, "feature_status", "features_computed_at"])
+    _trip_features_write(trips)
     if notify_risk:
         from apps.risk.services import driver_rescore_requested
 
         for driver_id in sorted({t.driver_id for t in trips if t.driver_id and t.pk in results}):
             driver_rescore_requested(driver_id=driver_id)
     return len(results)
+
+
+_FLOAT_FIELDS = tuple(
+    f for f in TRIP_FEATURE_FIELDS if f not in ("events", "score_deductions", "score") and not f.endswith("_count")
+)
+_INT_FIELDS = tuple(f for f in TRIP_FEATURE_FIELDS if f.endswith("_count") or f == "score")
+
+
+def _trip_features_write(trips: list[Trip]) -> None:
+    """One UPDATE ... FROM unnest(arrays) for the whole chunk (bulk_update's CASE per field and
+    row costs more than the features themselves)."""
+    columns = [("id", "bigint", [t.pk for t in trips])]
+    columns += [(f, "float8", [float(getattr(t, f)) for t in trips]) for f in _FLOAT_FIELDS]
+    columns += [(f, "int8", [getattr(t, f) for t in trips]) for f in _INT_FIELDS]
+    columns += [(f, "text", [json.dumps(getattr(t, f)) for t in trips]) for f in ("events", "score_deductions")]
+    columns += [
+        ("feature_status", "text", [t.feature_status for t in trips]),
+        ("features_computed_at", "timestamptz", [t.features_computed_at for t in trips]),
+    ]
+    names = [name for name, _, _ in columns]
+    sets = ", ".join(
+        f"{n} = v.{n}::jsonb" if n in ("events", "score_deductions") else f"{n} = v.{n}" for n in names[1:]
+    )
+    unnest = ", ".join(f"%s::{kind}[]" for _, kind, _ in columns)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE telematics_trip t SET {sets}, updated_at = now() "
+            f"FROM unnest({unnest}) AS v({', '.join(names)}) WHERE t.id = v.id",
+            [values for _, _, values in columns],
+        )
 
 
 def trip_features_compute(*, trip_id: int) -> Trip | None:
