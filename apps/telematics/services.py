@@ -151,37 +151,57 @@ def _to_datetime(t_us: int) -> dt.datetime:
     return dt.datetime.fromtimestamp(int(t_us) / US, tz=dt.UTC)
 
 
+_RESOLVE_SQL = """
+SELECT
+    (SELECT count(*) FROM fleet_vehicle WHERE id = %(vehicle)s) AS vehicle_found,
+    (SELECT count(*) FROM customers_customer WHERE id = %(driver)s) AS driver_found,
+    r.id AS rental_id,
+    COALESCE(%(driver)s, %(device_customer)s, r.customer_id) AS driver_id,
+    c.total AS consents,
+    c.in_force AS consents_in_force
+FROM (SELECT 1) AS one
+LEFT JOIN LATERAL (
+    SELECT id, customer_id FROM transactions_rental
+    WHERE vehicle_id = %(vehicle_used)s AND rented_at <= %(at)s AND (returned_at IS NULL OR returned_at >= %(at)s)
+    ORDER BY rented_at DESC LIMIT 1
+) AS r ON true
+LEFT JOIN LATERAL (
+    SELECT count(*) AS total, count(*) FILTER (WHERE withdrawn_at IS NULL) AS in_force
+    FROM customers_telematicsconsent
+    WHERE customer_id = COALESCE(%(driver)s, %(device_customer)s, r.customer_id)
+) AS c ON true
+"""
+
+
 def _resolve_vehicle_and_driver(*, device: Device, upload: TripUpload, started_at: dt.datetime):
-    from apps.customers.models import Customer
-    from apps.fleet.models import Vehicle
-    from apps.transactions.models import Rental
-
+    """(vehicle id, driver id, rental id, consent state) in one round trip. The rental of the
+    vehicle at the trip's start names the driver when neither the upload nor the device does."""
     vehicle_id = upload.vehicle_id or device.vehicle_id
-    if upload.vehicle_id and not Vehicle.objects.filter(pk=upload.vehicle_id).exists():
-        raise UploadInvalid(f"vehicle {upload.vehicle_id} does not exist", field="vehicle")
-    if upload.driver_id and not Customer.objects.filter(pk=upload.driver_id).exists():
-        raise UploadInvalid(f"driver {upload.driver_id} does not exist", field="driver")
-    driver_id = upload.driver_id or device.customer_id
-    rental_id = None
-    if vehicle_id:
-        # The rental of the vehicle at the trip's start names the driver when the device cannot.
-        rental = (
-            Rental.objects.filter(vehicle_id=vehicle_id, rented_at__lte=started_at)
-            .exclude(returned_at__lt=started_at)
-            .order_by("-rented_at")
-            .values("pk", "customer_id")
-            .first()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _RESOLVE_SQL,
+            {
+                "vehicle": upload.vehicle_id,
+                "driver": upload.driver_id,
+                "device_customer": device.customer_id,
+                "vehicle_used": vehicle_id,
+                "at": started_at,
+            },
         )
-        if rental:
-            rental_id = rental["pk"]
-            driver_id = driver_id or rental["customer_id"]
-    return vehicle_id, driver_id, rental_id
+        vehicle_found, driver_found, rental_id, driver_id, consents, in_force = cursor.fetchone()
+    if upload.vehicle_id and not vehicle_found:
+        raise UploadInvalid(f"vehicle {upload.vehicle_id} does not exist", field="vehicle")
+    if upload.driver_id and not driver_found:
+        raise UploadInvalid(f"driver {upload.driver_id} does not exist", field="driver")
+    consent = "in_force" if in_force else "withdrawn" if consents else "none"
+    return vehicle_id, driver_id, rental_id, consent
 
 
-def consent_check(*, driver_id: int | None) -> None:
+def consent_check(*, driver_id: int | None, state: str | None = None) -> None:
+    """Raises ConsentRefused unless the driver's telematics consent is in force."""
     if driver_id is None:
         return
-    state = selectors.consent_state(customer_id=driver_id)
+    state = state or selectors.consent_state(customer_id=driver_id)
     if state == "withdrawn":
         raise ConsentRefused(
             "the driver has withdrawn telematics consent: nothing was stored", code="consent_withdrawn"
@@ -234,8 +254,10 @@ def trip_ingest(*, device: Device, upload: TripUpload, enqueue_features: bool = 
 def _trip_store(*, device: Device, upload: TripUpload, cleaned: CleanResult, enqueue_features: bool) -> IngestResult:
     s = cleaned.samples
     started_at, ended_at = _to_datetime(s.t[0]), _to_datetime(s.t[-1])
-    vehicle_id, driver_id, rental_id = _resolve_vehicle_and_driver(device=device, upload=upload, started_at=started_at)
-    consent_check(driver_id=driver_id)
+    vehicle_id, driver_id, rental_id, consent = _resolve_vehicle_and_driver(
+        device=device, upload=upload, started_at=started_at
+    )
+    consent_check(driver_id=driver_id, state=consent)
     trip = Trip.objects.create(
         device=device,
         external_id=upload.external_id,

@@ -234,3 +234,28 @@ def test_vehicle_and_driver_can_be_named(client, device):
     response = post(client, device, {"external_id": "v", "vehicle": vehicle.pk, "samples": cruise(5)})
     assert response.status_code == 201
     assert Trip.objects.get().vehicle_id == vehicle.pk
+
+
+@pytest.mark.parametrize("consented", [True, False])
+def test_the_vehicles_rental_names_the_driver_when_the_device_cannot(client, consented):
+    from tests.transactions.factories import RentalFactory
+
+    device = DeviceFactory(customer=None)
+    samples = cruise(20)
+    start = timezone.datetime.fromtimestamp(samples[0]["t"], tz=dt.UTC)
+    rental = RentalFactory(
+        vehicle=device.vehicle,
+        rented_at=start - dt.timedelta(days=1),
+        due_at=start + dt.timedelta(days=1),
+        returned_at=start + dt.timedelta(days=1),
+    )
+    if consented:
+        TelematicsConsentFactory(customer=rental.customer)
+    response = post(client, device, {"external_id": "rent", "samples": samples})
+    if consented:
+        assert response.status_code == 201, response.content
+        trip = Trip.objects.get()
+        assert (trip.driver_id, trip.rental_id) == (rental.customer_id, rental.pk)
+    else:
+        assert response.status_code == 403 and response.json()["reason"] == "no_consent"
+        assert nothing_stored()

@@ -86,7 +86,8 @@ def test_detach_archives_drops_and_restores(tmp_path):
             cursor.execute(f'SELECT count(*), min(trip_id) FROM "{name}"')
             assert cursor.fetchone() == (50, 424242)
             cursor.execute(
-                f"ALTER TABLE {SAMPLES_TABLE} ATTACH PARTITION \"{name}\" FOR VALUES FROM ('{OLD}') TO ('{add_months(OLD, 1)}')"
+                f'ALTER TABLE {SAMPLES_TABLE} ATTACH PARTITION "{name}" '
+                f"FOR VALUES FROM ('{OLD}') TO ('{add_months(OLD, 1)}')"
             )
             cursor.execute(f"SELECT count(*) FROM {SAMPLES_TABLE} WHERE trip_id = 424242")
             assert cursor.fetchone()[0] == 50
