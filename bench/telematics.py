@@ -207,9 +207,12 @@ def raw_copy(windows, clients: int, first_trip_id: int) -> float:
                     payload = work.get_nowait()
                 except queue.Empty:
                     return
-                with conn.transaction(), conn.cursor() as cur:
-                    with cur.copy(f"COPY {SAMPLES_TABLE} ({COPY_COLUMNS}) FROM STDIN (FORMAT BINARY)") as copy:
-                        copy.write(payload)
+                with (
+                    conn.transaction(),
+                    conn.cursor() as cur,
+                    cur.copy(f"COPY {SAMPLES_TABLE} ({COPY_COLUMNS}) FROM STDIN (FORMAT BINARY)") as copy,
+                ):
+                    copy.write(payload)
 
     threads = [threading.Thread(target=client) for _ in range(clients)]
     start = time.perf_counter()
@@ -255,7 +258,8 @@ def seed_driver_trips(n_drivers: int, trips_per_driver: int, as_of: dt.date) -> 
                 moving_s, idle_s, gap_s, max_speed_mps, mean_speed_mps, harsh_brake_count, harsh_accel_count,
                 harsh_corner_count, speeding_count, speeding_s, phone_use_s, night_s, rush_hour_s, highway_s,
                 score, events, score_deductions)
-            SELECT now(), now(), %(device)s, 'bench-' || d.id || '-' || k, d.id, s.start, s.start + interval '20 minutes',
+            SELECT now(), now(), %(device)s, 'bench-' || d.id || '-' || k, d.id,
+                   s.start, s.start + interval '20 minutes',
                    1200, 1200, '{}', 'done', 3 + random() * 30, 1200, 1000, 200, 0, 30, 14,
                    (random() * 4)::int, (random() * 2)::int, (random() * 2)::int, (random() * 2)::int,
                    random() * 200, random() * 60, random() * 300, random() * 600, random() * 600,
