@@ -13,6 +13,7 @@ from django.db import IntegrityError, connection, transaction
 
 from apps.audit.models import AuditEntry
 from apps.common.partitions import ensure_month_partitions
+from apps.pricing.models import PremiumChange
 from tests.accounts import factories as accounts
 from tests.alerts.factories import OperationalEventFactory
 from tests.customers import factories as customers
@@ -260,6 +261,26 @@ case("pricing_policy_status_valid")(lambda: violates(pricing.PolicyFactory, stat
 case("pricing_policy_cancelled_has_time")(
     lambda: violates(pricing.PolicyFactory, status="cancelled", cancelled_at=None)
 )
+
+
+case("pricing_rateplan_curve_valid")(lambda: violates(pricing.RatePlanFactory, daily_loading=Decimal("0.900")))
+
+
+def _premium_change(**kwargs):
+    policy = pricing.PolicyFactory()
+    values = {
+        "policy": policy,
+        "driver": policy.driver,
+        "partner": policy.partner,
+        "quote": policy.quote,
+        "reason": "bound",
+        "annual_premium": Decimal("540.00"),
+    }
+    return PremiumChange, lambda: PremiumChange.objects.create(**(values | kwargs))
+
+
+case("pricing_premiumchange_reason_valid")(lambda: _premium_change(reason="discount"))
+case("pricing_premiumchange_premium_non_negative")(lambda: _premium_change(annual_premium=Decimal("-1")))
 
 
 @case("pricing_rateplan_unique_version")
