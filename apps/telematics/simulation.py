@@ -41,8 +41,8 @@ class SimulationSummary:
 
 
 def _drivers_per_chunk(days: int) -> int:
-    # About 1,500 samples per driver-day: keep a chunk's samples near 6 million (~0.5 GB).
-    return max(1, min(200, 6_000_000 // max(days * 1_500, 1)))
+    # About 1,500 samples per driver-day: keep a chunk near 3 million samples (well under 1 GB).
+    return max(1, min(200, 3_000_000 // max(days * 1_500, 1)))
 
 
 def _ensure_consent_and_devices(customers: list[Customer], vehicles: list[int], start: dt.datetime) -> dict:
