@@ -119,3 +119,30 @@ def test_feature_service_is_idempotent_and_reads_the_stored_samples():
     assert {f: getattr(second, f) for f in snapshot} == snapshot
     assert second.feature_status == Trip.FeatureStatus.DONE
     assert snapshot["harsh_brake_count"] == 1 and snapshot["score"] == 96
+
+
+@pytest.mark.django_db
+def test_trip_features_job_catches_up_pending_trips_and_asks_risk_to_rescore(django_capture_on_commit_callbacks):
+    from django.core.cache import cache
+
+    from apps.jobs.services import job_execute, job_start
+    from apps.risk.services import _rescore_key
+
+    consent = TelematicsConsentFactory()
+    device = DeviceFactory(customer=consent.customer)
+    ids = []
+    for n, samples in enumerate([hand_built_stop(), cruise(30)]):
+        upload = parse_json(orjson.dumps({"external_id": f"j{n}", "samples": samples}))
+        ids.append(trip_ingest(device=device, upload=upload, enqueue_features=False).trip.pk)
+    cache.delete(_rescore_key(consent.customer_id))
+    run = job_start(kind="telematics.trip_features")
+    with django_capture_on_commit_callbacks(execute=False):
+        run = job_execute(run_id=run.pk)
+    assert run.status == "succeeded", run.error
+    assert run.result == {"trips": 2, "with_samples": 2}
+    trips = Trip.objects.in_bulk(ids)
+    assert [trips[i].feature_status for i in ids] == ["done", "done"]
+    assert trips[ids[0]].harsh_brake_count == 1 and trips[ids[1]].harsh_brake_count == 0
+    assert cache.get(_rescore_key(consent.customer_id)) is not None  # the debounced rescore was requested
+    again = job_execute(run_id=job_start(kind="telematics.trip_features").pk)
+    assert again.result == {"trips": 0, "with_samples": 0}
