@@ -24,3 +24,19 @@ def rental_fraud_job(ctx: JobContext, *, as_of: str = "") -> dict:
     result = rental_fraud.rental_fraud_run(as_of=_as_of(as_of))
     ctx.advance(1)
     return result
+
+
+@register(
+    "intelligence.payment_fraud",
+    title="Payment fraud: train/evaluate the XGBoost model, score new payments, client events",
+    params={"retrain": bool, "as_of": str},
+    schedule="45 2 * * *",
+)
+def payment_fraud_job(ctx: JobContext, *, retrain: bool = False, as_of: str = "") -> dict:
+    from apps.transactions.intelligence import payment_fraud
+
+    def progress(scored: int) -> None:
+        ctx.check_cancelled()
+        ctx.set_progress(scored, note=f"{scored:,} payments scored")
+
+    return payment_fraud.payment_fraud_run(retrain=retrain, as_of=_as_of(as_of), progress=progress)
