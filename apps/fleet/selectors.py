@@ -121,3 +121,9 @@ def maintenance_queue(*, as_of: dt.date | None = None) -> QuerySet[MaintenanceFo
         )
         .order_by("urgency_rank", "predicted_service_on", "vehicle_id")
     )
+
+
+def vehicle_performance_report(*, as_of: dt.datetime | None = None, days: int = 90) -> list[dict]:
+    """Every vehicle graded best to worst (utilisation, revenue, incidents, harsh events), one query."""
+    until = as_of or timezone.now()
+    return _rows("vehicle_performance.sql", {"since": until - dt.timedelta(days=days), "until": until})

@@ -1,0 +1,33 @@
+"""Driver performance report (customers as drivers): graded best to worst, exportable as CSV."""
+
+import csv
+import datetime as dt
+from collections.abc import Iterable
+from pathlib import Path
+from typing import TextIO
+
+from django.db import connection
+from django.utils import timezone
+
+SQL = Path(__file__).resolve().parent / "sql" / "driver_performance.sql"
+
+
+def driver_performance_report(*, as_of: dt.datetime | None = None, days: int = 90) -> list[dict]:
+    until = as_of or timezone.now()
+    with connection.cursor() as cursor:
+        cursor.execute(SQL.read_text(), {"since": until - dt.timedelta(days=days), "until": until})
+        columns = [c.name for c in cursor.description]
+        return [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
+
+
+def rows_to_csv(rows: Iterable[dict], stream: TextIO) -> int:
+    """Writes report rows (dicts with the same keys) as CSV with a header; returns the row count."""
+    writer = None
+    count = 0
+    for row in rows:
+        if writer is None:
+            writer = csv.DictWriter(stream, fieldnames=list(row))
+            writer.writeheader()
+        writer.writerow(row)
+        count += 1
+    return count
