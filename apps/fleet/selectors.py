@@ -127,3 +127,14 @@ def vehicle_performance_report(*, as_of: dt.datetime | None = None, days: int = 
     """Every vehicle graded best to worst (utilisation, revenue, incidents, harsh events), one query."""
     until = as_of or timezone.now()
     return _rows("vehicle_performance.sql", {"since": until - dt.timedelta(days=days), "until": until})
+
+
+def vehicle_status_counts() -> dict:
+    from django.db.models import Count
+
+    from apps.fleet.models import Vehicle
+
+    counts = dict.fromkeys(Vehicle.Status.values, 0)
+    for row in Vehicle.objects.values("status").annotate(n=Count("id")).order_by():
+        counts[row["status"]] = row["n"]
+    return counts
