@@ -108,15 +108,70 @@ def explanation_payload(score: RiskScore) -> dict[str, Any]:
     }
 
 
+def _visible_key(partner_id: int, driver_id: int) -> str:
+    return f"api:visible:{connection.settings_dict['NAME']}:{partner_id}:{driver_id}"
+
+
+def partner_driver_visible_cached(*, partner: Partner, driver_id: int) -> bool:
+    """partner_driver_visible with the positive answers cached: policies are never deleted
+    (PROTECT, no delete path), so once a partner sees a driver it always does."""
+    timeout = _cache_timeout()
+    if timeout <= 0:
+        return partner_driver_visible(partner=partner, driver_id=driver_id)
+    key = _visible_key(partner.pk, driver_id)
+    try:
+        if cache.get(key):
+            return True
+    except Exception:
+        logger.warning("cache read failed for %s", key, exc_info=True)
+    visible = partner_driver_visible(partner=partner, driver_id=driver_id)
+    if visible:
+        try:
+            cache.set(key, 1, timeout=max(timeout, 3600))
+        except Exception:
+            logger.warning("cache write failed for %s", key, exc_info=True)
+    return visible
+
+
+def _cached_for_partner(kind: str, partner: Partner, driver_id: int, build) -> tuple[bool, dict[str, Any] | None]:
+    """(visible, payload) for a hot read, both from one Redis round trip when warm.
+
+    Cache-aside: a miss and a Redis outage (the cache swallows its errors and answers None) both
+    fall back to the database, so the answer is always correct; only the latency differs."""
+    timeout = _cache_timeout()
+    if timeout <= 0:
+        if not partner_driver_visible(partner=partner, driver_id=driver_id):
+            return False, None
+        score = driver_latest_score(driver_id=driver_id)
+        return True, (build(score) if score is not None else None)
+    visible_key, payload_key = _visible_key(partner.pk, driver_id), _cache_key(kind, driver_id)
+    try:
+        hits = cache.get_many([visible_key, payload_key]) or {}
+    except Exception:  # belt and braces: IGNORE_EXCEPTIONS already turns outages into misses
+        logger.warning("cache read failed for %s", payload_key, exc_info=True)
+        hits = {}
+    if not hits.get(visible_key) and not partner_driver_visible_cached(partner=partner, driver_id=driver_id):
+        return False, None
+    payload = hits.get(payload_key)
+    if payload is None:
+        score = driver_latest_score(driver_id=driver_id)
+        if score is None:
+            return True, None
+        payload = build(score)
+        try:
+            cache.set(payload_key, payload, timeout=timeout)
+        except Exception:
+            logger.warning("cache write failed for %s", payload_key, exc_info=True)
+    return True, payload
+
+
 def _cached(kind: str, driver_id: int, build) -> dict[str, Any] | None:
-    """Cache-aside. A miss and a Redis outage (the cache swallows its errors) both fall back to
-    the database, so the answer is always correct; only the latency differs."""
     timeout = _cache_timeout()
     key = _cache_key(kind, driver_id)
     if timeout > 0:
         try:
             hit = cache.get(key)
-        except Exception:  # belt and braces: IGNORE_EXCEPTIONS already turns outages into misses
+        except Exception:
             logger.warning("cache read failed for %s", key, exc_info=True)
             hit = None
         if hit is not None:
@@ -139,6 +194,15 @@ def driver_score_cached(*, driver_id: int) -> dict[str, Any] | None:
 
 def driver_explanation_cached(*, driver_id: int) -> dict[str, Any] | None:
     return _cached("explanation", driver_id, explanation_payload)
+
+
+def partner_driver_score(*, partner: Partner, driver_id: int) -> tuple[bool, dict[str, Any] | None]:
+    """(visible to the partner, latest score payload or None), cached."""
+    return _cached_for_partner("score", partner, driver_id, score_payload)
+
+
+def partner_driver_explanation(*, partner: Partner, driver_id: int) -> tuple[bool, dict[str, Any] | None]:
+    return _cached_for_partner("explanation", partner, driver_id, explanation_payload)
 
 
 def driver_score_cache_invalidate(*, driver_ids: list[int]) -> None:

@@ -49,3 +49,13 @@ def world(plan, active_model):
         "plan": plan,
         "model": active_model,
     }
+
+
+@pytest.fixture(autouse=True)
+def _fresh_api_cache():
+    """Cache keys carry the database name; a recreated test database reuses ids, so start clean."""
+    from django.core.cache import cache
+    from django.db import connection
+
+    cache.delete_pattern(f"api:*:{connection.settings_dict['NAME']}:*")
+    yield

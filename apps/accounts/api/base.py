@@ -110,7 +110,7 @@ class PartnerAPIView(GenericAPIView):
             raise exceptions.ValidationError({name: ["Unknown query parameter."] for name in request.query_params})
 
     def get_driver_id_or_404(self, driver_id) -> int:
-        if not selectors.partner_driver_visible(partner=self.partner, driver_id=int(driver_id)):
+        if not selectors.partner_driver_visible_cached(partner=self.partner, driver_id=int(driver_id)):
             raise NotFound("No such driver.")
         return int(driver_id)
 

@@ -37,8 +37,9 @@ class DriverScoreView(PartnerAPIView):
     )
     def get(self, request, driver_id: int):
         self.check_no_query_params(request)
-        self.get_driver_id_or_404(driver_id)
-        payload = selectors.driver_score_cached(driver_id=driver_id)
+        visible, payload = selectors.partner_driver_score(partner=self.partner, driver_id=driver_id)
+        if not visible:
+            raise NotFound("No such driver.")
         if payload is None:
             raise NotFound(NO_SCORE)
         return Response(payload)
@@ -75,8 +76,9 @@ class DriverExplanationView(PartnerAPIView):
     )
     def get(self, request, driver_id: int):
         self.check_no_query_params(request)
-        self.get_driver_id_or_404(driver_id)
-        payload = selectors.driver_explanation_cached(driver_id=driver_id)
+        visible, payload = selectors.partner_driver_explanation(partner=self.partner, driver_id=driver_id)
+        if not visible:
+            raise NotFound("No such driver.")
         if payload is None:
             raise NotFound(NO_SCORE)
         return Response(payload)
