@@ -1,0 +1,115 @@
+import datetime as dt
+from decimal import Decimal
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from apps.jobs.models import JobRun
+from tests.accounts.factories import UserFactory
+from tests.alerts.factories import OperationalEventFactory
+from tests.fleet.factories import MaintenanceForecastFactory, VehicleFactory
+from tests.jobs.factories import JobRunFactory
+from tests.regions.factories import StoreDailyMetricsFactory, StoreFactory
+from tests.transactions.factories import RentalFactory
+
+PAGES = ["ops:command-center", "ops:maintenance", "ops:revenue", "ops:forecast"]
+
+
+@pytest.fixture
+def staff_client(client):
+    client.force_login(UserFactory(is_staff=True))
+    return client
+
+
+@pytest.mark.parametrize("page", PAGES)
+@pytest.mark.django_db
+def test_pages_are_for_staff_only(client, page):
+    response = client.get(reverse(page))
+    assert response.status_code == 302 and reverse("admin:login") in response["Location"]
+    client.force_login(UserFactory(is_staff=False))
+    assert client.get(reverse(page)).status_code == 302
+
+
+@pytest.mark.django_db
+def test_command_center_shows_kpis_alerts_and_segments(staff_client, django_assert_max_num_queries):
+    store = StoreFactory()
+    yesterday = timezone.localdate() - dt.timedelta(days=1)
+    StoreDailyMetricsFactory(store=store, date=yesterday, revenue=Decimal("1234"), rentals=7)
+    for n in range(5):
+        OperationalEventFactory(title=f"Check vehicle {n}", severity="critical" if n == 0 else "low")
+    RentalFactory()
+    with django_assert_max_num_queries(12):
+        page = staff_client.get(reverse("ops:command-center"))
+    html = page.content.decode()
+    assert page.status_code == 200
+    assert "1,234" in html and "Check vehicle 0" in html and "1 critical" in html
+    assert "<td>hibernating</td><td class=\"num\">1</td>" in html  # ranks of a one-customer world are all 1
+
+
+@pytest.mark.django_db
+def test_maintenance_queue_lists_the_most_urgent_first(staff_client, django_assert_max_num_queries):
+    today = timezone.localdate()
+    for urgency, plate in (("ok", "B-OK 1"), ("overdue", "B-LATE 1"), ("due_soon", "B-SOON 1")):
+        MaintenanceForecastFactory(
+            vehicle=VehicleFactory(plate=plate), as_of=today, urgency=urgency, reason=f"because {plate}"
+        )
+    with django_assert_max_num_queries(6):
+        html = staff_client.get(reverse("ops:maintenance")).content.decode()
+    assert html.index("B-LATE 1") < html.index("B-SOON 1") < html.index("B-OK 1")
+    assert "because B-LATE 1" in html
+
+
+@pytest.mark.django_db
+def test_revenue_page_lists_opportunities(staff_client):
+    vehicle = VehicleFactory(plate="B-CHEAP 1", price_per_day=Decimal("40"))
+    now = timezone.now()
+    for n in range(3):
+        start = now - dt.timedelta(days=30 + 10 * n)
+        RentalFactory(
+            vehicle=vehicle,
+            rented_at=start,
+            due_at=start + dt.timedelta(days=2),
+            returned_at=start + dt.timedelta(days=2),
+            rental_amount=Decimal("120"),
+        )
+    html = staff_client.get(reverse("ops:revenue")).content.decode()
+    assert "B-CHEAP 1" in html and "under_priced" in html
+
+
+@pytest.mark.django_db
+def test_forecast_page_reads_the_latest_run(staff_client):
+    store = StoreFactory(code="S-FC")
+    assert "No forecast yet" in staff_client.get(reverse("ops:forecast")).content.decode()
+    JobRunFactory(
+        kind="intelligence.demand_forecast",
+        status=JobRun.Status.SUCCEEDED,
+        finished_at=timezone.now(),
+        result={
+            "model": "HW",
+            "backtest": {
+                "overall": {"weeks": 8, "model": {"mape": 12.5, "bias": 1.0}, "naive": {"mape": 20.0, "bias": 0.5}},
+                "stores": {str(store.pk): {"model": {"mape": 11.0}, "naive": {"mape": 19.0}}},
+            },
+            "forecasts": {
+                str(store.pk): {
+                    "days": ["2026-06-01"],
+                    "rentals": [4.0],
+                    "expected_on_rent": [9.0],
+                    "fleet": 5,
+                    "mean_rental_days": 2.25,
+                }
+            },
+        },
+    )
+    html = staff_client.get(reverse("ops:forecast")).content.decode()
+    assert "S-FC" in html and "MAPE 12.5" in html and 'class="short"' in html
+
+
+@pytest.mark.django_db
+def test_report_csv_downloads(staff_client):
+    RentalFactory()
+    response = staff_client.get(reverse("ops:report-csv", args=["vehicles"]))
+    assert response.status_code == 200 and response["Content-Type"] == "text/csv"
+    assert response.content.decode().startswith("vehicle_id,plate")
+    assert staff_client.get("/ops/reports/other.csv").status_code == 404
