@@ -152,6 +152,8 @@ def start_server(*, port: int, workers: int, threads: int, cache_seconds: int) -
         "DATABASE_URL": url,
         "DJANGO_SETTINGS_MODULE": "fleetops.settings.base",
         "PARTNER_API_CACHE_SECONDS": str(cache_seconds),
+        # "cache off" is every API cache off: token checks, visibility and scores all hit PostgreSQL.
+        "PARTNER_API_TOKEN_CACHE_SECONDS": "10" if cache_seconds else "0",
         "LOG_LEVEL": "WARNING",
         "DJANGO_DEBUG": "0",
     }

@@ -2,11 +2,89 @@
 
 from __future__ import annotations
 
+import logging
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db import connection
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions
 
 from apps.accounts.models import ApiToken, Partner
-from apps.accounts.services import api_token_authenticate
+from apps.accounts.services import api_token_authenticate, hash_key
+
+logger = logging.getLogger(__name__)
+
+
+def _token_cache_seconds() -> int:
+    return int(getattr(settings, "PARTNER_API_TOKEN_CACHE_SECONDS", 10))
+
+
+def _cache_key(raw_key: str) -> str:
+    # The key's SHA-256, never the key itself, names the entry.
+    return f"api:token:{connection.settings_dict['NAME']}:{hash_key(raw_key)}"
+
+
+def _from_cache(entry: dict) -> ApiToken | None:
+    expires_at = parse_datetime(entry["expires_at"]) if entry.get("expires_at") else None
+    if expires_at is not None and expires_at <= timezone.now():
+        return None
+    partner = None
+    if entry["partner_id"] is not None:
+        partner = Partner(
+            pk=entry["partner_id"],
+            name=entry["partner_name"],
+            slug=entry["partner_slug"],
+            is_active=True,
+            requests_per_minute=entry["partner_rpm"],
+        )
+    token = ApiToken(
+        pk=entry["id"],
+        prefix=entry["prefix"],
+        name=entry["name"],
+        scopes=entry["scopes"],
+        expires_at=expires_at,
+        partner=partner,
+    )
+    token._state.adding = False
+    return token
+
+
+def authenticate_key(raw_key: str) -> ApiToken | None:
+    """api_token_authenticate with the positive answer cached for a few seconds
+    (PARTNER_API_TOKEN_CACHE_SECONDS, 10 by default): a revoked or expired token, or a
+    deactivated partner, is refused at most that long after the change."""
+    ttl = _token_cache_seconds()
+    key = _cache_key(raw_key) if ttl > 0 else None
+    if key is not None:
+        try:
+            entry = cache.get(key)
+        except Exception:
+            logger.warning("token cache read failed", exc_info=True)
+            entry = None
+        if entry is not None:
+            return _from_cache(entry)
+    token = api_token_authenticate(raw_key=raw_key)
+    if token is not None and key is not None:
+        partner = token.partner
+        entry = {
+            "id": token.pk,
+            "prefix": token.prefix,
+            "name": token.name,
+            "scopes": list(token.scopes or []),
+            "expires_at": token.expires_at.isoformat() if token.expires_at else None,
+            "partner_id": partner.pk if partner else None,
+            "partner_name": partner.name if partner else None,
+            "partner_slug": partner.slug if partner else None,
+            "partner_rpm": partner.requests_per_minute if partner else None,
+        }
+        try:
+            cache.set(key, entry, timeout=ttl)
+        except Exception:
+            logger.warning("token cache write failed", exc_info=True)
+    return token
 
 
 class PartnerPrincipal:
@@ -45,7 +123,7 @@ class PartnerTokenAuthentication(authentication.BaseAuthentication):
             raw_key = header[1].decode()
         except UnicodeError:
             raise exceptions.AuthenticationFailed("Invalid token.") from None
-        token = api_token_authenticate(raw_key=raw_key)
+        token = authenticate_key(raw_key)
         if token is None:
             # One message for unknown, revoked and expired keys: nothing to learn from it.
             raise exceptions.AuthenticationFailed("Invalid, expired or revoked token.")

@@ -199,6 +199,8 @@ SPECTACULAR_SETTINGS = {
 }
 # Partner API: seconds the score and explanation stay cached in Redis (0 turns the cache off).
 PARTNER_API_CACHE_SECONDS = env.int("PARTNER_API_CACHE_SECONDS", default=300)
+# Seconds a successful token check is cached (so a revocation takes effect within this; 0: off).
+PARTNER_API_TOKEN_CACHE_SECONDS = env.int("PARTNER_API_TOKEN_CACHE_SECONDS", default=10)
 # Outgoing webhooks: attempts per delivery, back-off base (doubles each attempt) and cap, timeout.
 WEBHOOK_MAX_ATTEMPTS = env.int("WEBHOOK_MAX_ATTEMPTS", default=6)
 WEBHOOK_BACKOFF_BASE_SECONDS = env.int("WEBHOOK_BACKOFF_BASE_SECONDS", default=30)

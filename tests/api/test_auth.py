@@ -99,3 +99,35 @@ def test_the_rate_limit_is_per_partner():
     for _ in range(3):
         client_for(limited).get("/api/v1/drivers/")
     assert other.get("/api/v1/drivers/").status_code == 200
+
+
+def test_a_cached_token_check_still_honours_expiry_and_lapses_after_revocation(settings, monkeypatch):
+    settings.PARTNER_API_TOKEN_CACHE_SECONDS = 10
+    token = ApiTokenFactory(expires_at=timezone.now() + dt.timedelta(hours=1))
+    client = client_for(token)
+    assert client.get("/api/v1/drivers/").status_code == 200  # cached now
+    ApiToken.objects.filter(pk=token.pk).update(revoked_at=timezone.now())
+    from django.core.cache import cache
+
+    from apps.accounts.authentication import _cache_key
+
+    assert cache.get(_cache_key(token.raw_key)) is not None
+    cache.delete(_cache_key(token.raw_key))  # what the 10 s expiry does
+    assert client.get("/api/v1/drivers/").status_code == 401
+    # an expiry passing while the check is cached is honoured at once
+    other = ApiTokenFactory(expires_at=timezone.now() + dt.timedelta(hours=1))
+    assert client_for(other).get("/api/v1/drivers/").status_code == 200
+    monkeypatch.setattr("apps.accounts.authentication.timezone.now", lambda: other.expires_at + dt.timedelta(seconds=1))
+    assert client_for(other).get("/api/v1/drivers/").status_code == 401
+
+
+def test_the_token_cache_never_holds_the_raw_key(settings):
+    from django.core.cache import cache
+    from django.db import connection
+
+    settings.PARTNER_API_TOKEN_CACHE_SECONDS = 10
+    token = ApiTokenFactory()
+    client_for(token).get("/api/v1/drivers/")
+    keys = cache.keys(f"api:token:{connection.settings_dict['NAME']}:*")
+    assert keys and all(token.raw_key not in k for k in keys)
+    assert all(token.raw_key not in str(cache.get(k)) for k in keys)
