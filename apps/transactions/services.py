@@ -127,8 +127,9 @@ def ingest_run_start(*, paths: list[str], source_tz: str = "UTC", user=None, res
     return run, job
 
 
-def enriched_transactions_refresh() -> float:
-    """REFRESH MATERIALIZED VIEW CONCURRENTLY enriched_transactions; returns the seconds taken."""
+def enriched_transactions_refresh() -> dict:
+    """REFRESH MATERIALIZED VIEW CONCURRENTLY enriched_transactions (see the pipeline's function
+    for the empty-view case); returns {"mode", "seconds"}."""
     from apps.transactions.ingest.pipeline import enriched_transactions_refresh as refresh
 
     return refresh()

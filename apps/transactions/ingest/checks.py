@@ -117,6 +117,17 @@ class TransactionChecks(_VectorBase):
     marker_column = 5  # placeholders carry the marker in use_chip
     id_column = 0
 
+    def __init__(self):
+        super().__init__()
+        # Months (year * 12 + month - 1) with payments, and those with payments on the first day
+        # or the last days, which a time-zone shift can move into the neighbouring month.
+        self.months = {"all": set(), "first_day": set(), "month_end": set()}
+
+    def _note_months(self, month_index: np.ndarray, day: np.ndarray) -> None:
+        self.months["all"].update(np.unique(month_index).tolist())
+        self.months["first_day"].update(np.unique(month_index[day == 1]).tolist())
+        self.months["month_end"].update(np.unique(month_index[day >= 28]).tolist())
+
     def fields(self, f: list[str]) -> tuple[Problem | None, int | None]:
         problem = _int_problem("id", f[0])
         if problem:
@@ -136,6 +147,8 @@ class TransactionChecks(_VectorBase):
             return ("bad_value", f"zip {_quote(f[9])} is not a postal code"), None
         if any(len(e) > 40 for e in f[11].split(",")):
             return ("bad_value", "errors holds an entry longer than 40 characters"), None
+        year, month, day = int(f[1][:4]), int(f[1][5:7]), int(f[1][8:10])
+        self._note_months(np.array([year * 12 + month - 1]), np.array([day]))
         return None, int(f[0])
 
     def vector(self, arr, comma, starts, ends, lines, commas_per_line):
@@ -152,7 +165,8 @@ class TransactionChecks(_VectorBase):
 
         rule(self._int_ok(fs[:, 0], fe[:, 0]), 1)
         rules.append((1, 0, "bad_value", "id {} is not a number"))
-        rule(self._date_ok(fs[:, 1], n[:, 1]), 2)
+        date_ok, month_index, day = self._date_ok(fs[:, 1], n[:, 1])
+        rule(date_ok, 2)
         rules.append((2, 1, "bad_date", "date {} is not a date and time (YYYY-MM-DD HH:MM[:SS])"))
         rule(self._amount_ok(fs[:, 4], fe[:, 4]), 3)
         rules.append((3, 4, "bad_amount", "amount {} is not an amount like $-77.00"))
@@ -183,6 +197,7 @@ class TransactionChecks(_VectorBase):
         ids = np.full(lines.size, -1, dtype=np.int64)
         good = bad == 0
         ids[good] = self._int_values(fs[good, 0], n[good, 0])
+        self._note_months(month_index[good], day[good])
         if problems:
             ids[np.isin(lines, np.fromiter(problems, dtype=np.int64))] = -1
         return problems, ids
@@ -210,7 +225,7 @@ class TransactionChecks(_VectorBase):
         leap = ((year % 4 == 0) & (year % 100 != 0)) | (year % 400 == 0)
         month_days = np.array([0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31], dtype=np.int16)
         last_day = month_days[np.clip(month, 0, 12)] + ((month == 2) & leap)
-        return (
+        ok = (
             shape
             & (year >= 1900)
             & (year <= 2099)
@@ -222,6 +237,7 @@ class TransactionChecks(_VectorBase):
             & (minute <= 59)
             & (second <= 59)
         )
+        return ok, year.astype(np.int64) * 12 + month - 1, day
 
     def _amount_ok(self, a, e):
         arr = self.arr

@@ -18,6 +18,7 @@ import datetime as dt
 import io
 import json
 import logging
+import os
 import re
 import secrets
 import tempfile
@@ -171,6 +172,7 @@ class PaymentsIngest:
         self.progress = Progress(self.files)
         self.marker = "#rejected-" + secrets.token_hex(8)
         self.abort = threading.Event()
+        self.refresh_mode: str | None = None
         self.staged: dict[int, threading.Event] = {f.index: threading.Event() for f in self.files}
         self.stage_results: dict[int, dict] = {}
         self.stage_errors: dict[int, BaseException] = {}
@@ -197,6 +199,8 @@ class PaymentsIngest:
         workers = []
         try:
             self.main = connect()
+            # The concurrent view refresh diffs in temporary tables: give them room (before first use).
+            self.main.execute("SET temp_buffers = '512MB'")
             self.main.execute("SELECT pg_advisory_lock(%s, %s)", [LOCK_NAMESPACE, run.pk])
             self._recover_interrupted_runs()
             from apps.transactions.services import merchant_categories_load_official
@@ -213,11 +217,12 @@ class PaymentsIngest:
                 self._wait_staged(f)
                 self._transform(f, labels)
             if labels:
+                self._checkpoint("before_labels")
                 self._apply_labels(labels)
             self._set_phase("refreshing enriched_transactions")
-            started = time.monotonic()
-            enriched_transactions_refresh(conn=self.main)
-            self.progress.add_timing("refresh_view", time.monotonic() - started)
+            refreshed = enriched_transactions_refresh(conn=self.main)
+            self.progress.add_timing("refresh_view", refreshed["seconds"])
+            self.refresh_mode = refreshed["mode"]
             self._set_phase("done")
             self._finish(status=IngestRun.Status.SUCCEEDED)
         except BaseException as exc:
@@ -248,6 +253,16 @@ class PaymentsIngest:
                 self._read_mcc(f)
 
     # ---- reporting ----
+
+    def _checkpoint(self, name: str) -> None:
+        """Test seam for the kill-and-restart test: with FLEETOPS_INGEST_STALL_AT=<name> the run
+        announces the point on its IngestRun and waits there (inside the open transaction) to be
+        killed. Unset, it does nothing."""
+        if os.environ.get("FLEETOPS_INGEST_STALL_AT") != name:
+            return
+        self._set_phase(f"stalled at {name}")
+        self._report(db=True)
+        time.sleep(float(os.environ.get("FLEETOPS_INGEST_STALL_SECONDS", "120")))
 
     def _set_phase(self, phase: str) -> None:
         with self.progress.lock:
@@ -299,6 +314,8 @@ class PaymentsIngest:
         run.rows_duplicate = snap["rows_duplicate"]
         run.bytes_read = snap["bytes_read"]
         run.timings = snap["timings"] | {"total": round(snap["elapsed"], 3)}
+        if self.refresh_mode:
+            run.timings["refresh_view_mode"] = self.refresh_mode
         run.sources = [
             {"path": str(f.path), "name": f.name, "kind": f.kind, "bytes": f.size}
             | {
@@ -405,6 +422,7 @@ class PaymentsIngest:
 
     def _stage(self, conn: psycopg.Connection, f: SourceFile) -> dict:
         spool = tempfile.SpooledTemporaryFile(max_size=8 << 20, mode="w+", newline="")  # noqa: SIM115
+        months = None
         writer = csv.writer(spool, lineterminator="\n")
 
         def on_reject(r: readers.Rejection) -> None:
@@ -418,6 +436,7 @@ class PaymentsIngest:
                 )  # fmt: skip
                 staged = self._copy_blocks(conn, f, reader, COLUMNS["transactions"], first_line=2)
                 candidates = reader.cleaner.order.ids()
+                months = reader.cleaner.checks.months
             elif f.kind == "labels":
                 reader = readers.LabelsReader(f.path, marker=self.marker, on_reject=on_reject, checks=LabelChecks())
                 staged = self._copy_blocks(conn, f, reader, ["id", "label"], first_line=1)
@@ -444,7 +463,7 @@ class PaymentsIngest:
             p.sha256 = reader.digest.hexdigest()
         # Fresh statistics: the transform's joins are planned on them.
         conn.execute(sql.SQL("ANALYZE {}").format(staging(self.table(f, "stage"))))
-        return {"rows": rows, "candidates": 0 if candidates is None else int(candidates.size)}
+        return {"rows": rows, "candidates": 0 if candidates is None else int(candidates.size), "months": months}
 
     def _copy_blocks(self, conn, f: SourceFile, reader, columns: list[str], *, first_line: int) -> int:
         table = staging(self.table(f, "stage"))
@@ -700,28 +719,51 @@ class PaymentsIngest:
             labels_relation = sql.SQL("(SELECT NULL::bigint AS id, NULL::boolean AS is_fraud WHERE false)")
         tables = {
             "staging": staging(self.table(f, "stage")),
-            "parsed": staging(self.table(f, "parsed")),
+            "checked": staging(self.table(f, "checked")),
             "labels": labels_relation,
             "dupes": self._dupes(f, "transactions"),
             "loader": staging(self.table(f, "loader")),
             "loader_default": staging(self.table(f, "loader_default")),
+            # A view cannot take bind parameters: these two are quoted literals.
+            "tz": sql.Literal(self.run.source_tz),
+            "marker": sql.Literal(self.marker),
         }
-        params = self._params(f, tz=self.run.source_tz)
-        self._run("transactions", statements, "parse", f, tables, params)
-        months = [row[0] for row in self._run("transactions", statements, "months", f, tables, params).fetchall()]
-        new_tables = self._prepare_loader(tables, months)
-        cur = self._run("transactions", statements, "load", f, tables, params)
-        loaded = cur.rowcount
+        params = self._params(f)
+        self._run("transactions", statements, "checked", f, tables, {})
+        new_tables = self._prepare_loader(tables, self._candidate_months(f))
+        loaded = self._run("transactions", statements, "load", f, tables, params).rowcount
+        unforeseen = [r[0] for r in self._run("transactions", statements, "unforeseen_months", f, tables, {})]
+        if unforeseen:
+            self._create_partitions(unforeseen)
         self._run("transactions", statements, "load_existing_months", f, tables, params)
         self._attach(tables, new_tables)
         rejected = self._run("transactions", statements, "reject", f, tables, params).rowcount
-        valid = self.main.execute(
-            sql.SQL("SELECT count(*) FROM {} WHERE reason IS NULL").format(tables["parsed"])
-        ).fetchone()[0]
+        self._checkpoint("transactions_loaded")
         if loaded:
             sample = max(1.0, min(100.0, 100.0 * 200_000 / loaded))
             self._run("transactions", statements, "home_area", f, tables, params | {"sample_percent": sample})
-        return {"loaded": loaded, "rejected": rejected, "valid": valid}
+        return {"loaded": loaded, "rejected": rejected}
+
+    def _candidate_months(self, f: SourceFile) -> list[dt.date]:
+        """Months (UTC) the file's payments can fall in, from the dates the reader saw: with a
+        source time zone other than UTC a payment on the first or the last days of a month may
+        belong to the month before or after (an unused month table is dropped again)."""
+        seen = self.stage_results[f.index]["months"]
+        months = set(seen["all"])
+        if self.run.source_tz != "UTC":
+            months |= {m - 1 for m in seen["first_day"]} | {m + 1 for m in seen["month_end"]}
+        return [dt.date(m // 12, m % 12 + 1, 1) for m in sorted(months)]
+
+    def _create_partitions(self, months: list[dt.date]) -> None:
+        for month in months:
+            self.main.execute(
+                sql.SQL("CREATE TABLE IF NOT EXISTS {} PARTITION OF {} FOR VALUES FROM ({}) TO ({})").format(
+                    sql.Identifier(partition_name(PAYMENT_TABLE, month)),
+                    sql.Identifier(PAYMENT_TABLE),
+                    sql.Literal(month.isoformat()),
+                    sql.Literal(add_months(month, 1).isoformat()),
+                )
+            )
 
     def _prepare_loader(self, tables: dict, months: list[dt.date]) -> list[tuple[str, dt.date]]:
         """The loader: a partitioned twin of transactions_payment whose partitions are fresh month
@@ -846,10 +888,13 @@ def _describe(exc: BaseException) -> str:
     return f"{exc.__class__.__name__}: {readers.mask_text(str(exc))}"[:5000]
 
 
-def enriched_transactions_refresh(*, conn: psycopg.Connection | None = None) -> float:
-    """REFRESH MATERIALIZED VIEW CONCURRENTLY enriched_transactions (readers keep reading the
-    old contents meanwhile). A view never populated cannot be refreshed concurrently; it is
-    populated once with a plain refresh. Returns the seconds it took."""
+def enriched_transactions_refresh(*, conn: psycopg.Connection | None = None) -> dict:
+    """REFRESH MATERIALIZED VIEW CONCURRENTLY enriched_transactions: readers keep reading the old
+    contents meanwhile. Two cases take a plain REFRESH instead, because CONCURRENTLY cannot or
+    need not apply: a view never populated (CONCURRENTLY refuses it) and a view holding no row
+    (there is nothing for readers to keep; the plain refresh writes the rows once, sorted into
+    the index, instead of diffing them row by row against an empty table).
+    Returns {"mode": ..., "seconds": ...}."""
     own = conn is None
     conn = conn or connect()
     started = time.monotonic()
@@ -859,13 +904,17 @@ def enriched_transactions_refresh(*, conn: psycopg.Connection | None = None) -> 
         ).fetchone()
         if populated is None:
             raise ApplicationError("The enriched_transactions view does not exist: run the migrations.")
-        conn.execute("SET work_mem = '256MB'")
-        if populated[0]:
-            conn.execute("REFRESH MATERIALIZED VIEW CONCURRENTLY enriched_transactions")
-        else:
-            conn.execute("REFRESH MATERIALIZED VIEW enriched_transactions")
-        conn.execute("RESET work_mem")
+        empty = (
+            not populated[0] or conn.execute("SELECT NOT EXISTS (SELECT 1 FROM enriched_transactions)").fetchone()[0]
+        )
+        with conn.transaction():
+            conn.execute("SET LOCAL work_mem = '256MB'")
+            if empty:
+                conn.execute("REFRESH MATERIALIZED VIEW enriched_transactions")
+            else:
+                conn.execute("REFRESH MATERIALIZED VIEW CONCURRENTLY enriched_transactions")
     finally:
         if own:
             conn.close()
-    return time.monotonic() - started
+    mode = "plain (view was empty)" if empty else "concurrently"
+    return {"mode": mode, "seconds": round(time.monotonic() - started, 3)}

@@ -1,87 +1,73 @@
 -- Transform of one transactions file: staged text -> typed, checked rows -> Payment, with every
 -- refused row in RejectedRow. Runs in one transaction. The reader has already checked the
--- format of the id, date, amount, client, card and merchant columns (bad ones arrive as
+-- format of the id, date, amount, client, card and merchant columns (bad lines arrive as
 -- placeholder rows marked in use_chip), so the casts here cannot fail; what is left is what
 -- only the database can judge: references, the payment method and duplicates.
 
--- @statement parse
-CREATE UNLOGGED TABLE {parsed} AS
-SELECT q.line_no, q.id, q.paid_at, q.customer_id, q.card_id, q.amount, q.method, q.merchant_id,
-       q.merchant_city, q.merchant_state, q.merchant_zip, q.mcc, q.errors, q.is_fraud, q.reason,
-       CASE WHEN q.reason IS NOT NULL AND q.reason <> 'pre' THEN
-           CASE q.reason
-               WHEN 'duplicate_in_file' THEN 'transaction id ' || q.raw_id || ' already appears on line ' || q.first_line
-               WHEN 'unknown_client' THEN 'client_id ' || coalesce(q.raw_client_id, '(empty)') || ' is not a known customer'
-               WHEN 'unknown_card' THEN 'card_id ' || coalesce(q.raw_card_id, '(empty)') || ' is not a known card'
-               WHEN 'card_client_mismatch' THEN 'card_id ' || q.raw_card_id || ' belongs to another client than ' || q.raw_client_id
-               WHEN 'unknown_mcc' THEN 'mcc ' || coalesce(q.raw_mcc, '(empty)') || ' is neither an ISO 18245 code nor in the delivery''s MCC file'
-               ELSE 'use_chip ' || coalesce(q.raw_use_chip, '(empty)') || ' is not a Swipe, Chip or Online Transaction'
-           END
-       END AS detail,
-       CASE WHEN q.reason IS NOT NULL AND q.reason <> 'pre' THEN q.raw_line END AS raw_line
-FROM (
-    SELECT s.line_no,
-           s.id::bigint AS id,
-           s."date"::timestamp AT TIME ZONE %(tz)s AS paid_at,
-           c.id AS customer_id,
-           k.id AS card_id,
-           replace(s.amount, '$', '')::numeric(12, 2) AS amount,
-           CASE s.use_chip
-               WHEN 'Swipe Transaction' THEN 'swipe'
-               WHEN 'Chip Transaction' THEN 'chip'
-               WHEN 'Online Transaction' THEN 'online'
-           END AS method,
-           s.merchant_id::bigint AS merchant_id,
-           left(coalesce(s.merchant_city, ''), 100) AS merchant_city,
-           left(coalesce(s.merchant_state, ''), 100) AS merchant_state,
-           CASE WHEN s.zip IS NULL THEN '' ELSE left(lpad(split_part(s.zip, '.', 1), 5, '0'), 10) END AS merchant_zip,
-           m.code AS mcc,
-           CASE WHEN s.errors IS NULL THEN ARRAY[]::varchar(40)[]
-                ELSE string_to_array(s.errors, ',')::varchar(40)[] END AS errors,
-           l.is_fraud,
-           d.first_line,
-           CASE
-               WHEN s.use_chip = %(marker)s THEN 'pre'
-               WHEN d.line_no IS NOT NULL THEN 'duplicate_in_file'
-               WHEN c.id IS NULL THEN 'unknown_client'
-               WHEN k.id IS NULL THEN 'unknown_card'
-               WHEN k.customer_id <> c.id THEN 'card_client_mismatch'
-               WHEN m.code IS NULL THEN 'unknown_mcc'
-               WHEN s.use_chip NOT IN ('Swipe Transaction', 'Chip Transaction', 'Online Transaction') THEN 'bad_value'
-           END AS reason,
-           s.id AS raw_id, s.client_id AS raw_client_id, s.card_id AS raw_card_id, s.mcc AS raw_mcc,
-           s.use_chip AS raw_use_chip,
-           concat_ws(',', coalesce(s.id, ''), coalesce(s."date", ''), coalesce(s.client_id, ''),
-                     coalesce(s.card_id, ''), coalesce(s.amount, ''), coalesce(s.use_chip, ''),
-                     coalesce(s.merchant_id, ''), coalesce(s.merchant_city, ''), coalesce(s.merchant_state, ''),
-                     coalesce(s.zip, ''), coalesce(s.mcc, ''),
-                     CASE WHEN strpos(s.errors, ',') > 0 THEN '"' || s.errors || '"' ELSE coalesce(s.errors, '') END
-           ) AS raw_line
-    FROM {staging} s
-    LEFT JOIN customers_customer c ON c.external_id = s.client_id::bigint
-    LEFT JOIN customers_paymentcard k ON k.external_id = s.card_id::bigint
-    LEFT JOIN transactions_merchantcategory m ON m.code = s.mcc
-    LEFT JOIN {labels} l ON l.id = s.id::bigint
-    LEFT JOIN {dupes} d ON d.line_no = s.line_no
-) q;
-
--- @statement months
-SELECT DISTINCT date_trunc('month', paid_at AT TIME ZONE 'UTC')::date AS month
-FROM {parsed}
-WHERE reason IS NULL
-ORDER BY 1;
+-- @statement checked
+-- Every staged row typed, with the reason it is refused (NULL = good). A view, not a table: the
+-- load reads the typed columns of the good rows, the rejection reads the text of the others.
+CREATE VIEW {checked} AS
+SELECT s.line_no,
+       s.id::bigint AS id,
+       s."date"::timestamp AT TIME ZONE {tz} AS paid_at,
+       c.id AS customer_id,
+       k.id AS card_id,
+       replace(s.amount, '$', '')::numeric(12, 2) AS amount,
+       CASE s.use_chip
+           WHEN 'Swipe Transaction' THEN 'swipe'
+           WHEN 'Chip Transaction' THEN 'chip'
+           WHEN 'Online Transaction' THEN 'online'
+       END AS method,
+       s.merchant_id::bigint AS merchant_id,
+       left(coalesce(s.merchant_city, ''), 100) AS merchant_city,
+       left(coalesce(s.merchant_state, ''), 100) AS merchant_state,
+       CASE WHEN s.zip IS NULL THEN ''
+            WHEN length(s.zip) = 7 AND substr(s.zip, 6) = '.0' THEN left(s.zip, 5)  -- the float-like 58523.0
+            ELSE left(lpad(split_part(s.zip, '.', 1), 5, '0'), 10) END AS merchant_zip,
+       m.code AS mcc,
+       CASE WHEN s.errors IS NULL THEN ARRAY[]::varchar(40)[]
+            ELSE string_to_array(s.errors, ',')::varchar(40)[] END AS errors,
+       CASE
+           WHEN s.use_chip = {marker} THEN 'pre'
+           WHEN d.line_no IS NOT NULL THEN 'duplicate_in_file'
+           WHEN c.id IS NULL THEN 'unknown_client'
+           WHEN k.id IS NULL THEN 'unknown_card'
+           WHEN k.customer_id <> c.id THEN 'card_client_mismatch'
+           WHEN m.code IS NULL THEN 'unknown_mcc'
+           WHEN s.use_chip NOT IN ('Swipe Transaction', 'Chip Transaction', 'Online Transaction') THEN 'bad_value'
+       END AS reason,
+       d.first_line,
+       s.id AS raw_id, s.client_id AS raw_client_id, s.card_id AS raw_card_id, s.mcc AS raw_mcc,
+       s.use_chip AS raw_use_chip,
+       concat_ws(',', coalesce(s.id, ''), coalesce(s."date", ''), coalesce(s.client_id, ''),
+                 coalesce(s.card_id, ''), coalesce(s.amount, ''), coalesce(s.use_chip, ''),
+                 coalesce(s.merchant_id, ''), coalesce(s.merchant_city, ''), coalesce(s.merchant_state, ''),
+                 coalesce(s.zip, ''), coalesce(s.mcc, ''),
+                 CASE WHEN strpos(s.errors, ',') > 0 THEN '"' || s.errors || '"' ELSE coalesce(s.errors, '') END
+       ) AS raw_line
+FROM {staging} s
+LEFT JOIN customers_customer c ON c.external_id = s.client_id::bigint
+LEFT JOIN customers_paymentcard k ON k.external_id = s.card_id::bigint
+LEFT JOIN transactions_merchantcategory m ON m.code = s.mcc
+LEFT JOIN {dupes} d ON d.line_no = s.line_no;
 
 -- @statement load
 -- Into the loader: its month partitions are fresh tables without indexes or foreign keys (those
 -- come in one piece when each is attached to transactions_payment); rows of months that already
 -- have a partition fall into the loader's default partition and are moved with a plain INSERT.
+-- Labels join here, so a labelled payment is written once, with its label.
 INSERT INTO {loader} (id, paid_at, customer_id, card_id, amount, method, merchant_id, merchant_city,
                       merchant_state, merchant_zip, mcc, errors, is_fraud, fraud_score, ingest_run_id)
-SELECT p.id, p.paid_at, p.customer_id, p.card_id, p.amount, p.method, p.merchant_id, p.merchant_city,
-       p.merchant_state, p.merchant_zip, p.mcc, p.errors, p.is_fraud, NULL, %(run_id)s
-FROM {parsed} p
-WHERE p.reason IS NULL
-  AND NOT EXISTS (SELECT 1 FROM transactions_payment x WHERE x.id = p.id);
+SELECT v.id, v.paid_at, v.customer_id, v.card_id, v.amount, v.method, v.merchant_id, v.merchant_city,
+       v.merchant_state, v.merchant_zip, v.mcc, v.errors, l.is_fraud, NULL, %(run_id)s
+FROM {checked} v
+LEFT JOIN {labels} l ON l.id = v.id
+WHERE v.reason IS NULL
+  AND NOT EXISTS (SELECT 1 FROM transactions_payment x WHERE x.id = v.id);
+
+-- @statement unforeseen_months
+SELECT DISTINCT date_trunc('month', paid_at AT TIME ZONE 'UTC')::date FROM {loader_default};
 
 -- @statement load_existing_months
 INSERT INTO transactions_payment (id, paid_at, customer_id, card_id, amount, method, merchant_id, merchant_city,
@@ -92,9 +78,18 @@ FROM {loader_default};
 
 -- @statement reject
 INSERT INTO transactions_rejectedrow (run_id, file_name, line_number, reason, detail, raw_line)
-SELECT %(run_id)s, %(file_name)s, line_no, reason, transactions_mask_pan(detail), transactions_mask_pan(raw_line)
-FROM {parsed}
-WHERE reason IS NOT NULL AND reason <> 'pre';
+SELECT %(run_id)s, %(file_name)s, v.line_no, v.reason,
+       transactions_mask_pan(CASE v.reason
+           WHEN 'duplicate_in_file' THEN 'transaction id ' || v.raw_id || ' already appears on line ' || v.first_line
+           WHEN 'unknown_client' THEN 'client_id ' || coalesce(v.raw_client_id, '(empty)') || ' is not a known customer'
+           WHEN 'unknown_card' THEN 'card_id ' || coalesce(v.raw_card_id, '(empty)') || ' is not a known card'
+           WHEN 'card_client_mismatch' THEN 'card_id ' || v.raw_card_id || ' belongs to another client than ' || v.raw_client_id
+           WHEN 'unknown_mcc' THEN 'mcc ' || coalesce(v.raw_mcc, '(empty)') || ' is neither an ISO 18245 code nor in the delivery''s MCC file'
+           ELSE 'use_chip ' || coalesce(v.raw_use_chip, '(empty)') || ' is not a Swipe, Chip or Online Transaction'
+       END),
+       transactions_mask_pan(v.raw_line)
+FROM {checked} v
+WHERE v.reason IS NOT NULL AND v.reason <> 'pre';
 
 -- @statement home_area
 -- Customers without a city get the city and postal area (first three zip digits) where they
@@ -102,13 +97,15 @@ WHERE reason IS NOT NULL AND reason <> 'pre';
 UPDATE customers_customer c
 SET city = h.city, postal_area = h.postal_area, updated_at = now()
 FROM (
-    SELECT DISTINCT ON (customer_id) customer_id, merchant_city AS city, left(merchant_zip, 3) AS postal_area
+    SELECT DISTINCT ON (client_id) client_id, city, postal_area
     FROM (
-        SELECT p.customer_id, p.merchant_city, p.merchant_zip, count(*) AS payments
-        FROM {parsed} p TABLESAMPLE SYSTEM (%(sample_percent)s) REPEATABLE (1)
-        WHERE p.reason IS NULL AND p.method <> 'online' AND p.merchant_zip <> ''
+        SELECT s.client_id::bigint AS client_id, left(s.merchant_city, 100) AS city,
+               left(lpad(split_part(s.zip, '.', 1), 5, '0'), 3) AS postal_area, count(*) AS payments
+        FROM {staging} s TABLESAMPLE SYSTEM (%(sample_percent)s) REPEATABLE (1)
+        WHERE s.use_chip IN ('Swipe Transaction', 'Chip Transaction')
+          AND s.zip IS NOT NULL AND s.merchant_city IS NOT NULL
         GROUP BY 1, 2, 3
     ) by_place
-    ORDER BY customer_id, payments DESC, city
+    ORDER BY client_id, payments DESC, city
 ) h
-WHERE c.id = h.customer_id AND c.city = '';
+WHERE c.external_id = h.client_id AND c.city = '';

@@ -7,5 +7,7 @@ class Command(BaseCommand):
     help = "Refreshes the enriched_transactions materialized view CONCURRENTLY (readers are not blocked)."
 
     def handle(self, *args, **options):
-        seconds = enriched_transactions_refresh()
-        self.stdout.write(self.style.SUCCESS(f"enriched_transactions refreshed in {seconds:.1f} s."))
+        result = enriched_transactions_refresh()
+        self.stdout.write(
+            self.style.SUCCESS(f"enriched_transactions refreshed ({result['mode']}) in {result['seconds']:.1f} s.")
+        )
