@@ -1,3 +1,4 @@
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions, permissions
 
 from apps.telematics.services import device_authenticate
@@ -48,3 +49,16 @@ class IsDevice(permissions.BasePermission):
 
     def has_permission(self, request, view) -> bool:
         return isinstance(request.user, DevicePrincipal)
+
+
+class DeviceTokenScheme(OpenApiAuthenticationExtension):
+    target_class = "apps.telematics.api.authentication.DeviceTokenAuthentication"
+    name = "deviceToken"
+
+    def get_security_definition(self, auto_schema):
+        return {
+            "type": "apiKey",
+            "in": "header",
+            "name": "Authorization",
+            "description": "`Device <token>`: the device's own token, shown once when the device is created.",
+        }
