@@ -16,7 +16,11 @@ CHROMIUM_ARGS = [
 ]
 
 
+# live_server needs a transactional database. serialized_rollback: the flush after this test then
+# leaves the tables empty instead of re-running post_migrate (role groups, content types), which
+# would collide with the next serialized-rollback test restoring the same rows.
 @pytest.mark.browser
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_back_office_logs_into_the_admin_and_opens_the_vehicle_list(live_server, role_user, tmp_path, monkeypatch):
     if not CHROMIUM.exists():
         pytest.skip(f"{CHROMIUM} is missing (install Debian's chromium: scripts/ensure_chromium.sh)")

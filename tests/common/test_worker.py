@@ -2,6 +2,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 import uuid
 from pathlib import Path
 
@@ -87,4 +88,8 @@ def test_ping_round_trips_through_a_real_worker(worker):
     # The worker ran it against this test's database, so it really went through Redis and back.
     assert answer == {"pong": "hello", "database": connection.settings_dict["NAME"]}
     assert process.poll() is None
+    # The worker's own log names the task run (it may flush a moment after the result is stored).
+    deadline = time.monotonic() + 15
+    while f"Task common.ping[{result.id}] succeeded" not in log_path.read_text() and time.monotonic() < deadline:
+        time.sleep(0.2)
     assert f"Task common.ping[{result.id}] succeeded" in log_path.read_text()
