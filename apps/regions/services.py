@@ -45,7 +45,8 @@ def store_daily_metrics_refresh(*, last_day: dt.date | None = None, days: int = 
 # states per store (slow, and noisy with one or two years), while the yearly shape is shared by
 # the whole business, so it is estimated once from the pooled daily total of all stores (its
 # 7-day mean over its centred 365-day mean, averaged by day of year and smoothed over ±7 days).
-# With less than two years of history the days it cannot see keep a factor of 1.
+# With less than two years of history there is no yearly factor (1 everywhere): a single year
+# cannot tell the season from that year's trend.
 #
 # Backtest: rolling origin over the last BACKTEST_WEEKS weeks; at each weekly origin the factor
 # and the model are fitted only on data before it and forecast the next 7 days, against the
@@ -100,10 +101,17 @@ def _daily_starts(*, first_day: dt.date, last_day: dt.date):
 def yearly_factor(total, *, smooth_days: int = 7):
     """Multiplicative day-of-year factor (index 1..366) from a pooled daily series (pandas Series
     with a DatetimeIndex): its centred 7-day mean over its centred 365-day mean, averaged per day of
-    year, smoothed circularly; days never seen get 1. Mean 1 over the year."""
+    year, smoothed circularly; days never seen get 1. Mean 1 over the year. Needs two years of
+    history from the first rental on (each day of the year then has a full centred year around
+    it); with less it is 1 everywhere."""
     import numpy as np
     import pandas as pd
 
+    started = total.cumsum() > 0
+    total = total[started]  # days before the business had any rental are not zero demand
+    if len(total) < 730:
+        # One year shows one value per day of year, inseparable from that year's trend and noise.
+        return pd.Series(1.0, index=range(1, 367))
     level = total.rolling(365, center=True, min_periods=365).mean()
     ratio = (total.rolling(7, center=True, min_periods=7).mean() / level).replace([np.inf, -np.inf], np.nan)
     by_day = ratio.groupby(np.minimum(ratio.index.day_of_year, 365)).mean().reindex(range(1, 366))

@@ -27,9 +27,12 @@ def test_yearly_factor_recovers_a_known_yearly_shape():
     assert factor.loc[1:365].mean() == pytest.approx(1.0, abs=1e-9)
 
 
-def test_yearly_factor_is_flat_without_a_year_of_history():
-    days = pd.date_range("2025-01-01", periods=200, freq="D")
-    assert set(yearly_factor(pd.Series(5.0, index=days)).round(9)) == {1.0}
+def test_yearly_factor_is_flat_without_two_years_after_the_first_rental():
+    days = pd.date_range("2024-01-01", periods=900, freq="D")
+    shape = 1 + 0.3 * np.sin(2 * np.pi * (days.day_of_year - 80) / 365)
+    series = pd.Series(100 * shape, index=days)
+    series.iloc[:300] = 0  # the business opened 300 days in: 600 days of data
+    assert set(yearly_factor(series).round(9)) == {1.0}
 
 
 def test_backtest_beats_seasonal_naive_on_trend_weekly_and_noise():
