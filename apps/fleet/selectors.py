@@ -4,12 +4,12 @@ import datetime as dt
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
-from django.db import connection
 from django.db.models import QuerySet
 from django.utils import timezone
 
 from apps.alerts.config import intelligence_config
 from apps.fleet.models import MaintenanceForecast
+from apps.jobs import sql as batch_sql
 
 SQL_DIR = Path(__file__).resolve().parent / "sql"
 
@@ -30,10 +30,7 @@ REVENUE_DEFAULTS = {
 
 
 def _rows(sql_name: str, params: dict) -> list[dict]:
-    with connection.cursor() as cursor:
-        cursor.execute((SQL_DIR / sql_name).read_text(), params)
-        columns = [c.name for c in cursor.description]
-        return [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
+    return batch_sql.fetch_dicts((SQL_DIR / sql_name).read_text(), params)
 
 
 def _half_euro(value: float) -> Decimal:

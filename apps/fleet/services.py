@@ -12,6 +12,7 @@ from django.utils import timezone
 from apps.alerts.config import intelligence_config
 from apps.alerts.services import events_sync
 from apps.fleet.selectors import REVENUE_DEFAULTS, vehicle_revenue_opportunities
+from apps.jobs import sql as batch_sql
 
 SQL_DIR = Path(__file__).resolve().parent / "sql"
 
@@ -36,10 +37,7 @@ SOURCE_REVENUE = "intelligence.revenue"
 
 
 def _rows(sql_name: str, params: dict) -> list[dict]:
-    with connection.cursor() as cursor:
-        cursor.execute((SQL_DIR / sql_name).read_text(), params)
-        columns = [c.name for c in cursor.description]
-        return [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
+    return batch_sql.fetch_dicts((SQL_DIR / sql_name).read_text(), params)
 
 
 def _end_of_day(day: dt.date) -> dt.datetime:

@@ -8,6 +8,7 @@ from django.utils import timezone
 
 from apps.alerts.config import intelligence_config
 from apps.common.exceptions import ApplicationError
+from apps.jobs import sql as batch_sql
 
 SQL_DIR = Path(__file__).resolve().parent / "sql"
 
@@ -29,9 +30,7 @@ def store_daily_metrics_refresh(*, last_day: dt.date | None = None, days: int = 
     if days < 1 or days > 3660:
         raise ApplicationError("days must be between 1 and 3660", code="invalid_range")
     first_day = last_day - dt.timedelta(days=days - 1)
-    with connection.cursor() as cursor:
-        cursor.execute(_sql("store_daily_metrics_upsert.sql"), {"first_day": first_day, "last_day": last_day})
-        rows = cursor.rowcount
+    rows = batch_sql.execute(_sql("store_daily_metrics_upsert.sql"), {"first_day": first_day, "last_day": last_day})
     return {"first_day": first_day.isoformat(), "last_day": last_day.isoformat(), "rows": rows}
 
 
@@ -67,7 +66,8 @@ def _daily_starts(*, first_day: dt.date, last_day: dt.date):
     """A days x stores matrix (pandas DataFrame) of rentals started per local day, zeros filled."""
     import pandas as pd
 
-    with connection.cursor() as cursor:
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SET LOCAL jit = off")  # see apps.jobs.sql
         cursor.execute(
             """
             WITH stores AS (

@@ -80,7 +80,7 @@ def test_demand_forecast_run_stores_backtest_and_raises_surges(django_assert_max
                 )
     Rental.objects.bulk_create(rentals)
 
-    with django_assert_max_num_queries(12):
+    with django_assert_max_num_queries(16):
         result = demand_forecast_run(as_of=as_of)
     busy_forecast = result["forecasts"][str(busy.pk)]
     assert busy_forecast["days"][0] == "2026-06-01" and len(busy_forecast["rentals"]) == 7

@@ -121,7 +121,7 @@ def test_rules_follow_settings(world, settings):
 
 @pytest.mark.django_db
 def test_run_opens_events_with_severity_from_score_and_auto_resolves(world, django_assert_max_num_queries):
-    with django_assert_max_num_queries(8):
+    with django_assert_max_num_queries(12):
         result = rental_fraud_run(as_of=AS_OF)
     events = {int(e.entity_id): e for e in OperationalEvent.objects.filter(event_type="fraud_risk")}
     assert result["events"]["opened"] == len(events)

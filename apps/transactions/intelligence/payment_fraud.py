@@ -58,7 +58,8 @@ FEATURES = [
 def _frame(*, since, until, labelled_only=False, unscored_only=False, keep_per_mille=1000):
     import pandas as pd
 
-    with connection.cursor() as cursor:
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SET LOCAL jit = off")  # see apps.jobs.sql
         cursor.execute(
             SQL.read_text(),
             {

@@ -17,11 +17,11 @@ import json
 from decimal import Decimal
 from pathlib import Path
 
-from django.db import connection
 from django.utils import timezone
 
 from apps.alerts.config import intelligence_config
 from apps.alerts.services import events_sync
+from apps.jobs import sql as batch_sql
 from apps.transactions.intelligence.segments import rfm_sql
 
 SOURCE = "intelligence.rental_fraud"
@@ -97,10 +97,7 @@ def rental_fraud_scan(*, as_of: dt.datetime | None = None) -> list[dict]:
         "min_far_returns": cfg["MIN_FAR_RETURNS"],
         "reason_z": cfg["REASON_Z"],
     }
-    with connection.cursor() as cursor:
-        cursor.execute(SQL.read_text().replace("{rfm}", rfm_sql()), params)
-        columns = [c.name for c in cursor.description]
-        rows = [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
+    rows = batch_sql.fetch_dicts(SQL.read_text().replace("{rfm}", rfm_sql()), params)
 
     results = []
     for row in rows:

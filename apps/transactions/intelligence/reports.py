@@ -6,18 +6,16 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import TextIO
 
-from django.db import connection
 from django.utils import timezone
+
+from apps.jobs import sql as batch_sql
 
 SQL = Path(__file__).resolve().parent / "sql" / "driver_performance.sql"
 
 
 def driver_performance_report(*, as_of: dt.datetime | None = None, days: int = 90) -> list[dict]:
     until = as_of or timezone.now()
-    with connection.cursor() as cursor:
-        cursor.execute(SQL.read_text(), {"since": until - dt.timedelta(days=days), "until": until})
-        columns = [c.name for c in cursor.description]
-        return [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
+    return batch_sql.fetch_dicts(SQL.read_text(), {"since": until - dt.timedelta(days=days), "until": until})
 
 
 def rows_to_csv(rows: Iterable[dict], stream: TextIO) -> int:

@@ -3,8 +3,10 @@
 import datetime as dt
 from pathlib import Path
 
-from django.db import connection
+from django.db import connection, transaction
 from django.utils import timezone
+
+from apps.jobs import sql as batch_sql
 
 SQL_DIR = Path(__file__).resolve().parent / "sql"
 SEGMENTS = ("champions", "loyal", "promising", "needs_attention", "at_risk", "hibernating")
@@ -18,19 +20,17 @@ def customer_rfm_list(*, until: dt.datetime | None = None, lookback_days: int = 
     """One row per customer with started rentals in the lookback: recency/frequency/monetary,
     their 1..5 scores and the segment name."""
     until = until or timezone.now()
-    with connection.cursor() as cursor:
-        cursor.execute(
-            rfm_sql() + " ORDER BY customer_id",
-            {"rfm_since": until - dt.timedelta(days=lookback_days), "rfm_until": until},
-        )
-        columns = [c.name for c in cursor.description]
-        return [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
+    return batch_sql.fetch_dicts(
+        rfm_sql() + " ORDER BY customer_id",
+        {"rfm_since": until - dt.timedelta(days=lookback_days), "rfm_until": until},
+    )
 
 
 def customer_segment_summary(*, until: dt.datetime | None = None, lookback_days: int = 365) -> list[dict]:
     """Customers, spend and averages per segment, in the order of SEGMENTS."""
     until = until or timezone.now()
-    with connection.cursor() as cursor:
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SET LOCAL jit = off")  # see apps.jobs.sql
         cursor.execute(
             f"""
             SELECT segment, count(*) AS customers, sum(monetary) AS spend,
