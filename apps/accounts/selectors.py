@@ -43,14 +43,17 @@ def partner_driver_visible(*, partner: Partner, driver_id: int) -> bool:
     return Policy.objects.filter(partner=partner, driver_id=driver_id).exists()
 
 
-def driver_latest_score(*, driver_id: int) -> RiskScore | None:
-    """The driver's latest score of the active model."""
-    return (
-        RiskScore.objects.select_related("model")
-        .filter(driver_id=driver_id, model__is_active=True)
-        .order_by("-as_of", "-created_at")
-        .first()
-    )
+def driver_latest_score(
+    *, driver_id: int, insured_by: Partner | None = None, summary: bool = False
+) -> RiskScore | None:
+    """The driver's latest score of the active model (only if `insured_by` sees the driver;
+    `summary` leaves the explanation columns unread)."""
+    qs = RiskScore.objects.select_related("model").filter(driver_id=driver_id, model__is_active=True)
+    if insured_by is not None:
+        qs = qs.filter(Exists(Policy.objects.filter(partner=insured_by, driver_id=OuterRef("driver_id"))))
+    if summary:
+        qs = qs.defer("features", "contributions", "reasons", "base_value")
+    return qs.order_by("-as_of", "-created_at").first()
 
 
 def driver_score_history(*, driver_id: int) -> QuerySet[RiskScore]:
@@ -140,10 +143,11 @@ def _cached_for_partner(kind: str, partner: Partner, driver_id: int, build) -> t
     fall back to the database, so the answer is always correct; only the latency differs."""
     timeout = _cache_timeout()
     if timeout <= 0:
-        if not partner_driver_visible(partner=partner, driver_id=driver_id):
-            return False, None
-        score = driver_latest_score(driver_id=driver_id)
-        return True, (build(score) if score is not None else None)
+        # One query answers both questions when the driver is visible and scored (the usual case).
+        score = driver_latest_score(driver_id=driver_id, insured_by=partner, summary=build is score_payload)
+        if score is not None:
+            return True, build(score)
+        return partner_driver_visible(partner=partner, driver_id=driver_id), None
     visible_key, payload_key = _visible_key(partner.pk, driver_id), _cache_key(kind, driver_id)
     try:
         hits = cache.get_many([visible_key, payload_key]) or {}
@@ -154,7 +158,7 @@ def _cached_for_partner(kind: str, partner: Partner, driver_id: int, build) -> t
         return False, None
     payload = hits.get(payload_key)
     if payload is None:
-        score = driver_latest_score(driver_id=driver_id)
+        score = driver_latest_score(driver_id=driver_id, summary=build is score_payload)
         if score is None:
             return True, None
         payload = build(score)

@@ -6,7 +6,7 @@ from django.core.cache import cache
 
 from apps.accounts.selectors import _cache_key
 from apps.pricing import services
-from apps.risk.models import RiskScore
+from apps.risk.models import RiskModel, RiskScore
 from tests.risk.factories import RiskScoreFactory
 
 pytestmark = pytest.mark.django_db
@@ -60,7 +60,16 @@ def test_cache_turned_off_still_answers(two_partners, settings):
     a = two_partners["a"]
     cache.delete(_cache_key("score", a["driver"].pk))
     assert a["client"].get(_score_url(a)).json()["safety_score"] == 75
+    assert a["client"].get(_score_url(a, "explanation/")).json()["contributions"]
     assert cache.get(_cache_key("score", a["driver"].pk)) is None
+    foreign = a["client"].get(_score_url(two_partners["b"]))
+    assert (foreign.status_code, foreign.json()["detail"]) == (404, "No such driver.")
+    RiskModel.objects.update(is_active=False)  # no score of an active model any more
+    unscored = a["client"].get(_score_url(a))
+    assert (unscored.status_code, unscored.json()["detail"]) == (
+        404,
+        "This driver has no score from the active model yet.",
+    )
 
 
 def test_a_redis_outage_still_answers_correctly(two_partners, settings):
