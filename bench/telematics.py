@@ -136,6 +136,27 @@ def start_gunicorn(port: int, workers: int) -> subprocess.Popen:
     raise SystemExit("gunicorn did not start: " + proc.stderr.read().decode()[-2000:])
 
 
+def cpu_ticks(patterns: tuple[str, ...]) -> dict[int, int]:
+    """utime + stime (clock ticks) of every process whose command line contains a pattern."""
+    ticks = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmd = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            if not any(p in cmd for p in patterns):
+                continue
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            ticks[int(entry.name)] = int(fields[11]) + int(fields[12])
+        except OSError:
+            continue
+    return ticks
+
+
+def cpu_seconds(before: dict[int, int], after: dict[int, int]) -> float:
+    return sum(t - before.get(pid, 0) for pid, t in after.items()) / os.sysconf("SC_CLK_TCK")
+
+
 def upload_all(port: int, jobs: list[tuple[str, bytes]], clients: int) -> tuple[float, int, list[int]]:
     """Posts every (token, body) with `clients` keep-alive connections; returns wall time,
     samples stored and trip ids."""
@@ -198,29 +219,39 @@ def raw_copy(windows, clients: int, first_trip_id: int) -> float:
     for p in payloads:
         work.put(p)
 
-    def client():
-        with psycopg.connect(
+    conns = [
+        psycopg.connect(
             host=db["HOST"], port=db["PORT"], user=db["USER"], dbname=db["NAME"], password=db.get("PASSWORD") or None
-        ) as conn:
-            while True:
-                try:
-                    payload = work.get_nowait()
-                except queue.Empty:
-                    return
-                with (
-                    conn.transaction(),
-                    conn.cursor() as cur,
-                    cur.copy(f"COPY {SAMPLES_TABLE} ({COPY_COLUMNS}) FROM STDIN (FORMAT BINARY)") as copy,
-                ):
-                    copy.write(payload)
+        )
+        for _ in range(clients)
+    ]
 
-    threads = [threading.Thread(target=client) for _ in range(clients)]
+    def client(conn):
+        while True:
+            try:
+                payload = work.get_nowait()
+            except queue.Empty:
+                return
+            with (
+                conn.transaction(),
+                conn.cursor() as cur,
+                cur.copy(f"COPY {SAMPLES_TABLE} ({COPY_COLUMNS}) FROM STDIN (FORMAT BINARY)") as copy,
+            ):
+                copy.write(payload)
+
+    threads = [threading.Thread(target=client, args=(conn,)) for conn in conns]
+    pattern = (f"postgres: {db['USER']} {db['NAME']} ",)
+    before = cpu_ticks(pattern)
     start = time.perf_counter()
     for t in threads:
         t.start()
     for t in threads:
         t.join()
-    return time.perf_counter() - start
+    elapsed = time.perf_counter() - start
+    cpu = cpu_seconds(before, cpu_ticks(pattern))
+    for conn in conns:
+        conn.close()
+    return elapsed, cpu
 
 
 def seed_driver_trips(n_drivers: int, trips_per_driver: int, as_of: dt.date) -> int:
@@ -318,8 +349,23 @@ def main() -> int:
     connection.close()
 
     server = start_gunicorn(args.port, args.workers)
+    watched = (
+        "gunicorn fleetops.wsgi",
+        f"postgres: {connection.settings_dict['USER']} {connection.settings_dict['NAME']} ",
+    )
     try:
+        # Warm-up, not timed: each worker imports the URLconf, DRF and the apps on its first requests.
+        warm = [(tokens[0], body_columns(f"warm-{i}", w)) for i, w in enumerate(windows[: 4 * args.workers])]
+        _, warm_stored, _ = upload_all(args.port, warm, args.clients)
+        cpu_before, own_before = cpu_ticks(watched), time.process_time()
         api_s, stored, trip_ids = upload_all(args.port, jobs, args.clients)
+        cpu_after = cpu_ticks(watched)
+        api_cpu = cpu_seconds(cpu_before, cpu_after)
+        web_cpu = cpu_seconds(
+            {p: t for p, t in cpu_before.items() if p in cpu_ticks(watched[:1])},
+            {p: t for p, t in cpu_after.items() if p in cpu_ticks(watched[:1])},
+        )
+        client_cpu = time.process_time() - own_before
         rows_s, rows_stored, _ = upload_all(args.port, row_jobs, args.clients)
         replay_s, _, replay_ids = upload_all(args.port, jobs[:200], args.clients)  # idempotent: 200, no new rows
     finally:
@@ -331,12 +377,12 @@ def main() -> int:
     with connection.cursor() as cursor:
         cursor.execute(f"SELECT count(*) FROM {SAMPLES_TABLE}")
         in_table = cursor.fetchone()[0]
-    assert in_table == stored + rows_stored, (in_table, stored, rows_stored)
+    assert in_table == warm_stored + stored + rows_stored, (in_table, stored, rows_stored)
 
     # The raw COPY ceiling: same samples, same concurrency, new trip ids.
-    copy_s = raw_copy(windows, args.clients, first_trip_id=10_000_000)
+    copy_s, copy_cpu = raw_copy(windows, args.clients, first_trip_id=10_000_000)
     copy_rate = total_samples / copy_s
-    copy1_s = raw_copy(windows[:500], 1, first_trip_id=20_000_000)
+    copy1_s, _ = raw_copy(windows[:500], 1, first_trip_id=20_000_000)
     copy1_rate = 500 * args.samples / copy1_s
 
     # Trip features: the batch job's path (chunks of 500 trips) and the per-upload task's path.
@@ -382,6 +428,17 @@ def main() -> int:
         ("raw COPY ceiling", f"{copy_s:.2f} s -> {copy_rate:,.0f} samples/s ({args.clients} connections)"),
         ("raw COPY, 1 connection", f"{copy1_rate:,.0f} samples/s"),
         ("ratio API / raw COPY", f"{api_rate / copy_rate:.2f}x  (target >= 0.3x)"),
+        (
+            "API CPU (gunicorn + PostgreSQL)",
+            f"{api_cpu:.1f} s = {api_cpu / total_samples * 1e6:.1f} us/sample (web {web_cpu:.1f} s, "
+            f"database {api_cpu - web_cpu:.1f} s); HTTP clients {client_cpu:.1f} s; "
+            f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores",
+        ),
+        (
+            "  capacity on 2 idle cores",
+            f"{2 * total_samples / (api_cpu + client_cpu):,.0f} samples/s (projection from CPU cost, not measured)",
+        ),
+        ("raw COPY CPU (PostgreSQL)", f"{copy_cpu:.1f} s = {copy_cpu / total_samples * 1e6:.1f} us/sample"),
         ("API target 100,000 samples/s", "met" if api_rate >= 100_000 else "MISSED"),
         (
             "trip features, batch job",
