@@ -150,6 +150,7 @@ class GeneratedFiles:
     labels: int
     dirty: dict[str, int] = field(default_factory=dict)
     fraud: int = 0
+    fraud_labelled: int = 0
 
 
 # --- fixed-width rendering ------------------------------------------------------------------
@@ -244,6 +245,7 @@ class PaymentFileGenerator:
         self.label_share = label_share
         self.dirty_counts = dict.fromkeys(DIRTY_KINDS, 0)
         self.fraud = 0
+        self.fraud_labelled = 0
         self.labels_written = 0
 
     # ---- files ----
@@ -271,6 +273,7 @@ class PaymentFileGenerator:
             labels=self.labels_written,
             dirty={k: v for k, v in self.dirty_counts.items() if v},
             fraud=self.fraud,
+            fraud_labelled=self.fraud_labelled,
         )
 
     def _write_users(self) -> Path:
@@ -557,6 +560,7 @@ class PaymentFileGenerator:
         # Labels: a random share of the clean rows (the "train" split).
         labelled = clean & (rng.random(size) < self.label_share)
         self.labels_written += int(labelled.sum())
+        self.fraud_labelled += int((fraud & labelled).sum())
         n_lab = int(labelled.sum())
         label_bytes = b""
         if n_lab:

@@ -83,7 +83,7 @@ def _stat(key, label, row: dict, prior: tuple[float, float] = (0.0, 0.0)) -> Fra
     labelled, frauds = row["labelled"], row["frauds"]
     low, high = wilson_interval(frauds, labelled)
     alpha, beta = prior
-    shrunk = (frauds + alpha) / (labelled + alpha + beta) if labelled + alpha + beta else None
+    shrunk = (frauds + alpha) / (labelled + alpha + beta) if labelled else None
     return FraudStat(
         key=key,
         label=label,

@@ -736,12 +736,15 @@ class PaymentsIngest:
         if unforeseen:
             self._create_partitions(unforeseen)
         self._run("transactions", statements, "load_existing_months", f, tables, params)
-        self._attach(tables, new_tables)
         rejected = self._run("transactions", statements, "reject", f, tables, params).rowcount
-        self._checkpoint("transactions_loaded")
         if loaded:
             sample = max(1.0, min(100.0, 100.0 * 200_000 / loaded))
             self._run("transactions", statements, "home_area", f, tables, params | {"sample_percent": sample})
+        self._checkpoint("transactions_loaded")
+        # Last, right before the commit: attaching adds the partitions' foreign keys, which locks
+        # the referenced tables (customers, cards, categories, ingest runs) against writes until
+        # the commit.
+        self._attach(tables, new_tables)
         return {"loaded": loaded, "rejected": rejected}
 
     def _candidate_months(self, f: SourceFile) -> list[dt.date]:
