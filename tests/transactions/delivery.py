@@ -48,7 +48,8 @@ TRANSACTIONS = [
     (10, "7475335,2010-01-04 11:00:00,825,4524,$5.00,Swipe Transaction,59935,Beulah,ND,58523.0,9990,", "unknown_mcc"),
     (
         11,
-        f"7475336,2010-01-04 12:00:00,825,4524,$5.00,Swipe Transaction,59935,Beulah,ND,58523.0,5499,,{LEAKED_NUMBER},987",
+        "7475336,2010-01-04 12:00:00,825,4524,$5.00,Swipe Transaction,59935,Beulah,ND,58523.0,5499,"
+        f",{LEAKED_NUMBER},987",
         "column_count",
     ),
     (12, '7475337,2010-01-04 13:00:00,825,4524,$5.00,Swipe Transaction,59935,"Beulah,ND,58523.0,5499,', "bad_quoting"),

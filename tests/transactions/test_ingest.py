@@ -199,7 +199,7 @@ def test_a_bad_header_found_at_execution_fails_the_run_before_loading(tmp_path):
     run = ingest_run_create(paths=[str(path)])
     (path / "users_data.csv").write_text("id,age\n1,2\n")
 
-    with pytest.raises(ApplicationError, match="users_data.csv: header is not the expected one"):
+    with pytest.raises(ApplicationError, match=r"users_data\.csv: header is not the expected one"):
         ingest_run_execute(run=run)
 
     run.refresh_from_db()
