@@ -33,6 +33,9 @@ def seed(*, size: str, rng: random.Random, stdout) -> None:
     driver_features_refresh(as_of=as_of, window_days=WINDOW_DAYS)
     frame = selectors.training_frame(as_of=as_of, window_days=WINDOW_DAYS, follow_days=365, claims_known_until=today)
     drivers, claims = len(frame), int(frame["claims"].sum()) if len(frame) else 0
+    if drivers == 0:
+        # Fail (and so run again on the next seed_demo) rather than record a world without drivers.
+        raise RuntimeError(f"no demo driver has driving before {as_of}: the telematics demo extension must run first")
     if drivers < MIN_TRAINING_DRIVERS or claims < MIN_DEMO_CLAIMS:
         stdout.write(
             f"  risk: {drivers} demo drivers with driving before {as_of} and {claims} claims since: too few to "

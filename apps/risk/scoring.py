@@ -17,10 +17,8 @@ How the numbers relate (documented for people reading a score):
 """
 
 import datetime as dt
-import io
 import json
 import logging
-import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -105,10 +103,15 @@ class ScoredChunk:
 def scores_compute(*, model: RiskModel, driver_ids: np.ndarray, values: np.ndarray, explain: bool) -> ScoredChunk:
     """One predict and (when explaining) one pred_contribs call for the whole chunk."""
     booster = model_booster(model)
-    matrix = xgb.DMatrix(values, base_margin=np.zeros(len(values)), feature_names=list(model.feature_names))
+    # nthread=1: building a 1,000-row matrix is faster than waking a thread pool for it
+    matrix = xgb.DMatrix(values, base_margin=np.zeros(len(values)), feature_names=list(model.feature_names), nthread=1)
+    # A plain prediction of 1,000 rows takes a millisecond on one thread: waking a thread pool
+    # costs more than that on a busy machine. Exact SHAP is the heavy part and gets every core.
+    booster.set_param({"nthread": 1})
     margin = booster.predict(matrix, output_margin=True).astype(float)
     contributions = base_values = None
     if explain:
+        booster.set_param({"nthread": 0})
         contribs = booster.predict(matrix, pred_contribs=True).astype(float)
         contributions, base_values = contribs[:, :-1], contribs[:, -1]
     expected = np.exp(margin)
@@ -126,44 +129,49 @@ def scores_compute(*, model: RiskModel, driver_ids: np.ndarray, values: np.ndarr
     )
 
 
-def _format_value(name: str, value: float) -> str:
+def _formatted(name: str, values: np.ndarray) -> list[str]:
     feature = BY_NAME[name]
-    shown = value * feature.scale
-    return f"{shown:.{feature.decimals}f}" if feature.decimals else f"{round(shown):d}"
+    return [f"{v:.{feature.decimals}f}" for v in (values * feature.scale).tolist()]
 
 
 def reasons_for(
     *, feature_names: list[str], values: np.ndarray, contributions: np.ndarray, quantiles: dict[str, list[float]]
 ) -> list[list[dict]]:
     """Top reasons per driver in plain words, e.g. "harsh braking 3.2 per 100 km, more than 80% of
-    drivers: +12% expected claims". The share of drivers comes from the training population."""
+    drivers: +12% expected claims". The share of drivers comes from the training population
+    (1,001 quantiles per feature in the model card). Vectorised per feature; strings per row."""
+    n, k = contributions.shape
+    top = np.argsort(-np.abs(contributions), axis=1, kind="stable")[:, :TOP_REASONS]
+    effects = np.expm1(np.take_along_axis(contributions, top, axis=1))
+    below = np.empty((n, k), dtype=np.int64)
+    above = np.empty((n, k), dtype=np.int64)
+    shown = []
+    for j, name in enumerate(feature_names):
+        q = np.asarray(quantiles[name])
+        below[:, j] = np.rint(100.0 * np.searchsorted(q, values[:, j], side="left") / len(q))
+        above[:, j] = np.rint(100.0 * (len(q) - np.searchsorted(q, values[:, j], side="right")) / len(q))
+        shown.append(_formatted(name, values[:, j]))
+    features = [BY_NAME[name] for name in feature_names]
     out = []
-    order = np.argsort(-np.abs(contributions), axis=1, kind="stable")[:, :TOP_REASONS]
-    population = {name: np.asarray(quantiles[name]) for name in feature_names}
-    for i in range(len(values)):
+    for i in range(n):
         reasons = []
-        for j in order[i]:
-            c = float(contributions[i, j])
-            effect = math.exp(c) - 1.0
+        for slot in range(top.shape[1]):
+            effect = float(effects[i, slot])
             if abs(effect) < MIN_REASON_EFFECT:
                 continue
-            name = feature_names[j]
-            value = float(values[i, j])
-            q = population[name]
-            below = round(100.0 * np.searchsorted(q, value, side="left") / len(q))
-            above = round(100.0 * (len(q) - np.searchsorted(q, value, side="right")) / len(q))
-            if below >= 50:
-                compared = f"more than {below}% of drivers"
-            elif above >= 50:
-                compared = f"less than {above}% of drivers"
+            j = int(top[i, slot])
+            if below[i, j] >= 50:
+                compared = f"more than {below[i, j]}% of drivers"
+            elif above[i, j] >= 50:
+                compared = f"less than {above[i, j]}% of drivers"
             else:
                 compared = "about the same as most drivers"
-            feature = BY_NAME[name]
+            feature = features[j]
             text = (
-                f"{feature.label} {_format_value(name, value)} {feature.unit}, {compared}: "
+                f"{feature.label} {shown[j][i]} {feature.unit}, {compared}: "
                 f"{'+' if effect >= 0 else MINUS}{abs(effect) * 100:.0f}% expected claims"
             )
-            reasons.append({"feature": name, "effect": round(effect, 4), "text": text})
+            reasons.append({"feature": feature.name, "effect": round(effect, 4), "text": text})
         out.append(reasons)
     return out
 
@@ -176,56 +184,55 @@ _STAGE_COLUMNS = (
     "relative_risk",
     "safety_score",
     "band",
+    "features",
     "contributions",
     "base_value",
     "reasons",
 )
 
 
-def _features_json_sql(feature_names: list[str]) -> str:
-    selectors._columns(feature_names)  # allow-list check
-    return "jsonb_build_object(" + ", ".join(f"'{n}', f.{n}" for n in feature_names) + ")"
+def _json_object_template(names: list[str]) -> str:
+    # Feature names are the allow-listed identifiers of FEATURES: safe as JSON keys as they are.
+    selectors._columns(names)
+    return "{" + ", ".join(f'"{n}": %r' for n in names) + "}"
 
 
 def scores_write(
     *, model: RiskModel, as_of: dt.date, chunk: ScoredChunk, update_changed: bool = False
-) -> list[tuple[int, str, int]]:
-    """Bulk-writes a chunk: COPY into a temporary table, then one INSERT ... SELECT joined to the
-    feature rows (the feature snapshot is built in SQL). ON CONFLICT (driver, model, as_of) DO
-    NOTHING, so a rerun writes nothing; `update_changed` (event-driven rescoring) instead replaces
-    the day's score when its features changed since. Returns (driver, band, score) written."""
+) -> list[tuple[int, str, int, str | None, int | None]]:
+    """Bulk-writes a chunk: COPY into a temporary table, then one INSERT ... SELECT ... ON CONFLICT
+    (driver, model, as_of) DO NOTHING, so a rerun writes nothing; `update_changed` (event-driven
+    rescoring) instead replaces the day's score when its features changed since. Returns, per row
+    written, (driver, band, safety score, previous band, previous safety score): the previous
+    score is the driver's latest before this statement (read in the same statement)."""
     if not len(chunk.driver_ids):
         return []
     names = list(model.feature_names)
-    quantiles = model.model_card.get("feature_quantiles") or {}
-    reasons = (
-        reasons_for(feature_names=names, values=chunk.values, contributions=chunk.contributions, quantiles=quantiles)
-        if chunk.contributions is not None
-        else None
-    )
-    buffer = io.StringIO()
-    for i, driver_id in enumerate(chunk.driver_ids):
-        if chunk.contributions is not None:
-            contribs = json.dumps(dict(zip(names, np.round(chunk.contributions[i], 6).tolist(), strict=True)))
-            base_value = repr(float(chunk.base_values[i]))
-            reason_json = json.dumps(reasons[i], ensure_ascii=False)
-        else:
-            contribs, base_value, reason_json = "{}", "0", "[]"
-        buffer.write(
-            "\t".join(
-                (
-                    str(int(driver_id)),
-                    repr(float(chunk.expected[i])),
-                    repr(float(chunk.relative_risk[i])),
-                    str(int(chunk.safety[i])),
-                    chunk.bands[i],
-                    contribs.replace("\\", "\\\\"),
-                    base_value,
-                    reason_json.replace("\\", "\\\\"),
-                )
-            )
+    as_json = _json_object_template(names)
+    explained = chunk.contributions is not None
+    if explained:
+        quantiles = model.model_card.get("feature_quantiles") or {}
+        reasons = reasons_for(
+            feature_names=names, values=chunk.values, contributions=chunk.contributions, quantiles=quantiles
         )
-        buffer.write("\n")
+        contributions = np.round(chunk.contributions, 6).tolist()
+        base_values = chunk.base_values.tolist()
+    values = chunk.values.tolist()
+    expected, relative = chunk.expected.tolist(), chunk.relative_risk.tolist()
+    safety, bands = chunk.safety.tolist(), chunk.bands.tolist()
+    lines = []
+    for i, driver_id in enumerate(chunk.driver_ids.tolist()):
+        if explained:
+            contribs, base, reason_json = (
+                as_json % tuple(contributions[i]), repr(base_values[i]),
+                json.dumps(reasons[i], ensure_ascii=False).replace("\\", "\\\\"),
+            )  # fmt: skip
+        else:
+            contribs, base, reason_json = "{}", "0", "[]"
+        lines.append(
+            f"{driver_id}\t{expected[i]!r}\t{relative[i]!r}\t{safety[i]}\t{bands[i]}\t"
+            f"{as_json % tuple(values[i])}\t{contribs}\t{base}\t{reason_json}\n"
+        )
     conflict = (
         """ON CONFLICT (driver_id, model_id, as_of) DO UPDATE SET
             expected_claims_per_year = EXCLUDED.expected_claims_per_year, relative_risk = EXCLUDED.relative_risk,
@@ -237,26 +244,38 @@ def scores_write(
         else "ON CONFLICT (driver_id, model_id, as_of) DO NOTHING"
     )
     with connection.cursor() as cursor:
+        # One round trip: the session's stage table (kept across transactions, emptied at each
+        # commit; emptied here too for an outer transaction writing several chunks) and, since
+        # scores are recomputable and a rerun writes the missing ones, no wait for the WAL flush
+        # at this chunk's commit: a crash can only lose scores the next run writes again.
         cursor.execute(
             """CREATE TEMPORARY TABLE IF NOT EXISTS risk_score_stage (
                 driver_id bigint, expected_claims_per_year float8, relative_risk float8, safety_score int,
-                band text, contributions jsonb, base_value float8, reasons jsonb) ON COMMIT DELETE ROWS"""
+                band text, features jsonb, contributions jsonb, base_value float8, reasons jsonb)
+               ON COMMIT DELETE ROWS;
+               DELETE FROM risk_score_stage;
+               SET LOCAL synchronous_commit = off"""
         )
-        cursor.execute("TRUNCATE risk_score_stage")
         with cursor.copy(f"COPY risk_score_stage ({', '.join(_STAGE_COLUMNS)}) FROM STDIN") as copy:
-            copy.write(buffer.getvalue())
+            copy.write("".join(lines))
+        # The statement's snapshot does not see its own inserts: the lateral read finds the
+        # driver's score from before this write (for a replaced day, the old version of it).
         cursor.execute(
-            f"""INSERT INTO risk_riskscore (driver_id, model_id, as_of, expected_claims_per_year, relative_risk,
-                    safety_score, band, features, contributions, base_value, reasons, created_at)
-                SELECT s.driver_id, %(model)s, %(as_of)s, s.expected_claims_per_year, s.relative_risk,
-                    s.safety_score, s.band, {_features_json_sql(names)}, s.contributions, s.base_value, s.reasons,
-                    %(now)s
-                FROM risk_score_stage s
-                JOIN telematics_driverfeatures f
-                  ON f.driver_id = s.driver_id AND f.as_of = %(as_of)s AND f.window_days = %(window)s
-                ORDER BY s.driver_id
-                {conflict}
-                RETURNING driver_id, band, safety_score""",
-            {"model": model.pk, "as_of": as_of, "window": model.window_days, "now": timezone.now()},
+            f"""WITH written AS (
+                    INSERT INTO risk_riskscore (driver_id, model_id, as_of, expected_claims_per_year,
+                        relative_risk, safety_score, band, features, contributions, base_value, reasons, created_at)
+                    SELECT s.driver_id, %(model)s, %(as_of)s, s.expected_claims_per_year, s.relative_risk,
+                        s.safety_score, s.band, s.features, s.contributions, s.base_value, s.reasons, %(now)s
+                    FROM risk_score_stage s
+                    {conflict}
+                    RETURNING driver_id, band, safety_score
+                )
+                SELECT w.driver_id, w.band, w.safety_score, p.band, p.safety_score
+                FROM written w
+                LEFT JOIN LATERAL (
+                    SELECT band, safety_score FROM risk_riskscore r WHERE r.driver_id = w.driver_id
+                    ORDER BY r.as_of DESC, r.created_at DESC, r.id DESC LIMIT 1
+                ) p ON true""",
+            {"model": model.pk, "as_of": as_of, "now": timezone.now()},
         )
         return cursor.fetchall()

@@ -65,55 +65,39 @@ def training_frame(*, as_of: dt.date, window_days: int, follow_days: int, claims
     return frame
 
 
-def features_chunk(
-    *,
-    model: RiskModel,
-    as_of: dt.date,
-    after_driver_id: int = 0,
-    limit: int = 1000,
-    driver_ids: list[int] | None = None,
-    skip_scored: bool = True,
-) -> tuple[np.ndarray, np.ndarray]:
-    """The next `limit` drivers (by id) with features as of `as_of`, in one query: ids and a
-    float matrix in the model's feature order. Drivers already scored by this model for this day
-    are skipped, which is what lets a killed run pick up where it stopped."""
+def drivers_to_score(*, model: RiskModel, as_of: dt.date, driver_ids: list[int] | None = None) -> np.ndarray:
+    """Ids of the drivers with features as of `as_of` that this model has not scored for that day
+    (sorted). Taking them out up front is what lets a killed run pick up where it stopped."""
+    sql = f"""
+        SELECT f.driver_id FROM telematics_driverfeatures f
+        WHERE f.as_of = %(as_of)s AND f.window_days = %(window)s
+        {"AND f.driver_id = ANY(%(ids)s)" if driver_ids is not None else ""}
+        AND NOT EXISTS (SELECT 1 FROM risk_riskscore s
+                        WHERE s.driver_id = f.driver_id AND s.model_id = %(model)s AND s.as_of = %(as_of)s)
+        ORDER BY f.driver_id
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(sql, {"as_of": as_of, "window": model.window_days, "ids": driver_ids, "model": model.pk})
+        return np.fromiter((row[0] for row in cursor.fetchall()), dtype=np.int64)
+
+
+def features_chunk(*, model: RiskModel, as_of: dt.date, driver_ids) -> tuple[np.ndarray, np.ndarray]:
+    """The features of these drivers as of `as_of`, in one query: their ids (sorted) and a float
+    matrix in the model's feature order. Drivers without a features row that day are left out."""
     sql = f"""
         SELECT f.driver_id, {_columns(model.feature_names)}
         FROM telematics_driverfeatures f
-        WHERE f.as_of = %(as_of)s AND f.window_days = %(window)s AND f.driver_id > %(after)s
-        {"AND f.driver_id = ANY(%(ids)s)" if driver_ids is not None else ""}
-        {"AND NOT EXISTS (SELECT 1 FROM risk_riskscore s WHERE s.driver_id = f.driver_id AND s.model_id = %(model)s AND s.as_of = %(as_of)s)" if skip_scored else ""}
+        WHERE f.driver_id = ANY(%(ids)s) AND f.as_of = %(as_of)s AND f.window_days = %(window)s
         ORDER BY f.driver_id
-        LIMIT %(limit)s
-    """  # noqa: E501
-    params = {
-        "as_of": as_of,
-        "window": model.window_days,
-        "after": after_driver_id,
-        "ids": driver_ids,
-        "model": model.pk,
-        "limit": limit,
-    }
+    """
+    ids = [int(i) for i in driver_ids]
     with connection.cursor() as cursor:
-        cursor.execute(sql, params)
+        cursor.execute(sql, {"ids": ids, "as_of": as_of, "window": model.window_days})
         rows = cursor.fetchall()
     if not rows:
         return np.empty(0, dtype=np.int64), np.empty((0, len(model.feature_names)))
     data = np.asarray(rows, dtype=float)
     return data[:, 0].astype(np.int64), data[:, 1:]
-
-
-def drivers_to_score_count(*, model: RiskModel, as_of: dt.date, driver_ids: list[int] | None = None) -> int:
-    sql = f"""
-        SELECT count(*) FROM telematics_driverfeatures f
-        WHERE f.as_of = %(as_of)s AND f.window_days = %(window)s
-        {"AND f.driver_id = ANY(%(ids)s)" if driver_ids is not None else ""}
-        AND NOT EXISTS (SELECT 1 FROM risk_riskscore s
-                        WHERE s.driver_id = f.driver_id AND s.model_id = %(model)s AND s.as_of = %(as_of)s)
-    """
-    with connection.cursor() as cursor:
-        cursor.execute(sql, {"as_of": as_of, "window": model.window_days, "ids": driver_ids, "model": model.pk})
-        return cursor.fetchone()[0]
 
 
 def driver_latest_features_date(*, driver_id: int, window_days: int, on_or_before: dt.date) -> dt.date | None:
@@ -124,17 +108,6 @@ def driver_latest_features_date(*, driver_id: int, window_days: int, on_or_befor
             [driver_id, window_days, on_or_before],
         )
         return cursor.fetchone()[0]
-
-
-def latest_scores(*, driver_ids: list[int]) -> dict[int, tuple[str, int]]:
-    """Each driver's most recent score (any model) as (band, safety_score)."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            """SELECT DISTINCT ON (driver_id) driver_id, band, safety_score FROM risk_riskscore
-               WHERE driver_id = ANY(%s) ORDER BY driver_id, as_of DESC, created_at DESC, id DESC""",
-            [list(driver_ids)],
-        )
-        return {row[0]: (row[1], row[2]) for row in cursor.fetchall()}
 
 
 def risk_score_latest(*, driver_id: int) -> RiskScore | None:

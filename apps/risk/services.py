@@ -66,27 +66,26 @@ def driver_rescore(*, driver_id: int):
 # --- scoring -------------------------------------------------------------------------------------
 
 
-def _scores_follow_up(*, model, as_of, written: list[tuple[int, str, int]], previous: dict) -> list[int]:
+def _scores_follow_up(*, model, as_of, written: list[tuple]) -> list[int]:
     """After new scores: a `safety` event for each driver whose band worsened to high (event_raise
     keeps one live event per driver), and pricing's requote on commit for the drivers whose band
     or score changed (a first score counts as a change). Returns the changed driver ids."""
     from apps.alerts.services import event_raise
 
     changed = []
-    for driver_id, band, score in written:
-        before = previous.get(driver_id)
-        if before is None or before != (band, score):
+    for driver_id, band, score, before_band, before_score in written:
+        if before_band is None or (before_band, before_score) != (band, score):
             changed.append(int(driver_id))
-        if band == RiskScore.Band.HIGH and before is not None and before[0] != RiskScore.Band.HIGH:
+        if band == RiskScore.Band.HIGH and before_band is not None and before_band != RiskScore.Band.HIGH:
             event_raise(
                 event_type="safety",
                 severity="high",
                 entity_type="customers.customer",
                 entity_id=driver_id,
                 title=f"Driver {driver_id} moved into the high risk band",
-                description=f"Safety score {before[1]} ({before[0]}) → {score} (high) with model {model.version}"
+                description=f"Safety score {before_score} ({before_band}) → {score} (high) with model {model.version}"
                 f" on features as of {as_of}.",
-                metadata={"model": model.version, "as_of": str(as_of), "from_band": before[0], "safety_score": score},
+                metadata={"model": model.version, "as_of": str(as_of), "from_band": before_band, "safety_score": score},
                 score=float(100 - score),
                 source="risk.scoring",
             )
@@ -100,12 +99,11 @@ def _scores_follow_up(*, model, as_of, written: list[tuple[int, str, int]], prev
 @transaction.atomic
 def scores_chunk_save(*, model, as_of, driver_ids, values, explain: bool = True, update_changed: bool = False) -> dict:
     """Scores one chunk of drivers and writes it, with its follow-ups, in one transaction."""
-    from apps.risk import scoring, selectors
+    from apps.risk import scoring
 
-    previous = selectors.latest_scores(driver_ids=driver_ids.tolist())
     chunk = scoring.scores_compute(model=model, driver_ids=driver_ids, values=values, explain=explain)
     written = scoring.scores_write(model=model, as_of=as_of, chunk=chunk, update_changed=update_changed)
-    changed = _scores_follow_up(model=model, as_of=as_of, written=written, previous=previous)
+    changed = _scores_follow_up(model=model, as_of=as_of, written=written)
     return {"scored": len(driver_ids), "written": len(written), "changed": len(changed)}
 
 
@@ -118,10 +116,11 @@ def drivers_score(
     chunk_size: int = 1000,
     ctx=None,
 ) -> dict:
-    """Batch scoring: every driver with features as of `as_of` (default: the latest feature day),
-    in chunks of `chunk_size`, each chunk read in one query, predicted and explained with one call
-    each, and written in its own transaction. Drivers this model already scored for that day are
-    skipped, so a rerun writes nothing and a killed run, started again, finishes the rest."""
+    """Batch scoring: every driver with features as of `as_of` (default: the latest feature day)
+    that this model has not scored for that day yet, in chunks of `chunk_size`: each chunk's
+    features read in one query, predicted and explained with one call each, and written with
+    its follow-ups in its own transaction. A rerun writes nothing; a killed run, started again,
+    scores the rest."""
     from apps.risk import selectors
 
     model = model or selectors.risk_model_active()
@@ -137,27 +136,23 @@ def drivers_score(
             )
         as_of = dates[-1]
     ids = sorted({int(i) for i in driver_ids}) if driver_ids is not None else None
-    total = selectors.drivers_to_score_count(model=model, as_of=as_of, driver_ids=ids)
+    todo = selectors.drivers_to_score(model=model, as_of=as_of, driver_ids=ids)
     if ctx:
-        ctx.set_total(total, note=f"model {model.version}, features as of {as_of}")
+        ctx.set_total(len(todo), note=f"model {model.version}, features as of {as_of}")
     done = {"scored": 0, "written": 0, "changed": 0, "chunks": 0}
-    after = 0
-    while True:
+    for start in range(0, len(todo), chunk_size):
         if ctx:
             ctx.check_cancelled()
         chunk_ids, values = selectors.features_chunk(
-            model=model, as_of=as_of, after_driver_id=after, limit=chunk_size, driver_ids=ids
+            model=model, as_of=as_of, driver_ids=todo[start : start + chunk_size]
         )
-        if not len(chunk_ids):
-            break
         counts = scores_chunk_save(model=model, as_of=as_of, driver_ids=chunk_ids, values=values, explain=explain)
         for key, value in counts.items():
             done[key] += value
         done["chunks"] += 1
-        after = int(chunk_ids[-1])
         if ctx:
             ctx.advance(len(chunk_ids))
-    return {"model": model.version, "as_of": str(as_of), "explain": explain, "drivers_with_features": total, **done}
+    return {"model": model.version, "as_of": str(as_of), "explain": explain, "to_score": len(todo), **done}
 
 
 def driver_score_refresh(*, model, driver_id: int):
@@ -171,9 +166,7 @@ def driver_score_refresh(*, model, driver_id: int):
     if as_of is None:
         logger.info("driver %s has no %s-day features: not rescored", driver_id, model.window_days)
         return None
-    driver_ids, values = selectors.features_chunk(
-        model=model, as_of=as_of, limit=1, driver_ids=[driver_id], skip_scored=False
-    )
+    driver_ids, values = selectors.features_chunk(model=model, as_of=as_of, driver_ids=[driver_id])
     scores_chunk_save(model=model, as_of=as_of, driver_ids=driver_ids, values=values, update_changed=True)
     return RiskScore.objects.get(driver_id=driver_id, model=model, as_of=as_of)
 
