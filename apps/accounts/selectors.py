@@ -20,7 +20,7 @@ from django.db.models import Exists, OuterRef, QuerySet
 from apps.accounts.models import Partner
 from apps.customers.models import Customer
 from apps.pricing.models import Policy
-from apps.risk.models import RiskScore
+from apps.risk.models import RiskModel, RiskScore
 
 logger = logging.getLogger(__name__)
 
@@ -129,11 +129,55 @@ def partner_driver_visible_cached(*, partner: Partner, driver_id: int) -> bool:
         logger.warning("cache read failed for %s", key, exc_info=True)
     visible = partner_driver_visible(partner=partner, driver_id=driver_id)
     if visible:
-        try:
-            cache.set(key, 1, timeout=max(timeout, 3600))
-        except Exception:
-            logger.warning("cache write failed for %s", key, exc_info=True)
+        _remember_visible(partner.pk, driver_id, timeout)
     return visible
+
+
+def _remember_visible(partner_id: int, driver_id: int, timeout: int) -> None:
+    key = _visible_key(partner_id, driver_id)
+    try:
+        cache.set(key, 1, timeout=max(timeout, 3600))
+    except Exception:
+        logger.warning("cache write failed for %s", key, exc_info=True)
+
+
+# The hot read of the partner API in one statement: is the driver visible to the partner, and its
+# latest score of the active model. Static SQL with bound parameters (the ORM spent ~1.5 ms of CPU
+# compiling the equivalent query; this runs in ~0.2 ms).
+_SCORE_SQL = f"""
+SELECT EXISTS (SELECT 1 FROM {Policy._meta.db_table} p WHERE p.partner_id = %(partner)s AND p.driver_id = %(driver)s),
+       s.id, s.safety_score, s.band, s.expected_claims_per_year, s.relative_risk, s.as_of, s.created_at, s.version
+FROM (SELECT 1) AS one
+LEFT JOIN LATERAL (
+    SELECT rs.id, rs.safety_score, rs.band, rs.expected_claims_per_year, rs.relative_risk, rs.as_of, rs.created_at,
+           m.version
+    FROM {RiskScore._meta.db_table} rs
+    JOIN {RiskModel._meta.db_table} m ON m.id = rs.model_id AND m.is_active
+    WHERE rs.driver_id = %(driver)s
+    ORDER BY rs.as_of DESC, rs.created_at DESC
+    LIMIT 1
+) AS s ON true
+"""
+
+
+def partner_driver_score_row(*, partner_id: int, driver_id: int) -> tuple[bool, dict[str, Any] | None]:
+    """(visible, score payload as score_payload gives it, or None) in one query."""
+    with connection.cursor() as cursor:
+        cursor.execute(_SCORE_SQL, {"partner": partner_id, "driver": driver_id})
+        visible, pk, safety, band, expected, relative, as_of, created_at, version = cursor.fetchone()
+    if not visible or pk is None:
+        return bool(visible), None
+    return True, {
+        "driver_id": driver_id,
+        "score_id": pk,
+        "safety_score": safety,
+        "band": band,
+        "expected_claims_per_year": round(expected, 6),
+        "relative_risk": round(relative, 6),
+        "as_of": as_of.isoformat(),
+        "model_version": version,
+        "scored_at": created_at.isoformat(),
+    }
 
 
 def _cached_for_partner(kind: str, partner: Partner, driver_id: int, build) -> tuple[bool, dict[str, Any] | None]:
@@ -143,8 +187,9 @@ def _cached_for_partner(kind: str, partner: Partner, driver_id: int, build) -> t
     fall back to the database, so the answer is always correct; only the latency differs."""
     timeout = _cache_timeout()
     if timeout <= 0:
-        # One query answers both questions when the driver is visible and scored (the usual case).
-        score = driver_latest_score(driver_id=driver_id, insured_by=partner, summary=build is score_payload)
+        if build is score_payload:
+            return partner_driver_score_row(partner_id=partner.pk, driver_id=driver_id)
+        score = driver_latest_score(driver_id=driver_id, insured_by=partner)
         if score is not None:
             return True, build(score)
         return partner_driver_visible(partner=partner, driver_id=driver_id), None
@@ -154,11 +199,22 @@ def _cached_for_partner(kind: str, partner: Partner, driver_id: int, build) -> t
     except Exception:  # belt and braces: IGNORE_EXCEPTIONS already turns outages into misses
         logger.warning("cache read failed for %s", payload_key, exc_info=True)
         hits = {}
-    if not hits.get(visible_key) and not partner_driver_visible_cached(partner=partner, driver_id=driver_id):
+    visible, payload = bool(hits.get(visible_key)), hits.get(payload_key)
+    if payload is None and build is score_payload:
+        visible, payload = partner_driver_score_row(partner_id=partner.pk, driver_id=driver_id)
+        if visible:
+            _remember_visible(partner.pk, driver_id, timeout)
+        if payload is None:
+            return visible, None
+        try:
+            cache.set(payload_key, payload, timeout=timeout)
+        except Exception:
+            logger.warning("cache write failed for %s", payload_key, exc_info=True)
+        return True, payload
+    if not visible and not partner_driver_visible_cached(partner=partner, driver_id=driver_id):
         return False, None
-    payload = hits.get(payload_key)
     if payload is None:
-        score = driver_latest_score(driver_id=driver_id, summary=build is score_payload)
+        score = driver_latest_score(driver_id=driver_id)
         if score is None:
             return True, None
         payload = build(score)

@@ -85,3 +85,16 @@ def test_a_redis_outage_still_answers_correctly(two_partners, settings):
         assert key in response.json()
     assert a["client"].get(_score_url(a)).json()["safety_score"] == 75
     assert a["client"].get(_score_url(two_partners["b"])).status_code == 404  # isolation does not need Redis
+
+
+def test_the_one_statement_score_read_matches_the_orm_payload(two_partners):
+    from apps.accounts.selectors import driver_latest_score, partner_driver_score_row, score_payload
+
+    a, b = two_partners["a"], two_partners["b"]
+    driver = a["driver"]
+    visible, payload = partner_driver_score_row(partner_id=a["partner"].pk, driver_id=driver.pk)
+    assert visible is True
+    assert payload == score_payload(driver_latest_score(driver_id=driver.pk))
+    assert partner_driver_score_row(partner_id=b["partner"].pk, driver_id=driver.pk) == (False, None)
+    RiskModel.objects.update(is_active=False)
+    assert partner_driver_score_row(partner_id=a["partner"].pk, driver_id=driver.pk) == (True, None)
