@@ -18,7 +18,8 @@ def ingest(ctx: JobContext, *, ingest_run_id: int | None = None, paths: list | N
     if ingest_run_id is not None:
         run = IngestRun.objects.get(pk=ingest_run_id)
     else:
-        run = ingest_run_create(paths=paths or [], source_tz=source_tz, user=ctx.run.started_by)
+        # Started through the jobs API or a schedule: only files under PAYMENTS_INGEST_ROOT.
+        run = ingest_run_create(paths=paths or [], source_tz=source_tz, user=ctx.run.started_by, restrict_to_root=True)
     total = sum(int(s.get("bytes", 0)) for s in run.sources) or 1
     ctx.set_total(total, note="bytes to read")
     cancelled = []
