@@ -532,7 +532,7 @@ class WorldBuilder:
     def plan_rentals(self) -> list[Planned]:
         target = self.size.rentals
         # Requests per day at average demand; raised when too many are lost to a full fleet.
-        requests_per_day = target / 372
+        requests_per_day = 1.06 * target / 365
         for attempt in range(8):
             rng = random.Random(f"{self.seed}:rentals:{attempt}")
             planned, lost = self.simulate(requests_per_day, rng)
@@ -840,8 +840,20 @@ class WorldBuilder:
         self.counts["driver_logins"] = len(drivers)
 
 
-def copy_rows(table: str, columns: str, rows: list[tuple]) -> None:
-    """COPY rows into a table (identifiers come from this module, never from input)."""
+def _copy_text(value) -> str:
+    if value is None:
+        return "\\N"
+    if isinstance(value, dt.date):  # dates and aware datetimes
+        return value.isoformat()
+    if isinstance(value, str):
+        return value.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
+    return str(value)
+
+
+def copy_rows(table: str, columns: str, rows: list[tuple], chunk: int = 10_000) -> None:
+    """COPY rows into a table in PostgreSQL's text format (identifiers come from this module, never
+    from input). Formatting the lines here is several times faster than adapting row by row."""
     with connection.cursor() as cursor, cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
-        for row in rows:
-            copy.write_row(row)
+        for start in range(0, len(rows), chunk):
+            lines = ["\t".join(map(_copy_text, row)) for row in rows[start : start + chunk]]
+            copy.write("\n".join(lines) + "\n")
