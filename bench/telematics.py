@@ -107,7 +107,10 @@ def body_rows(external_id: str, s) -> bytes:
 
 
 def start_gunicorn(port: int, workers: int) -> subprocess.Popen:
-    env = dict(os.environ, DJANGO_SETTINGS_MODULE="fleetops.settings.base", DJANGO_DEBUG="0")
+    # Connections kept for the whole run, so the database backends measured are the ones that did the work.
+    env = dict(
+        os.environ, DJANGO_SETTINGS_MODULE="fleetops.settings.base", DJANGO_DEBUG="0", DATABASE_CONN_MAX_AGE="3600"
+    )
     proc = subprocess.Popen(
         [
             str(ROOT / ".venv/bin/gunicorn"),

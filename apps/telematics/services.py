@@ -155,7 +155,8 @@ _RESOLVE_SQL = """
 SELECT
     (SELECT count(*) FROM fleet_vehicle WHERE id = %(vehicle)s) AS vehicle_found,
     (SELECT count(*) FROM customers_customer WHERE id = %(driver)s) AS driver_found,
-    r.id AS rental_id,
+    -- the rental is linked only when it is the trip's driver's (or names the driver)
+    CASE WHEN COALESCE(%(driver)s, %(device_customer)s, r.customer_id) = r.customer_id THEN r.id END AS rental_id,
     COALESCE(%(driver)s, %(device_customer)s, r.customer_id) AS driver_id,
     c.total AS consents,
     c.in_force AS consents_in_force
