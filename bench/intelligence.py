@@ -6,7 +6,7 @@
 
 - medium: FOUNDATION's demo world (`seed_demo --size medium`: 26 stores, 1,800 vehicles, 5,000
   customers, 100,000 rentals over a year) in the database fleetops_bench_intel_medium.
-- large: 1,000,000 rentals, 2,000 vehicles, 50,000 customers, 40 stores, 3.5 years, service
+- large: 1,000,000 rentals, 2,000 vehicles, 50,000 customers, 40 stores, 4.5 years, service
   books and telematics trips, generated here with numpy and written with COPY, in
   fleetops_bench_intel_large.
 
@@ -39,7 +39,7 @@ NIGHTLY = [
 ]
 TARGET_S = 60.0
 
-LARGE = {"rentals": 1_000_000, "vehicles": 2_000, "customers": 50_000, "stores": 40, "regions": 8, "days": 1278}
+LARGE = {"rentals": 1_000_000, "vehicles": 2_000, "customers": 50_000, "stores": 40, "regions": 8, "days": 1650}
 
 
 def drop_database(name: str) -> None:
@@ -156,6 +156,10 @@ def build_large_world(stdout=print) -> dict:
         weekday_demand = np.array([0.9, 0.9, 0.95, 1.0, 1.3, 1.25, 0.8])
         durations = np.array([1, 2, 3, 5, 7])
         duration_p = np.array([0.6, 0.2, 0.12, 0.05, 0.03])
+        # Some cars are wanted more than others (model, colour, where they stand), and some are
+        # booked above or below their list price: work for the revenue job.
+        popularity = rng.lognormal(0, 0.6, n_vehicles)
+        premium = rng.normal(0, 0.1, n_vehicles)
         t = acquired_days.astype(float) + rng.uniform(0, 2, n_vehicles)
         starts, lengths, owners = [], [], []
         while True:
@@ -166,7 +170,7 @@ def build_large_world(stdout=print) -> dict:
             doy = np.asarray(day.day_of_year)
             demand = (1 + 0.3 * np.sin(2 * np.pi * (doy - 100) / 365)) * weekday_demand[np.asarray(day.day_of_week)]
             ready = t + 2 / 24  # cleaned and ready two hours after the last return
-            t = ready + rng.exponential(0.75 / demand)
+            t = ready + rng.exponential(0.6 / (demand * popularity))
             t = np.floor(t) + rng.uniform(8, 18, n_vehicles) / 24  # picked up during opening hours
             t = np.where(t < ready, t + 1, t)
             length = rng.choice(durations, n_vehicles, p=duration_p) + rng.uniform(-0.1, 0.1, n_vehicles)
@@ -278,7 +282,7 @@ def build_large_world(stdout=print) -> dict:
         due_at = rented_at + pd.to_timedelta(days_charged, unit="D")
         returned_at = rented_at + pd.to_timedelta(rent_len, unit="D")
         status = np.where(returned_at > now, "active", np.where(rng.random(n) < 0.03, "cancelled", "completed"))
-        rate = np.round(price[rent_vehicle] * rng.lognormal(0.02, 0.08, n), 2)
+        rate = np.round(price[rent_vehicle] * np.exp(premium[rent_vehicle]) * rng.lognormal(0, 0.05, n), 2)
         rental_amount = np.round(rate * days_charged, 2)
         insurance = np.where(rng.random(n) < 0.5, 12.0 * days_charged, 0.0)
         discount = np.where(rng.random(n) < 0.2, np.round(rental_amount * 0.1, 2), 0.0)

@@ -1,4 +1,5 @@
 import datetime as dt
+import io
 from decimal import Decimal
 
 import numpy as np
@@ -133,3 +134,21 @@ def test_forecast_command_prints_backtest_and_stores_it_on_a_job_run(capsys):
     assert latest["run_id"] == run.pk
     assert latest["backtest"]["overall"]["store_days"] == 56
     assert latest["forecasts"][str(store.pk)]["days"][0] == "2026-06-01"
+
+
+@pytest.mark.django_db
+def test_backtest_on_the_seeded_demo_world_beats_seasonal_naive():
+    """The small demo world (FOUNDATION's generator: yearly and weekly demand, lost requests
+    when a store runs out of cars): the model must beat the same-weekday-last-week forecast."""
+    from django.core.management import call_command
+    from django.utils import timezone
+
+    from apps.common.demo.world import WorldBuilder
+
+    call_command("load_reference_data", stdout=io.StringIO())
+    WorldBuilder(size="small", seed=42).build()
+    result = demand_forecast_run(as_of=timezone.localdate())
+    overall = result["backtest"]["overall"]
+    assert overall["stores"] == 8 and overall["weeks"] == 8
+    assert overall["model"]["wape"] < overall["naive"]["wape"], overall
+    assert overall["model_beats_naive_wape"] is True

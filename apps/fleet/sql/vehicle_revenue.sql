@@ -1,5 +1,5 @@
 -- Per vehicle (not retired) over the window [%(since)s, %(until)s): the actual daily rate of its
--- completed rentals (net of discounts, per started day) vs its list price, days on rent and
+-- completed rentals (net of discounts, per booked day) vs its list price, days on rent and
 -- utilisation of the days it was in the fleet, idle days since its last return, and the median
 -- utilisation of its peers (same category, same region).
 WITH vehicles AS (
@@ -15,7 +15,8 @@ WITH vehicles AS (
 completed AS (
     SELECT vehicle_id, count(*) AS rentals,
            sum(rental_amount - discount_amount) AS net_revenue,
-           sum(GREATEST(1, ceil(extract(epoch FROM (returned_at - rented_at)) / 86400))) AS paid_days
+           -- charged per booked day: a late return's extra hours are not another day at the rate
+           sum(GREATEST(1, round(extract(epoch FROM (due_at - rented_at)) / 86400))) AS paid_days
     FROM transactions_rental
     WHERE status = 'completed' AND returned_at >= %(since)s AND returned_at < %(until)s
     GROUP BY vehicle_id
