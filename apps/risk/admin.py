@@ -165,7 +165,7 @@ class RiskModelAdmin(ReadOnlyModelAdmin):
         ]
         return _table(["feature", "gain share"], rows) if rows else "—"
 
-    @admin.display(description="SHAP summary of the test part (shap.TreeExplainer)")
+    @admin.display(description="SHAP summary of the test part (shap.TreeExplainer, up to 5,000 drivers)")
     def card_shap(self, obj):
         rows = [
             [r["feature"], _num(r["mean_abs_shap"]), f"{r['share']:.1%}",
