@@ -367,6 +367,30 @@ def run_phase(*, label: str, data: dict, args, cache_seconds: int) -> dict:
         stop_server(server)
 
 
+def cpu_per_request(data: dict, n: int = 2000) -> dict[str, float]:
+    """CPU time one request costs the serving process (Django's test client, in this process):
+    a figure that, unlike latency, barely moves when other work shares the machine."""
+    from django.core.cache import cache
+    from django.test import Client
+    from django.test.utils import override_settings
+
+    from apps.accounts.selectors import _cache_key
+
+    client = Client(HTTP_AUTHORIZATION=f"Token {data['key']}")
+    drivers = data["drivers"]
+    out = {}
+    for label, score_ttl, token_ttl in (("cache off", 0, 0), ("cache warm", 300, 10)):
+        with override_settings(PARTNER_API_CACHE_SECONDS=score_ttl, PARTNER_API_TOKEN_CACHE_SECONDS=token_ttl):
+            cache.delete_many([_cache_key("score", d) for d in drivers])
+            for d in drivers:  # warm-up (and, with the cache on, fill it)
+                assert client.get(f"/api/v1/drivers/{d}/score/").status_code == 200
+            started = time.process_time()
+            for i in range(n):
+                client.get(f"/api/v1/drivers/{drivers[i % len(drivers)]}/score/")
+            out[label] = (time.process_time() - started) / n * 1000
+    return out
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--seconds", type=float, default=30)
@@ -405,6 +429,11 @@ def main() -> int:
                 ),
             ],
         )
+    cpu = cpu_per_request(data)
+    report(
+        "CPU per request in the serving process (in-process client, 2,000 requests)",
+        [(label, f"{ms:.2f} ms of CPU (= {1000 / ms:.0f} req/s per core)") for label, ms in cpu.items()],
+    )
     off, warm = results["cache off"], results["cache warm"]
     checks = [
         ("p95 at 200 req/s, cache off", off["open"]["p95"], "<", TARGETS["uncached_p95_ms"]),
