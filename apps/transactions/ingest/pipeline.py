@@ -584,6 +584,7 @@ class PaymentsIngest:
             with conn.cursor() as cur, cur.copy(sql.SQL("COPY {} FROM STDIN").format(table)) as copy:
                 for start in range(0, ids.size, 100_000):
                     copy.write("\n".join(map(str, ids[start : start + 100_000].tolist())) + "\n")
+            conn.execute(sql.SQL("ANALYZE {}").format(table))
 
     # ---- transforms (main connection, one transaction per file) ----
 
@@ -636,17 +637,18 @@ class PaymentsIngest:
         return {"run_id": self.run.pk, "file_name": f.name, "marker": self.marker} | extra
 
     def _dupes(self, f: SourceFile, statements_name: str) -> sql.Composable:
-        """The table of in-file duplicate lines (built only when the reader saw ids out of order)."""
+        """The in-file duplicate lines (line_no, first_line): a table built only when the reader
+        saw ids out of order, else an empty relation the planner drops from the joins."""
+        if not self.stage_results[f.index]["candidates"]:
+            return sql.SQL("(SELECT NULL::bigint AS line_no, NULL::bigint AS first_line WHERE false)")
         dupes = staging(self.table(f, "dupes"))
-        if self.stage_results[f.index]["candidates"]:
-            self._run(
-                statements_name, load_statements("duplicates.sql"), "duplicates", f,
-                {"dupes": dupes, "staging": staging(self.table(f, "stage")),
-                 "candidates": staging(self.table(f, "candidates"))},
-                {},
-            )  # fmt: skip
-        else:
-            self.main.execute(sql.SQL("CREATE UNLOGGED TABLE {} (line_no bigint, first_line bigint)").format(dupes))
+        self._run(
+            statements_name, load_statements("duplicates.sql"), "duplicates", f,
+            {"dupes": dupes, "staging": staging(self.table(f, "stage")),
+             "candidates": staging(self.table(f, "candidates"))},
+            {},
+        )  # fmt: skip
+        self.main.execute(sql.SQL("ANALYZE {}").format(dupes))
         return dupes
 
     def _transform_mcc(self, f: SourceFile, labels) -> dict:
@@ -681,6 +683,7 @@ class PaymentsIngest:
             "dupes": self._dupes(f, "labels"),
         }
         self._run("labels", statements, "prepare", f, tables, self._params(f))
+        self.main.execute(sql.SQL("ANALYZE {}").format(tables["parsed"]))
         return {"loaded": 0, "rejected": 0}
 
     def _apply_labels(self, f: SourceFile) -> None:

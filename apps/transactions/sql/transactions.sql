@@ -20,8 +20,11 @@ SELECT s.line_no,
            WHEN 'Online Transaction' THEN 'online'
        END AS method,
        s.merchant_id::bigint AS merchant_id,
-       left(coalesce(s.merchant_city, ''), 100) AS merchant_city,
-       left(coalesce(s.merchant_state, ''), 100) AS merchant_state,
+       -- octet_length is free and the columns are short; left() counts characters, so only when needed.
+       CASE WHEN octet_length(s.merchant_city) <= 100 THEN s.merchant_city
+            ELSE left(coalesce(s.merchant_city, ''), 100) END AS merchant_city,
+       CASE WHEN octet_length(s.merchant_state) <= 100 THEN s.merchant_state
+            ELSE left(coalesce(s.merchant_state, ''), 100) END AS merchant_state,
        CASE WHEN s.zip IS NULL THEN ''
             WHEN length(s.zip) = 7 AND substr(s.zip, 6) = '.0' THEN left(s.zip, 5)  -- the float-like 58523.0
             ELSE left(lpad(split_part(s.zip, '.', 1), 5, '0'), 10) END AS merchant_zip,

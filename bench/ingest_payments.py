@@ -1,0 +1,246 @@
+"""Payments ELT benchmark (issue 3).
+
+Generates a delivery of N transactions (default 5,000,000) with its users, cards, MCC list and
+labels, then measures on this machine, in one run:
+
+  end to end   manage.py ingest_payments in a child process (staging -> typed, partitioned,
+               indexed -> enriched_transactions refreshed), rows/s per phase and overall, and
+               the loader's peak RSS;
+  baseline a   raw COPY of the same transactions file into an UNLOGGED all-text table (the
+               ceiling);
+  baseline b   a 200,000-row slice the way a typical pandas pipeline loads it: read_csv, clean
+               the columns in pandas, DataFrame.to_sql through SQLAlchemy + psycopg with the
+               default method and chunksize=10_000.
+
+Usage: python bench/ingest_payments.py [--rows 5000000] [--pandas-rows 200000] [--workdir DIR]
+Runs on its own database (fleetops_bench_payments), which it empties first.
+"""
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("FLEETOPS_BENCH_DB", "fleetops_bench_payments")
+from _common import ROOT, peak_rss_mb, report, setup_django
+
+BLOCK = 4 << 20
+
+
+def reset_database() -> None:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
+            "WHERE i.inhparent = 'transactions_payment'::regclass"
+        )
+        for (name,) in cursor.fetchall():
+            cursor.execute(f'DROP TABLE "{name}"')
+        # The bench database is this script's own: empty what the pipeline writes.
+        cursor.execute(
+            "TRUNCATE transactions_rejectedrow, transactions_ingestrun, customers_paymentcard, "
+            "customers_customer RESTART IDENTITY CASCADE"
+        )
+        cursor.execute("DELETE FROM transactions_merchantcategory WHERE source = 'file'")
+        cursor.execute("DROP TABLE IF EXISTS bench_raw_copy, bench_pandas_payments")
+        cursor.execute("REFRESH MATERIALIZED VIEW enriched_transactions")
+        cursor.execute("CHECKPOINT")
+
+
+def copyable_lines(source: Path, target: Path) -> int:
+    """The transactions file without the lines a plain CSV COPY refuses (wrong column count,
+    broken quoting, invalid UTF-8): the raw baseline then copies every other row of the same file.
+    Not timed."""
+    from apps.transactions.generator import TRANSACTION_COLUMNS
+    from apps.transactions.ingest.readers import BlockCleaner
+
+    cleaner = BlockCleaner(ncols=len(TRANSACTION_COLUMNS), marker="#drop", on_reject=lambda r: None)
+    with open(source, "rb") as src, open(target, "wb") as dst:
+        dst.write(src.readline())
+        carry = b""
+        while chunk := src.read(BLOCK):
+            data = carry + chunk
+            cut = data.rfind(b"\n") + 1
+            carry = data[cut:]
+            dst.write(cleaner.clean(data[:cut]).replace(cleaner.placeholder, b""))
+    return cleaner.rejected
+
+
+def raw_copy(path: Path) -> tuple[int, float]:
+    import psycopg
+    from django.db import connection
+
+    s = connection.settings_dict
+    with psycopg.connect(dbname=s["NAME"], user=s["USER"], host=s["HOST"], port=s["PORT"], autocommit=True) as conn:
+        columns = ", ".join(f'"{c}" text' for c in _columns())
+        started = time.perf_counter()
+        with conn.transaction():
+            conn.execute(f"CREATE UNLOGGED TABLE bench_raw_copy ({columns})")
+            with conn.cursor() as cur:
+                with open(path, "rb") as fh, cur.copy("COPY bench_raw_copy FROM STDIN WITH (FORMAT csv, HEADER)") as cp:
+                    while block := fh.read(BLOCK):
+                        cp.write(block)
+                rows = cur.rowcount
+        seconds = time.perf_counter() - started
+        conn.execute("DROP TABLE bench_raw_copy")
+    return rows, seconds
+
+
+def _columns():
+    from apps.transactions.generator import TRANSACTION_COLUMNS
+
+    return TRANSACTION_COLUMNS
+
+
+def pandas_pipeline(path: Path, rows: int) -> tuple[int, float]:
+    import pandas as pd
+    from django.db import connection
+    from sqlalchemy import create_engine
+
+    s = connection.settings_dict
+    engine = create_engine(f"postgresql+psycopg://{s['USER']}@{s['HOST']}:{s['PORT']}/{s['NAME']}")
+    started = time.perf_counter()
+    df = pd.read_csv(path, nrows=rows, dtype=str, keep_default_na=False, on_bad_lines="skip", encoding_errors="replace")
+    df["amount"] = pd.to_numeric(df["amount"].str.replace("$", "", regex=False), errors="coerce")
+    df["paid_at"] = pd.to_datetime(df["date"], format="%Y-%m-%d %H:%M:%S", errors="coerce", utc=True)
+    for column in ("id", "client_id", "card_id", "merchant_id"):
+        df[column] = pd.to_numeric(df[column], errors="coerce")
+    df["method"] = df["use_chip"].map(
+        {"Swipe Transaction": "swipe", "Chip Transaction": "chip", "Online Transaction": "online"}
+    )
+    df["merchant_zip"] = df["zip"].str.split(".").str[0].str.zfill(5).where(df["zip"] != "", "")
+    df["errors"] = df["errors"].str.split(",")
+    df = df.dropna(subset=["id", "paid_at", "amount", "client_id", "card_id", "merchant_id", "method"])
+    df = df.drop_duplicates(subset=["id"])
+    df = df.drop(columns=["date", "use_chip", "zip"])
+    df["errors"] = df["errors"].map(lambda e: ",".join(x for x in e if x))
+    loaded = df.to_sql("bench_pandas_payments", engine, if_exists="replace", index=False, chunksize=10_000)
+    seconds = time.perf_counter() - started
+    engine.dispose()
+    return int(loaded if loaded is not None else len(df)), seconds
+
+
+def refresh_concurrently_full() -> float:
+    from apps.transactions.ingest.pipeline import connect
+
+    conn = connect()
+    try:
+        conn.execute("SET temp_buffers = '512MB'")
+        conn.execute("SET work_mem = '256MB'")
+        started = time.perf_counter()
+        conn.execute("REFRESH MATERIALIZED VIEW CONCURRENTLY enriched_transactions")
+        return time.perf_counter() - started
+    finally:
+        conn.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rows", type=int, default=5_000_000)
+    parser.add_argument("--pandas-rows", type=int, default=200_000)
+    parser.add_argument("--workdir", default=str(ROOT / "var" / "bench" / "payments"))
+    parser.add_argument("--reuse-files", action="store_true", help="Keep an existing delivery of the same size.")
+    parser.add_argument("--skip-concurrent-check", action="store_true")
+    args = parser.parse_args()
+
+    setup_django()
+    from apps.transactions.generator import payment_files_generate
+    from apps.transactions.models import IngestRun
+
+    workdir = Path(args.workdir)
+    delivery = workdir / f"delivery_{args.rows}"
+    stamp = delivery / ".generated"
+    started = time.perf_counter()
+    if not (args.reuse_files and stamp.exists()):
+        generated = payment_files_generate(transactions=args.rows, out=delivery, dirty_share=0.001, seed=2026)
+        stamp.write_text(json.dumps({"dirty": generated.dirty, "labels": generated.labels}))
+    generate_seconds = time.perf_counter() - started
+    tx_file = delivery / "transactions_data.csv"
+    size_mb = tx_file.stat().st_size / 2**20
+
+    reset_database()
+    copyable = workdir / "transactions_copyable.csv"
+    dropped = copyable_lines(tx_file, copyable)
+    raw_rows, raw_seconds = raw_copy(copyable)
+    copyable.unlink()
+
+    reset_database()
+    env = os.environ.copy()
+    started = time.perf_counter()
+    child = subprocess.run(
+        [sys.executable, str(ROOT / "manage.py"), "ingest_payments", str(delivery), "--quiet"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    wall = time.perf_counter() - started
+    loader_rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    if child.returncode != 0:
+        print(child.stdout, child.stderr)
+        raise SystemExit("the ingest failed")
+    run = IngestRun.objects.latest("id")
+    t = run.timings
+    refresh_seconds = t.get("refresh_view", 0.0)
+    total = t["total"]
+    load_seconds = total - refresh_seconds
+    tx_read = next(s["rows_read"] for s in run.sources if s["kind"] == "transactions")
+
+    concurrent = None if args.skip_concurrent_check else refresh_concurrently_full()
+    pandas_rows, pandas_seconds = pandas_pipeline(tx_file, args.pandas_rows)
+
+    raw_rate = raw_rows / raw_seconds
+    load_rate = tx_read / load_seconds
+    e2e_rate = tx_read / total
+    pandas_rate = pandas_rows / pandas_seconds
+    phases = [
+        ("copy transactions (staging, overlapped)", t.get("copy:transactions")),
+        ("copy labels (staging, overlapped)", t.get("copy:labels")),
+        ("transform transactions (typed + partitions)", t.get("transform:transactions")),
+        ("  of which attach (index build + FK check)", t.get("transactions:attach")),
+        ("prepare + apply labels", (t.get("transform:labels") or 0) + (t.get("transform:labels_apply") or 0)),
+        ("refresh enriched_transactions", refresh_seconds),
+    ]
+    rows = [
+        ("machine load (1/5/15 min)", " / ".join(f"{x:.2f}" for x in os.getloadavg())),
+        ("transactions file", f"{tx_read:,} rows, {size_mb:,.0f} MiB, {dropped} malformed lines"),
+        ("generate delivery", f"{generate_seconds:.1f} s ({args.rows / max(generate_seconds, 1e-9):,.0f} rows/s)"),
+        ("(a) raw COPY, all-text UNLOGGED", f"{raw_rows:,} rows in {raw_seconds:.1f} s = {raw_rate:,.0f} rows/s"),
+    ]
+    for name, seconds in phases:
+        if seconds:
+            rows.append((name, f"{seconds:.1f} s ({tx_read / seconds:,.0f} rows/s)"))
+    rows += [
+        ("refresh mode", t.get("refresh_view_mode", "?")),
+        ("load: files -> typed rows", f"{load_seconds:.1f} s = {load_rate:,.0f} rows/s"),
+        ("end to end (view included)", f"{total:.1f} s = {e2e_rate:,.0f} rows/s (child wall {wall:.1f} s)"),
+        (
+            "run counts",
+            f"read {run.rows_read:,} = loaded {run.rows_loaded:,} + rejected {run.rows_rejected:,} "
+            f"+ duplicate {run.rows_duplicate:,}",
+        ),
+        (
+            "(b) pandas read_csv/clean/to_sql",
+            f"{pandas_rows:,} rows in {pandas_seconds:.1f} s = {pandas_rate:,.0f} rows/s",
+        ),
+        ("ratio load / raw COPY", f"{load_rate / raw_rate:.2f}x (target >= 0.35x, stretch 0.5x)"),
+        ("ratio end-to-end / raw COPY", f"{e2e_rate / raw_rate:.2f}x"),
+        ("ratio end-to-end / pandas", f"{e2e_rate / pandas_rate:.1f}x (target >= 5x)"),
+        ("end to end >= 100,000 rows/s", "yes" if e2e_rate >= 100_000 else "NO"),
+        ("22M rows at this rate", f"{22_000_000 / e2e_rate / 60:.1f} min (target < 4 min)"),
+        ("loader peak RSS", f"{loader_rss:,.0f} MB (target < 500 MB)"),
+        ("bench process peak RSS", f"{peak_rss_mb():,.0f} MB (generator + pandas baseline)"),
+    ]
+    if concurrent is not None:
+        rows.append(("REFRESH CONCURRENTLY, full view", f"{concurrent:.1f} s over {run.rows_loaded:,} rows, no change"))
+    report(f"Payments ELT, {tx_read:,} transactions", rows)
+    print("\nphase timings (s):", json.dumps(t, sort_keys=True))
+
+
+if __name__ == "__main__":
+    main()
