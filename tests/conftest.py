@@ -19,11 +19,13 @@ def pytest_runtest_setup(item):
     if _restore_pending and not _is_serialized(item):
         from django.contrib.contenttypes.models import ContentType
         from django.db import connection
+        from pytest_django.plugin import blocking_manager_key
 
-        contents = getattr(connection, "_test_serialized_contents", None)
-        if contents:
-            connection.creation.deserialize_db_from_string(contents)
-        ContentType.objects.clear_cache()
+        with item.config.stash[blocking_manager_key].unblock():
+            contents = getattr(connection, "_test_serialized_contents", None)
+            if contents:
+                connection.creation.deserialize_db_from_string(contents)
+            ContentType.objects.clear_cache()
         _restore_pending = False
 
 
