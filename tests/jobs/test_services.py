@@ -138,13 +138,27 @@ def test_scheduled_start_skips_while_the_same_job_is_live():
 
 
 @pytest.mark.django_db
-def test_default_schedules_exist_and_call_start_scheduled():
+def test_default_schedules_migration_installs_nightly_kinds_idempotently():
+    """Runs the data migration's function itself (other tests may flush the rows it made)."""
+    import importlib
+
+    from django.apps import apps
+
+    migration = importlib.import_module("apps.jobs.migrations.0002_default_beat_schedules")
+    PeriodicTask.objects.filter(task="jobs.start_scheduled").delete()
+    migration.install(apps, None)
+    migration.install(apps, None)  # a second run adds nothing
     tasks = {t.name: t for t in PeriodicTask.objects.filter(task="jobs.start_scheduled")}
+    assert len(tasks) == len(migration.DEFAULT_SCHEDULES)
     nightly = ("intelligence.kpis", "intelligence.rental_fraud", "intelligence.demand_forecast", "risk.score_drivers")
     for kind in nightly:
         task = tasks[f"{kind} (scheduled)"]
         assert task.kwargs == f'{{"kind": "{kind}"}}'
         assert task.crontab is not None and task.enabled
+    kpis = tasks["intelligence.kpis (scheduled)"].crontab
+    assert (kpis.minute, kpis.hour) == ("15", "2")
+    migration.uninstall(apps, None)
+    assert not PeriodicTask.objects.filter(task="jobs.start_scheduled").exists()
 
 
 @pytest.mark.django_db
