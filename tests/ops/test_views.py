@@ -44,7 +44,7 @@ def test_command_center_shows_kpis_alerts_and_segments(staff_client, django_asse
     html = page.content.decode()
     assert page.status_code == 200
     assert "1,234" in html and "Check vehicle 0" in html and "1 critical" in html
-    assert "<td>hibernating</td><td class=\"num\">1</td>" in html  # ranks of a one-customer world are all 1
+    assert '<td>hibernating</td><td class="num">1</td>' in html  # ranks of a one-customer world are all 1
 
 
 @pytest.mark.django_db
