@@ -6,7 +6,7 @@ and without SHAP, against the naive per-driver loop, and the Celery overhead of 
 
 Data: drivers with 90-day features drawn from a latent-aggressiveness generator (the one the
 risk tests use) and a year of Poisson claims after them; a model of the production size is
-trained on them (XGBoost count:poisson, <= 100 trees of depth 4) and activated. The physics
+trained on them (XGBoost count:poisson, <= 100 trees of depth 3) and activated. The physics
 simulator of the telematics app runs about 120 driver-days per second here, so 100,000 drivers
 x 90 days (about 21 hours) is out of reach; it is used by the demo, not by this benchmark.
 

@@ -39,7 +39,7 @@ def test_training_stores_an_inactive_model_with_its_card(simulated, artifact_roo
     card = model.model_card
     assert card["data"]["drivers"] == 600
     assert card["data"]["claims"] == Claim.objects.count()
-    assert [r["model"] for r in card["size_tradeoff"]] == ["chosen", "smaller", "reference"]
+    assert [r["model"] for r in card["size_tradeoff"]] == ["chosen", "deeper", "reference"]
     assert {r["feature"] for r in card["shap_summary_test"]} == set(FEATURE_NAMES)
     assert {r["feature"] for r in card["feature_importances"]} == set(FEATURE_NAMES)
     assert card["portfolio_mean_frequency"] > 0
