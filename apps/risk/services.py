@@ -1,6 +1,7 @@
 """Risk writes: rescoring requests, scoring, training and activation of claim-frequency models."""
 
 import datetime as dt
+import hashlib
 import json
 import logging
 from pathlib import Path
@@ -229,7 +230,14 @@ def risk_model_train(
         )
     settings_used = {"as_of": str(as_of), "window_days": window_days, "follow_days": follow_days, "seed": seed}
     digest = modeling.data_hash(frame.assign(**{k: str(v) for k, v in settings_used.items()}))
-    existing = RiskModel.objects.filter(training_data_hash=digest).first()
+    # The version names the data and the procedure: the same data trained again by the same code
+    # returns the stored model; a changed procedure (model size, parameters) makes a new one.
+    procedure = json.dumps(
+        {"params": modeling.XGB_PARAMS, "max_trees": modeling.XGB_MAX_TREES, "features": FEATURE_NAMES},
+        sort_keys=True,
+    )
+    version = f"{as_of:%Y%m%d}-{hashlib.sha256((digest + procedure).encode()).hexdigest()[:10]}"
+    existing = RiskModel.objects.filter(version=version).first()
     if existing:
         return existing
 
@@ -245,7 +253,6 @@ def risk_model_train(
     all_rows = np.ones(len(frame), dtype=bool)
     predicted = modeling.xgb_predict_counts(result.booster, dataset, all_rows)
     portfolio_mean = float(predicted.sum() / dataset.exposure.sum())
-    version = f"{as_of:%Y%m%d}-{digest[:10]}"
     relative_path = f"risk/{version}.json"
     modeling.booster_save(
         result.booster,
