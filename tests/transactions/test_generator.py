@@ -54,9 +54,16 @@ def test_gzip_and_the_command(tmp_path):
     assert json.loads(gzip.decompress((tmp_path / "train_fraud_labels.json.gz").read_bytes()))["target"]
 
 
-def test_card_numbers_pass_the_luhn_check():
-    number = luhn_complete("434467651195044")
-    assert number == "4344676511950444"
+@pytest.mark.parametrize(
+    ("payload", "number"),
+    [
+        ("411111111111111", "4111111111111111"),
+        ("555555555555444", "5555555555554444"),
+        ("37828224631000", "378282246310005"),
+    ],
+)
+def test_card_numbers_get_a_luhn_check_digit(payload, number):
+    assert luhn_complete(payload) == number
 
 
 @pytest.mark.parametrize("share", [-0.1, 0.5])
