@@ -180,6 +180,10 @@ def plan_trips(rng: np.random.Generator, traits: DriverTraits, *, first_day: dt.
             k = int(n_trips[driver])
             trip_km = np.clip(rng.lognormal(math.log(daily_km[driver] / k), 0.6, k), 1.0, 150.0)
             hours = np.sort(_start_hours(rng, k, traits.night[driver], weekend))
+            # One driver drives one trip at a time: a trip starts after the previous one's
+            # rough end (40 km/h average plus a short stop), never in the same second.
+            for j in range(1, k):
+                hours[j] = max(hours[j], hours[j - 1] + trip_km[j - 1] / 40.0 + 0.05)
             midnight = dt.datetime.combine(day, dt.time(), tzinfo=tz).timestamp()
             for j in range(k):
                 drivers.append(driver)
