@@ -114,6 +114,11 @@ def ingest_run_execute(
         )
         raise
     run.refresh_from_db()
+    if run.status == IngestRun.Status.SUCCEEDED and run.rows_loaded:
+        from apps.transactions.intelligence.payment_fraud import payments_scoring_requested
+
+        # The follow-up is explicit: score the new payments and refresh the fraud events.
+        payments_scoring_requested()
     return run
 
 
