@@ -31,8 +31,12 @@ def setup_django(migrate: bool = True) -> None:
 
     url, cfg, name = bench_database_url()
     admin = psycopg.connect(
-        host=cfg["HOST"], port=cfg["PORT"] or 5432, user=cfg["USER"], password=cfg.get("PASSWORD") or None,
-        dbname="postgres", autocommit=True,
+        host=cfg["HOST"],
+        port=cfg["PORT"] or 5432,
+        user=cfg["USER"],
+        password=cfg.get("PASSWORD") or None,
+        dbname="postgres",
+        autocommit=True,
     )
     if not admin.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
         admin.execute(f'CREATE DATABASE "{name}"')

@@ -10,8 +10,9 @@ ORDER = ["ingest_payments.py", "telematics.py", "risk.py", "intelligence.py", "a
 
 def main() -> int:
     scripts = [HERE / name for name in ORDER if (HERE / name).exists()]
-    scripts += sorted(p for p in HERE.glob("*.py") if not p.name.startswith("_") and p.name != "run_all.py"
-                      and p not in scripts)
+    scripts += sorted(
+        p for p in HERE.glob("*.py") if not p.name.startswith("_") and p.name != "run_all.py" and p not in scripts
+    )
     failed = []
     for script in scripts:
         print(f"\n######## {script.name}", flush=True)
