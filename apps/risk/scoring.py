@@ -161,14 +161,15 @@ def reasons_for(
                 continue
             j = int(top[i, slot])
             if below[i, j] >= 50:
-                compared = f"more than {below[i, j]}% of drivers"
+                compared = f"more than {min(below[i, j], 99)}% of drivers"
             elif above[i, j] >= 50:
-                compared = f"less than {above[i, j]}% of drivers"
+                compared = f"less than {min(above[i, j], 99)}% of drivers"
             else:
                 compared = "about the same as most drivers"
             feature = features[j]
+            gap = "" if feature.unit.startswith("%") else " "  # "12% of driving time", "3.2 per 100 km"
             text = (
-                f"{feature.label} {shown[j][i]} {feature.unit}, {compared}: "
+                f"{feature.label} {shown[j][i]}{gap}{feature.unit}, {compared}: "
                 f"{'+' if effect >= 0 else MINUS}{abs(effect) * 100:.0f}% expected claims"
             )
             reasons.append({"feature": feature.name, "effect": round(effect, 4), "text": text})

@@ -25,6 +25,22 @@ def test_safety_score_is_a_documented_decreasing_map_of_relative_risk():
     ]  # fmt: skip
 
 
+def test_reasons_read_in_plain_words():
+    names = ["harsh_brake_per_100km", "speeding_share", "night_share"]
+    # 101 population points 0.00, 0.01, ..., 1.00: 88 of them lie above 0.12 (87%), 90 below 0.9 (89%)
+    quantiles = {name: np.linspace(0.0, 1.0, 101).tolist() for name in names}
+    values = np.array([[3.2, 0.12, 0.5], [0.05, 0.9, 0.5]])
+    contributions = np.array([[math.log(1.12), math.log(0.95), 0.001], [math.log(0.8), math.log(1.3), 0.0]])
+    reasons = scoring.reasons_for(feature_names=names, values=values, contributions=contributions, quantiles=quantiles)
+    assert [r["text"] for r in reasons[0]] == [
+        "harsh braking 3.2 per 100 km, more than 99% of drivers: +12% expected claims",
+        "speeding 12.0% of driving time, less than 87% of drivers: \u22125% expected claims",
+    ]  # the night share's 0.1% effect is not worth a sentence
+    assert [r["feature"] for r in reasons[1]] == ["speeding_share", "harsh_brake_per_100km"]
+    assert reasons[1][0]["text"] == "speeding 90.0% of driving time, more than 89% of drivers: +30% expected claims"
+    assert reasons[1][1]["effect"] == pytest.approx(-0.2)
+
+
 def test_batch_scores_every_driver_with_contributions_and_reasons(active_model, simulated):
     ids, _ = simulated
     result = services.drivers_score(chunk_size=250)
@@ -33,7 +49,7 @@ def test_batch_scores_every_driver_with_contributions_and_reasons(active_model, 
     assert result["chunks"] == 3
     assert RiskScore.objects.count() == len(ids)
     mean = active_model.model_card["portfolio_mean_frequency"]
-    pattern = re.compile(r"^[a-z -]+ [0-9.]+ .+, (more than \d+% of drivers|less than \d+% of drivers|about the same"
+    pattern = re.compile(r"^[a-z -]+ [0-9.]+ ?.+, (more than \d+% of drivers|less than \d+% of drivers|about the same"
                          r" as most drivers): [+\u2212]\d+% expected claims$")  # fmt: skip
     features = {f.driver_id: f for f in DriverFeatures.objects.filter(as_of=AS_OF)}
     for score in RiskScore.objects.all()[:50]:
