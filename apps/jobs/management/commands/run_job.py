@@ -9,10 +9,8 @@ import json
 
 from django.core.management.base import BaseCommand, CommandError
 
-from apps.common.exceptions import ApplicationError
 from apps.jobs import registry
-from apps.jobs.models import JobRun
-from apps.jobs.services import job_execute, job_start
+from apps.jobs.cli import job_raise_if_failed, job_run_from_command
 
 
 def parse_params(pairs: list[str]) -> dict[str, str]:
@@ -45,17 +43,12 @@ class Command(BaseCommand):
             return
         if not kind:
             raise CommandError("name a job kind (or --list)")
-        try:
-            run = job_start(kind=kind, parameters=parse_params(param), trigger="cli", enqueue=not sync)
-        except ApplicationError as exc:
-            raise CommandError(exc.message) from None
+        run = job_run_from_command(kind=kind, parameters=parse_params(param), sync=sync, raise_on_failure=False)
         if not sync:
             self.stdout.write(f"queued {kind} as run #{run.pk}")
             return
-        run = job_execute(run_id=run.pk) or JobRun.objects.get(pk=run.pk)
         elapsed = (run.finished_at - run.started_at).total_seconds() if run.started_at and run.finished_at else 0
         self.stdout.write(f"run #{run.pk} {kind}: {run.status} in {elapsed:.1f} s")
         if run.result:
             self.stdout.write(json.dumps(run.result, indent=2, sort_keys=True, default=str))
-        if run.status != JobRun.Status.SUCCEEDED:
-            raise CommandError(run.error.splitlines()[0] if run.error else f"run ended {run.status}")
+        job_raise_if_failed(run)

@@ -1,11 +1,9 @@
 """Run the 7-day demand forecast now (stored on a JobRun like a scheduled run) and print its
 backtest: MAPE, WAPE and bias of the model and of the seasonal-naive baseline."""
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand
 
-from apps.common.exceptions import ApplicationError
-from apps.jobs.models import JobRun
-from apps.jobs.services import job_execute, job_start
+from apps.jobs.cli import job_run_from_command
 
 
 def _fmt(value) -> str:
@@ -20,13 +18,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, as_of="", **options):
         params = {"as_of": as_of} if as_of else {}
-        try:
-            run = job_start(kind="intelligence.demand_forecast", parameters=params, trigger="cli", enqueue=False)
-        except ApplicationError as exc:
-            raise CommandError(exc.message) from None
-        run = job_execute(run_id=run.pk) or JobRun.objects.get(pk=run.pk)
-        if run.status != JobRun.Status.SUCCEEDED:
-            raise CommandError(run.error.splitlines()[0] if run.error else run.status)
+        run = job_run_from_command(kind="intelligence.demand_forecast", parameters=params)
         backtest = run.result["backtest"]
         overall = backtest["overall"]
         self.stdout.write(

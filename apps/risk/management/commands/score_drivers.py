@@ -9,9 +9,7 @@ import json
 
 from django.core.management.base import BaseCommand, CommandError
 
-from apps.common.exceptions import ApplicationError
-from apps.jobs.models import JobRun
-from apps.jobs.services import job_execute, job_start
+from apps.jobs.cli import job_run_from_command
 
 
 def driver_id_list(value: str) -> list[int]:
@@ -40,16 +38,10 @@ class Command(BaseCommand):
         params = {"as_of": as_of, "explain": not no_shap, "chunk_size": chunk_size}
         if not all_drivers:
             params["driver_ids"] = driver_id_list(driver_ids)
-        try:
-            run = job_start(kind="risk.score_drivers", parameters=params, trigger="cli", enqueue=queue)
-        except ApplicationError as exc:
-            raise CommandError(exc.message) from None
+        run = job_run_from_command(kind="risk.score_drivers", parameters=params, sync=not queue)
         if queue:
             self.stdout.write(f"queued risk.score_drivers as run #{run.pk}")
             return
-        run = job_execute(run_id=run.pk) or JobRun.objects.get(pk=run.pk)
-        if run.status != JobRun.Status.SUCCEEDED:
-            raise CommandError(run.error.splitlines()[0] if run.error else f"run #{run.pk} ended {run.status}")
         elapsed = (run.finished_at - run.started_at).total_seconds()
         self.stdout.write(f"run #{run.pk} scored in {elapsed:.1f} s")
         self.stdout.write(json.dumps(run.result, indent=2, sort_keys=True))

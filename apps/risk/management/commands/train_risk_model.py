@@ -7,11 +7,9 @@ manage.py train_risk_model --queue                  # leave it to a Celery worke
 The model is stored inactive; activate it with `manage.py activate_risk_model VERSION` or the admin.
 """
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand
 
-from apps.common.exceptions import ApplicationError
-from apps.jobs.models import JobRun
-from apps.jobs.services import job_execute, job_start
+from apps.jobs.cli import job_run_from_command
 from apps.risk.modeling import comparison_lines
 from apps.risk.models import RiskModel
 
@@ -28,16 +26,10 @@ class Command(BaseCommand):
 
     def handle(self, *args, as_of, window_days, follow_days, seed, queue, **options):
         params = {"as_of": as_of, "window_days": window_days, "follow_days": follow_days, "seed": seed}
-        try:
-            run = job_start(kind="risk.train", parameters=params, trigger="cli", enqueue=queue)
-        except ApplicationError as exc:
-            raise CommandError(exc.message) from None
+        run = job_run_from_command(kind="risk.train", parameters=params, sync=not queue)
         if queue:
             self.stdout.write(f"queued risk.train as run #{run.pk}")
             return
-        run = job_execute(run_id=run.pk) or JobRun.objects.get(pk=run.pk)
-        if run.status != JobRun.Status.SUCCEEDED:
-            raise CommandError(run.error.splitlines()[0] if run.error else f"run #{run.pk} ended {run.status}")
         model = RiskModel.objects.get(version=run.result["version"])
         card = model.model_card
         self.stdout.write(
