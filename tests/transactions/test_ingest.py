@@ -14,8 +14,8 @@ from django.core.management import CommandError, call_command
 from django.db import connection
 
 from apps.common.exceptions import ApplicationError
+from apps.customers.cards import card_number_hmac
 from apps.customers.models import Customer, PaymentCard
-from apps.transactions.ingest.readers import card_number_hmac
 from apps.transactions.models import EnrichedTransaction, IngestRun, MerchantCategory, Payment, RejectedRow
 from apps.transactions.services import ingest_run_create, ingest_run_execute
 from tests.transactions import delivery

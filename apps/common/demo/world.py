@@ -7,7 +7,6 @@ Deterministic for a seed and a day: every draw comes from `random.Random(seed)` 
 tables (rentals, maintenance records) with COPY."""
 
 import datetime as dt
-import hmac
 import math
 import os
 import random
@@ -24,6 +23,7 @@ from django.db import connection
 from django.utils import timezone
 
 from apps.accounts.models import Role, User
+from apps.customers.cards import card_number_hmac
 from apps.customers.models import Customer, PaymentCard
 from apps.fleet.models import Vehicle, VehicleCategory
 from apps.regions.models import Region, Salesperson, Store
@@ -54,11 +54,6 @@ def demo_password() -> str:
     from fleetops.settings.base import local_secret
 
     return os.environ.get("DEMO_PASSWORD") or local_secret("demo_password")
-
-
-def card_number_hmac(number: str) -> str:
-    """The keyed hash a card is matched by (same formula as the payments pipeline)."""
-    return hmac.new(settings.CARD_HMAC_KEY.encode(), number.encode(), "sha256").hexdigest()
 
 
 # --- catalogue -------------------------------------------------------------------------------------
@@ -421,7 +416,7 @@ class WorldBuilder:
                         expires_on=end_of_month(
                             self.today.year + (expiry_month - 1) // 12, (expiry_month - 1) % 12 + 1
                         ),
-                        number_hmac=card_number_hmac(number),
+                        number_hmac=card_number_hmac(number, settings.CARD_HMAC_KEY),
                         has_chip=self.rng.random() < 0.97,
                         credit_limit=money(self.rng.choice([1000, 2500, 5000, 10000]))
                         if card_type == "credit"

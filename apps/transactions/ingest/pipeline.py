@@ -37,6 +37,7 @@ from psycopg import sql
 
 from apps.common.exceptions import ApplicationError
 from apps.common.partitions import add_months, partition_name
+from apps.customers.cards import card_number_hmac
 from apps.transactions.ingest import readers
 from apps.transactions.ingest.checks import LabelChecks, TransactionChecks
 from apps.transactions.ingest.layout import COLUMNS, SourceFile, collect_files
@@ -531,7 +532,7 @@ class PaymentsIngest:
                 masked[number_at] = ("*" * 12 + number[-4:]) if not problem else "****"
                 masked[cvv_at] = "***"
                 values = {c: (v if v != "" else None) for c, v in zip(columns, fields, strict=True)}
-                values["number_hmac"] = readers.card_number_hmac(number, self.hmac_key)
+                values["number_hmac"] = card_number_hmac(number, self.hmac_key)
                 values["last4"] = number[-4:] if not problem else ""
                 values["number_problem"] = problem
                 yield [line_no, readers.mask_line(_csv_line(masked).encode()), *(values[c] for c in CARD_STAGED)]

@@ -12,7 +12,6 @@ from __future__ import annotations
 import csv
 import gzip
 import hashlib
-import hmac
 import io
 import re
 from collections.abc import Callable, Iterator
@@ -289,10 +288,6 @@ class RowReader:
         finally:
             stream.close()
             raw.close()
-
-
-def card_number_hmac(number: str, key: str) -> str:
-    return hmac.new(key.encode(), number.encode(), "sha256").hexdigest()
 
 
 class LabelsReader:
