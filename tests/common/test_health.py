@@ -41,3 +41,26 @@ def test_readyz_names_redis_when_it_is_unreachable(client, settings):
 
 def test_health_endpoints_only_answer_get(client):
     assert client.post("/healthz").status_code == 405
+
+
+@pytest.mark.django_db
+def test_migration_check_reports_pending_then_remembers_a_current_schema(monkeypatch):
+    from apps.common import health
+
+    class Pending:
+        def __init__(self, connection):
+            self.loader = type("L", (), {"graph": type("G", (), {"leaf_nodes": lambda self: []})()})()
+
+        def migration_plan(self, targets):
+            return [("app", "0002")]
+
+    monkeypatch.setattr(health, "_migrations_current", False)
+    monkeypatch.setattr(health, "MigrationExecutor", Pending)
+    assert health.check_migrations() == "error: 1 unapplied migrations"
+
+    monkeypatch.undo()
+    monkeypatch.setattr(health, "_migrations_current", False)
+    assert health.check_migrations() == "ok"
+    # Once current, the graph is not loaded again.
+    monkeypatch.setattr(health, "MigrationExecutor", lambda connection: pytest.fail("graph rebuilt"))
+    assert health.check_migrations() == "ok"
