@@ -39,6 +39,18 @@ def partner_drivers(*, partner: Partner) -> QuerySet[Customer]:
     return Customer.objects.filter(Exists(insured)).only(*DRIVER_API_FIELDS)
 
 
+def partner_driver_list(*, partner: Partner) -> QuerySet[Customer]:
+    """The partner's drivers, each marked `has_active_policy` with this partner."""
+    active = Policy.objects.filter(partner=partner, driver_id=OuterRef("pk"), status=Policy.Status.ACTIVE)
+    return partner_drivers(partner=partner).annotate(has_active_policy=Exists(active)).order_by("pk")
+
+
+def partner_driver_policy_ids(*, partner: Partner, driver_id: int) -> list[int]:
+    return list(
+        Policy.objects.filter(partner=partner, driver_id=driver_id).order_by("-bound_at").values_list("pk", flat=True)
+    )
+
+
 def partner_driver_visible(*, partner: Partner, driver_id: int) -> bool:
     return Policy.objects.filter(partner=partner, driver_id=driver_id).exists()
 

@@ -1,4 +1,3 @@
-from django.db.models import Exists, OuterRef
 from drf_spectacular.utils import OpenApiExample, extend_schema
 from rest_framework import status
 from rest_framework.exceptions import NotFound
@@ -18,7 +17,6 @@ from apps.accounts.api.serializers import (
 from apps.accounts.idempotency import idempotent
 from apps.accounts.models import WebhookEndpoint
 from apps.customers.models import Customer
-from apps.pricing.models import Policy
 from apps.telematics.models import Trip
 
 DRIVER_EXAMPLE = {
@@ -54,8 +52,7 @@ class DriverListView(PartnerAPIView):
     def get_queryset(self):
         if self.is_schema_generation():
             return Customer.objects.none()
-        active = Policy.objects.filter(partner=self.partner, driver_id=OuterRef("pk"), status=Policy.Status.ACTIVE)
-        return selectors.partner_drivers(partner=self.partner).annotate(has_active_policy=Exists(active)).order_by("pk")
+        return selectors.partner_driver_list(partner=self.partner)
 
     @extend_schema(
         operation_id="drivers_list",
@@ -86,21 +83,11 @@ class DriverDetailView(PartnerAPIView):
     )
     def get(self, request, driver_id: int):
         self.check_no_query_params(request)
-        active = Policy.objects.filter(partner=self.partner, driver_id=OuterRef("pk"), status=Policy.Status.ACTIVE)
-        driver = (
-            selectors.partner_drivers(partner=self.partner)
-            .annotate(has_active_policy=Exists(active))
-            .filter(pk=driver_id)
-            .first()
-        )
+        driver = selectors.partner_driver_list(partner=self.partner).filter(pk=driver_id).first()
         if driver is None:
             raise NotFound("No such driver.")
         driver.score = selectors.driver_score_cached(driver_id=driver.pk)
-        driver.policy_ids = list(
-            Policy.objects.filter(partner=self.partner, driver_id=driver.pk)
-            .order_by("-bound_at")
-            .values_list("pk", flat=True)
-        )
+        driver.policy_ids = selectors.partner_driver_policy_ids(partner=self.partner, driver_id=driver.pk)
         return Response(DriverDetailOutput(driver).data)
 
 
