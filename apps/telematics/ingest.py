@@ -410,12 +410,17 @@ def clean_samples(samples: SampleArrays) -> CleanResult:
     impossible fixes; returns the kept samples and the drop counts by reason."""
     received = len(samples)
     dropped = dict.fromkeys(DROP_REASONS, 0)
-    reordered = int(np.count_nonzero(np.diff(samples.t) < 0))
-    # Sort by time, then by every other column so exact duplicates sit side by side.
-    keys = [np.nan_to_num(getattr(samples, c), nan=np.inf) for c in reversed(SampleArrays.COLUMNS[1:])]
-    order = np.lexsort([*keys, samples.t])
-    s = samples.take(order)
-    if received > 1:
+    steps = np.diff(samples.t)
+    reordered = int(np.count_nonzero(steps < 0))
+    if received > 1 and (steps > 0).all():
+        # Strictly increasing times, the usual upload: already sorted, and no two fixes share
+        # an instant, so there is nothing to sort and no duplicate to look for.
+        s = samples
+    else:
+        # Sort by time, then by every other column so exact duplicates sit side by side.
+        keys = [np.nan_to_num(getattr(samples, c), nan=np.inf) for c in reversed(SampleArrays.COLUMNS[1:])]
+        s = samples.take(np.lexsort([*keys, samples.t]))
+    if received > 1 and s is not samples:
         same_time = np.zeros(received, dtype=bool)
         same_time[1:] = s.t[1:] == s.t[:-1]
         exact = same_time.copy()

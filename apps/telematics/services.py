@@ -3,10 +3,13 @@ import json
 import logging
 import secrets
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import cached_property, partial
 from pathlib import Path
 
 import numpy as np
+import psycopg
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
@@ -93,20 +96,65 @@ def device_revoke(*, device: Device, actor=None) -> Device:
     return device
 
 
+# In the model's field order, as Model.from_db expects for a partial row.
+_DEVICE_FIELDS = tuple(
+    f.attname
+    for f in Device._meta.concrete_fields
+    if f.attname in {"id", "token_hash", "is_active", "revoked_at", "last_seen_at", "customer_id", "vehicle_id"}
+)
+_DEVICE_BY_PREFIX_SQL = f"SELECT {', '.join(_DEVICE_FIELDS)} FROM telematics_device WHERE token_prefix = %s"
+
+
 def device_authenticate(*, raw_token: str) -> Device | None:
-    """The active device for a presented token, or None. Records last contact at most once a minute."""
+    """The active device for a presented token, or None. Records last contact at most once a minute.
+
+    One plain query on the token prefix: it runs on every upload, where the ORM's query
+    building cost more than the query. The device comes back with only these fields loaded
+    (the rest are deferred)."""
     prefix = split_key(raw_token)
     if prefix is None:
         return None
-    device = Device.objects.filter(token_prefix=prefix).first()
-    if device is None or not secrets.compare_digest(device.token_hash, hash_key(raw_token)):
+    with _prepared_cursor() as cursor:
+        cursor.execute(_DEVICE_BY_PREFIX_SQL, [prefix], prepare=True)
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    device = Device.from_db(connection.alias, _DEVICE_FIELDS, row)
+    if not secrets.compare_digest(device.token_hash, hash_key(raw_token)):
         return None
     if not device.is_active or device.revoked_at is not None:
         return None
     now = timezone.now()
     if device.last_seen_at is None or (now - device.last_seen_at).total_seconds() > 60:
-        Device.objects.filter(pk=device.pk).update(last_seen_at=now)
+        with connection.cursor() as cursor:
+            cursor.execute("UPDATE telematics_device SET last_seen_at = %s WHERE id = %s", [now, device.pk])
+        device.last_seen_at = now
     return device
+
+
+@contextmanager
+def _prepared_cursor():
+    """A server-side-binding cursor on Django's own connection (so in its transaction) whose
+    statements run with `prepare=True` are prepared once per connection and then only executed.
+
+    The upload's statements are planned on every request otherwise: for the trip insert the
+    planning cost more than the execution. Django turns psycopg's prepared statements off per
+    connection (prepare_threshold None); they are turned on only around these statements, and
+    the statements psycopg prepared stay known to it in between."""
+    connection.ensure_connection()
+    raw = connection.connection
+    threshold = raw.prepare_threshold
+    if threshold is None:
+        raw.prepare_threshold = 1_000_000  # only statements executed with prepare=True
+    try:
+        with psycopg.Cursor(raw) as cursor:
+            yield cursor
+    finally:
+        raw.prepare_threshold = threshold
+
+
+class DeviceRefused(ApplicationError):
+    """The device was revoked or deactivated while its upload was in flight."""
 
 
 # --- trip ingestion -------------------------------------------------------------------------
@@ -114,17 +162,23 @@ def device_authenticate(*, raw_token: str) -> Device | None:
 
 @dataclass
 class IngestResult:
-    trip: Trip
+    trip_id: int
+    external_id: str
     created: bool
     received: int
     stored: int
     dropped: dict
     reordered: int = 0
+    feature_status: str = Trip.FeatureStatus.PENDING
+
+    @cached_property
+    def trip(self) -> Trip:
+        return Trip.objects.get(pk=self.trip_id)
 
     def as_dict(self) -> dict:
         return {
-            "trip_id": self.trip.pk,
-            "external_id": self.trip.external_id,
+            "trip_id": self.trip_id,
+            "external_id": self.external_id,
             "created": self.created,
             "samples": {
                 "received": self.received,
@@ -133,69 +187,40 @@ class IngestResult:
                 "dropped_total": sum(self.dropped.values()),
                 "reordered": self.reordered,
             },
-            "feature_status": self.trip.feature_status,
+            "feature_status": self.feature_status,
         }
 
 
-def _existing_result(trip: Trip) -> IngestResult:
+_EXISTING_SQL = (
+    "SELECT id, samples_received, samples_stored, samples_dropped, feature_status "
+    "FROM telematics_trip WHERE device_id = %s AND external_id = %s"
+)
+
+
+def _existing_result(*, device_id: int, external_id: str) -> IngestResult | None:
+    with connection.cursor() as cursor:
+        cursor.execute(_EXISTING_SQL, [device_id, external_id])
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    return _result_from_row(external_id, row)
+
+
+def _result_from_row(external_id: str, row) -> IngestResult:
+    trip_id, received, stored, dropped, feature_status = row
     return IngestResult(
-        trip=trip,
+        trip_id=trip_id,
+        external_id=external_id,
         created=False,
-        received=trip.samples_received,
-        stored=trip.samples_stored,
-        dropped=dict(trip.samples_dropped),
+        received=received,
+        stored=stored,
+        dropped=json.loads(dropped) if isinstance(dropped, str) else dict(dropped),
+        feature_status=feature_status,
     )
 
 
 def _to_datetime(t_us: int) -> dt.datetime:
     return dt.datetime.fromtimestamp(int(t_us) / US, tz=dt.UTC)
-
-
-_RESOLVE_SQL = """
-SELECT
-    (SELECT count(*) FROM fleet_vehicle WHERE id = %(vehicle)s) AS vehicle_found,
-    (SELECT count(*) FROM customers_customer WHERE id = %(driver)s) AS driver_found,
-    -- the rental is linked only when it is the trip's driver's (or names the driver)
-    CASE WHEN COALESCE(%(driver)s, %(device_customer)s, r.customer_id) = r.customer_id THEN r.id END AS rental_id,
-    COALESCE(%(driver)s, %(device_customer)s, r.customer_id) AS driver_id,
-    c.total AS consents,
-    c.in_force AS consents_in_force
-FROM (SELECT 1) AS one
-LEFT JOIN LATERAL (
-    SELECT id, customer_id FROM transactions_rental
-    WHERE vehicle_id = %(vehicle_used)s AND rented_at <= %(at)s AND (returned_at IS NULL OR returned_at >= %(at)s)
-    ORDER BY rented_at DESC LIMIT 1
-) AS r ON true
-LEFT JOIN LATERAL (
-    SELECT count(*) AS total, count(*) FILTER (WHERE withdrawn_at IS NULL) AS in_force
-    FROM customers_telematicsconsent
-    WHERE customer_id = COALESCE(%(driver)s, %(device_customer)s, r.customer_id)
-) AS c ON true
-"""
-
-
-def _resolve_vehicle_and_driver(*, device: Device, upload: TripUpload, started_at: dt.datetime):
-    """(vehicle id, driver id, rental id, consent state) in one round trip. The rental of the
-    vehicle at the trip's start names the driver when neither the upload nor the device does."""
-    vehicle_id = upload.vehicle_id or device.vehicle_id
-    with connection.cursor() as cursor:
-        cursor.execute(
-            _RESOLVE_SQL,
-            {
-                "vehicle": upload.vehicle_id,
-                "driver": upload.driver_id,
-                "device_customer": device.customer_id,
-                "vehicle_used": vehicle_id,
-                "at": started_at,
-            },
-        )
-        vehicle_found, driver_found, rental_id, driver_id, consents, in_force = cursor.fetchone()
-    if upload.vehicle_id and not vehicle_found:
-        raise UploadInvalid(f"vehicle {upload.vehicle_id} does not exist", field="vehicle")
-    if upload.driver_id and not driver_found:
-        raise UploadInvalid(f"driver {upload.driver_id} does not exist", field="driver")
-    consent = "in_force" if in_force else "withdrawn" if consents else "none"
-    return vehicle_id, driver_id, rental_id, consent
 
 
 def consent_check(*, driver_id: int | None, state: str | None = None) -> None:
@@ -226,14 +251,14 @@ def trip_ingest(*, device: Device, upload: TripUpload, enqueue_features: bool = 
     """Stores an uploaded trip and its cleaned samples, once per (device, external id).
 
     The same upload again returns the stored trip (created=False); two concurrent uploads of
-    one trip are settled by the unique constraint: the loser's transaction rolls back and it
+    one trip are settled by the unique constraint: the loser's insert does nothing and it
     returns the winner's trip. A driver without consent in force, or a body with fewer than two
     usable samples, stores nothing."""
-    existing = Trip.objects.filter(device=device, external_id=upload.external_id).first()
-    if existing is not None:
-        return _existing_result(existing)
     cleaned: CleanResult = clean_samples(upload.samples)
     if cleaned.stored < 2:
+        existing = _existing_result(device_id=device.pk, external_id=upload.external_id)
+        if existing is not None:
+            return existing
         raise UploadInvalid(
             f"only {cleaned.stored} usable sample(s) after cleaning; a trip needs 2",
             field="samples",
@@ -245,39 +270,59 @@ def trip_ingest(*, device: Device, upload: TripUpload, enqueue_features: bool = 
     try:
         return _trip_store(device=device, upload=upload, cleaned=cleaned, enqueue_features=enqueue_features)
     except IntegrityError:
-        existing = Trip.objects.filter(device=device, external_id=upload.external_id).first()
+        existing = _existing_result(device_id=device.pk, external_id=upload.external_id)
         if existing is None:
             raise
-        return _existing_result(existing)
+        return existing
+
+
+_TRIP_INSERT_SQL = (SQL_DIR / "trip_insert.sql").read_text()
 
 
 @transaction.atomic
 def _trip_store(*, device: Device, upload: TripUpload, cleaned: CleanResult, enqueue_features: bool) -> IngestResult:
+    """Checks and inserts the trip in one statement (sql/trip_insert.sql), then COPYs its samples."""
     s = cleaned.samples
-    started_at, ended_at = _to_datetime(s.t[0]), _to_datetime(s.t[-1])
-    vehicle_id, driver_id, rental_id, consent = _resolve_vehicle_and_driver(
-        device=device, upload=upload, started_at=started_at
-    )
-    consent_check(driver_id=driver_id, state=consent)
-    trip = Trip.objects.create(
-        device=device,
-        external_id=upload.external_id,
-        driver_id=driver_id,
-        vehicle_id=vehicle_id,
-        rental_id=rental_id,
-        started_at=started_at,
-        ended_at=ended_at,
-        samples_received=cleaned.received,
-        samples_stored=cleaned.stored,
-        samples_dropped=cleaned.dropped,
-    )
-    samples_copy(trip_id=trip.pk, samples=s)
+    with _prepared_cursor() as cursor:
+        cursor.execute(
+            _TRIP_INSERT_SQL,
+            {
+                "device": device.pk,
+                "external_id": upload.external_id,
+                "vehicle": upload.vehicle_id,
+                "driver": upload.driver_id,
+                "started_at": _to_datetime(s.t[0]),
+                "ended_at": _to_datetime(s.t[-1]),
+                "received": cleaned.received,
+                "stored": cleaned.stored,
+                "dropped": json.dumps(cleaned.dropped),
+            },
+            prepare=True,
+        )
+        (device_ok, trip_id, *existing, vehicle_found, driver_found, driver_id, consents, in_force) = cursor.fetchone()
+    if not device_ok:
+        raise DeviceRefused("the device is revoked or inactive: nothing was stored", code="device_inactive")
+    if existing[0] is not None:
+        return _result_from_row(upload.external_id, existing)
+    if not vehicle_found:
+        raise UploadInvalid(f"vehicle {upload.vehicle_id} does not exist", field="vehicle")
+    if not driver_found:
+        raise UploadInvalid(f"driver {upload.driver_id} does not exist", field="driver")
+    consent_check(driver_id=driver_id, state="in_force" if in_force else "withdrawn" if consents else "none")
+    if trip_id is None:
+        # A concurrent upload of the same trip committed first: its row is visible now.
+        result = _existing_result(device_id=device.pk, external_id=upload.external_id)
+        if result is None:
+            raise IntegrityError(f"trip {upload.external_id!r} of device {device.pk} was neither stored nor found")
+        return result
+    samples_copy(trip_id=trip_id, samples=s)
     if enqueue_features:
         from apps.telematics.tasks import trip_features
 
-        transaction.on_commit(lambda: trip_features.delay(trip.pk))
+        transaction.on_commit(partial(trip_features.delay, trip_id))
     return IngestResult(
-        trip=trip,
+        trip_id=trip_id,
+        external_id=upload.external_id,
         created=True,
         received=cleaned.received,
         stored=cleaned.stored,

@@ -158,7 +158,7 @@ def _external_id(seed: int, customer_id: int, trip_start_us: int) -> str:
 
 def _store_through_ingestion(sim, keep_trips, customers, devices, seed, offset) -> dict[int, Trip]:
     """Every trip through the same service as the API; features from the stored samples."""
-    stored: dict[int, Trip] = {}
+    stored: dict[int, int] = {}  # simulated trip index -> stored trip id
     for k in keep_trips.tolist():
         customer = customers[int(sim.plan.driver[k])]
         a, b = int(sim.bounds[k]), int(sim.bounds[k + 1])
@@ -168,12 +168,12 @@ def _store_through_ingestion(sim, keep_trips, customers, devices, seed, offset) 
             driver_id=customer.pk,
         )
         result = services.trip_ingest(device=devices[customer.pk], upload=upload, enqueue_features=False)
-        stored[k] = result.trip
-    ids = [t.pk for t in stored.values()]
+        stored[k] = result.trip_id
+    ids = list(stored.values())
     for start in range(0, len(ids), TRIP_CHUNK):
         services.trip_features_compute_many(trip_ids=ids[start : start + TRIP_CHUNK], notify_risk=False)
     fresh = Trip.objects.in_bulk(ids)
-    return {k: fresh[t.pk] for k, t in stored.items()}
+    return {k: fresh[trip_id] for k, trip_id in stored.items()}
 
 
 @transaction.atomic

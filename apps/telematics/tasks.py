@@ -3,8 +3,15 @@ from celery import shared_task
 from apps.telematics import services
 
 
+# ignore_result: nobody waits on it (the trip row holds the outcome), and a task whose result is
+# kept makes every enqueuing web worker subscribe to the task's result channel in Redis.
 @shared_task(
-    name="telematics.trip_features", acks_late=True, autoretry_for=(OSError,), retry_backoff=True, max_retries=5
+    name="telematics.trip_features",
+    acks_late=True,
+    autoretry_for=(OSError,),
+    retry_backoff=True,
+    max_retries=5,
+    ignore_result=True,
 )
 def trip_features(trip_id: int) -> str | None:
     """Computes one uploaded trip's features (idempotent), then asks RISK to rescore the driver."""

@@ -112,10 +112,10 @@ def test_feature_service_is_idempotent_and_reads_the_stored_samples():
     consent = TelematicsConsentFactory()
     device = DeviceFactory(customer=consent.customer)
     upload = parse_json(orjson.dumps({"external_id": "f", "samples": hand_built_stop()}))
-    trip = trip_ingest(device=device, upload=upload, enqueue_features=False).trip
-    first = trip_features_compute(trip_id=trip.pk)
+    trip_id = trip_ingest(device=device, upload=upload, enqueue_features=False).trip_id
+    first = trip_features_compute(trip_id=trip_id)
     snapshot = {f: getattr(first, f) for f in ("distance_km", "harsh_brake_count", "events", "score", "moving_s")}
-    second = trip_features_compute(trip_id=trip.pk)
+    second = trip_features_compute(trip_id=trip_id)
     assert {f: getattr(second, f) for f in snapshot} == snapshot
     assert second.feature_status == Trip.FeatureStatus.DONE
     assert snapshot["harsh_brake_count"] == 1 and snapshot["score"] == 96
@@ -133,7 +133,7 @@ def test_trip_features_job_catches_up_pending_trips_and_asks_risk_to_rescore(dja
     ids = []
     for n, samples in enumerate([hand_built_stop(), cruise(30)]):
         upload = parse_json(orjson.dumps({"external_id": f"j{n}", "samples": samples}))
-        ids.append(trip_ingest(device=device, upload=upload, enqueue_features=False).trip.pk)
+        ids.append(trip_ingest(device=device, upload=upload, enqueue_features=False).trip_id)
     cache.delete(_rescore_key(consent.customer_id))
     run = job_start(kind="telematics.trip_features")
     with django_capture_on_commit_callbacks(execute=False):
