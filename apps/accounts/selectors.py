@@ -277,11 +277,37 @@ def partner_driver_explanation(*, partner: Partner, driver_id: int) -> tuple[boo
     return _cached_for_partner("explanation", partner, driver_id, explanation_payload)
 
 
+def _redis_key_stem(kind: str) -> str | None:
+    """The Redis key of a driver's cached `kind` is this stem followed by the driver id, when the
+    cache's key function concatenates (Django's default: prefix, version, key); None otherwise."""
+    stem = _cache_key(kind, "")
+    base = cache.make_key(stem + "0")[:-1]
+    return base if cache.make_key(stem + "19") == base + "19" else None
+
+
+# Deletes stem..id for every id of a comma list: batch scoring invalidates 100,000 drivers at a
+# time, and sending 200,000 keys (built, packed and parsed one by one) cost more than the scoring.
+_UNLINK_BY_IDS = """
+local n = 0
+for id in string.gmatch(ARGV[#ARGV], "%d+") do
+    for i = 1, #ARGV - 1 do
+        n = n + redis.call("UNLINK", ARGV[i] .. id)
+    end
+end
+return n
+"""
+
+
 def driver_score_cache_invalidate(*, driver_ids: list[int]) -> None:
-    keys = [_cache_key(kind, d) for d in driver_ids for kind in ("score", "explanation")]
-    if not keys:
+    if not driver_ids:
         return
+    kinds = ("score", "explanation")
     try:
-        cache.delete_many(keys)
+        stems = [_redis_key_stem(kind) for kind in kinds]
+        if None in stems:  # a custom key function: key by key
+            cache.delete_many([_cache_key(kind, d) for d in driver_ids for kind in kinds])
+            return
+        client = cache.client.get_client(write=True)
+        client.eval(_UNLINK_BY_IDS, 0, *stems, ",".join(map(str, driver_ids)))
     except Exception:
         logger.warning("cache invalidation failed for %d drivers", len(driver_ids), exc_info=True)
