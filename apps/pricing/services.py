@@ -825,25 +825,33 @@ def policies_requote(*, driver_ids: Iterable[int] | None = None, as_of: dt.date 
 def driver_scores_changed(*, driver_ids: list[int]) -> None:
     """Called by risk after new scores are committed: drops the cached score and explanation,
     sends `score.changed` to partners with an active policy for the driver, and queues the
-    requote of the drivers' active policies (in chunks, by Celery)."""
+    requote of those drivers' active policies (in chunks, by Celery). Drivers without an active
+    policy have nothing to requote: a new quote reads the latest score anyway."""
+    from django.db.models.expressions import RawSQL
+
     from apps.accounts.selectors import driver_score_cache_invalidate, score_payload
     from apps.accounts.webhooks import webhook_events_enqueue
+    from apps.common.sql import int_array_literal
 
     ids = sorted({int(d) for d in driver_ids})
     if not ids:
         return
     driver_score_cache_invalidate(driver_ids=ids)
     with transaction.atomic():
-        insured = (
-            Policy.objects.filter(driver_id__in=ids, status=Policy.Status.ACTIVE)
+        # One array parameter, not one per driver: batch scoring calls this per 1,000 drivers.
+        pairs = list(
+            Policy.objects.filter(
+                driver_id__in=RawSQL("SELECT unnest(%s::bigint[])", [int_array_literal(ids)]),
+                status=Policy.Status.ACTIVE,
+            )
             .values_list("driver_id", "partner_id")
             .distinct()
         )
-        pairs = list(insured)
+        insured = sorted({d for d, _ in pairs})
         if pairs:
             scores = {
                 s.driver_id: s
-                for s in RiskScore.objects.filter(driver_id__in={d for d, _ in pairs}, model__is_active=True)
+                for s in RiskScore.objects.filter(driver_id__in=insured, model__is_active=True)
                 .select_related("model")
                 .defer("features", "contributions")
                 .order_by("driver_id", "-as_of", "-created_at")
@@ -857,11 +865,12 @@ def driver_scores_changed(*, driver_ids: list[int]) -> None:
 
             # A late reader may have re-cached the old score between invalidation and commit.
             driver_score_cache_invalidate(driver_ids=ids)
-            for start in range(0, len(ids), REQUOTE_CHUNK):
+            for start in range(0, len(insured), REQUOTE_CHUNK):
+                part = insured[start : start + REQUOTE_CHUNK]
                 try:
-                    requote_drivers.delay(ids[start : start + REQUOTE_CHUNK])
+                    requote_drivers.apply_async((part,), argsrepr=f"([{len(part)} driver ids],)")
                 except Exception:  # broker down: the nightly pricing.requote job catches up
-                    logger.warning("could not enqueue requote of %d drivers", len(ids), exc_info=True)
+                    logger.warning("could not enqueue requote of %d drivers", len(part), exc_info=True)
 
         transaction.on_commit(enqueue)
 
