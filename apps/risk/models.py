@@ -87,7 +87,10 @@ class RiskScore(models.Model):
         MEDIUM = "medium"
         HIGH = "high"
 
-    driver = models.ForeignKey("customers.Customer", on_delete=models.PROTECT, related_name="risk_scores")
+    # No index of its own: the unique (driver, model, as_of) and the latest-score index lead with it.
+    driver = models.ForeignKey(
+        "customers.Customer", on_delete=models.PROTECT, related_name="risk_scores", db_index=False
+    )
     model = models.ForeignKey(RiskModel, on_delete=models.PROTECT, related_name="scores")
     as_of = models.DateField()
     expected_claims_per_year = models.FloatField()

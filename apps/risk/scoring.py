@@ -19,13 +19,14 @@ How the numbers relate (documented for people reading a score):
 import datetime as dt
 import json
 import logging
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import xgboost as xgb
 from django.conf import settings
-from django.db import connection
+from django.db import connection, transaction
 from django.utils import timezone
 
 from apps.risk import selectors
@@ -67,21 +68,30 @@ def artifact_file(model: RiskModel) -> Path:
 
 
 _BOOSTERS: dict[tuple[str, float], xgb.Booster] = {}
+_LOADING = threading.Lock()
+_THREAD = threading.local()
 
 
 def model_booster(model: RiskModel) -> xgb.Booster:
     """The model's booster, loaded from its JSON artifact once per process (and again if the file
-    changes)."""
+    changes). Each thread gets its own copy: scoring sets the booster's thread count per call,
+    which must not change under another thread's prediction."""
     path = artifact_file(model)
     key = (str(path), path.stat().st_mtime)
-    booster = _BOOSTERS.get(key)
-    if booster is None:
-        booster = booster_load(path)
-        saved = json.loads(booster.attr("feature_list") or "[]")
-        if saved != list(model.feature_names):
-            raise ValueError(f"artifact {path} has features {saved}, the model row says {model.feature_names}")
-        _BOOSTERS.clear()
-        _BOOSTERS[key] = booster
+    mine = getattr(_THREAD, "booster", None)
+    if mine is not None and mine[0] == key:
+        return mine[1]
+    with _LOADING:
+        booster = _BOOSTERS.get(key)
+        if booster is None:
+            booster = booster_load(path)
+            saved = json.loads(booster.attr("feature_list") or "[]")
+            if saved != list(model.feature_names):
+                raise ValueError(f"artifact {path} has features {saved}, the model row says {model.feature_names}")
+            _BOOSTERS.clear()
+            _BOOSTERS[key] = booster
+        booster = booster.copy()  # the loaded one is only ever copied, never predicted with
+    _THREAD.booster = (key, booster)
     return booster
 
 
@@ -198,6 +208,36 @@ def _json_object_template(names: list[str]) -> str:
     return "{" + ", ".join(f'"{n}": %r' for n in names) + "}"
 
 
+_BANDS = [b.value for b in RiskScore.Band]  # binary staging carries a band as its index here
+_PGCOPY_HEADER = b"PGCOPY\n\xff\r\n\x00" + bytes(8)  # signature, flags 0, no header extension
+_PGCOPY_TRAILER = b"\xff\xff"
+
+
+def _binary_stage(chunk: ScoredChunk, names: list[str]) -> bytes:
+    """The chunk as one COPY BINARY payload, built column-wise by numpy: every field is fixed
+    width (ids, floats, the safety score, the band's index, one float column per feature), so
+    a row costs no Python work at all. Used when nothing is explained: the features snapshot is
+    then built by the INSERT (jsonb_build_object) instead of parsed from per-row JSON text."""
+    fields = [("count", ">i2")]
+    columns = [("driver", ">i8"), ("expected", ">f8"), ("relative", ">f8"), ("safety", ">i4"), ("band", ">i2")]
+    columns += [(f"f{j}", ">f8") for j in range(len(names))]
+    for name, kind in columns:
+        fields += [(f"len_{name}", ">i4"), (name, kind)]
+    rows = np.empty(len(chunk.driver_ids), dtype=np.dtype(fields))
+    rows["count"] = len(columns)
+    for name, kind in columns:
+        rows[f"len_{name}"] = np.dtype(kind).itemsize
+    rows["driver"] = chunk.driver_ids
+    rows["expected"] = chunk.expected
+    rows["relative"] = chunk.relative_risk
+    rows["safety"] = chunk.safety
+    index = {b: i for i, b in enumerate(_BANDS)}
+    rows["band"] = np.fromiter((index[b] for b in chunk.bands.tolist()), dtype=np.int16, count=len(chunk.bands))
+    for j in range(len(names)):
+        rows[f"f{j}"] = chunk.values[:, j]
+    return _PGCOPY_HEADER + rows.tobytes() + _PGCOPY_TRAILER
+
+
 def scores_write(
     *, model: RiskModel, as_of: dt.date, chunk: ScoredChunk, update_changed: bool = False
 ) -> list[tuple[int, str, int, str | None, int | None]]:
@@ -209,31 +249,7 @@ def scores_write(
     if not len(chunk.driver_ids):
         return []
     names = list(model.feature_names)
-    as_json = _json_object_template(names)
-    explained = chunk.contributions is not None
-    if explained:
-        quantiles = model.model_card.get("feature_quantiles") or {}
-        reasons = reasons_for(
-            feature_names=names, values=chunk.values, contributions=chunk.contributions, quantiles=quantiles
-        )
-        contributions = np.round(chunk.contributions, 6).tolist()
-        base_values = chunk.base_values.tolist()
-    values = chunk.values.tolist()
-    expected, relative = chunk.expected.tolist(), chunk.relative_risk.tolist()
-    safety, bands = chunk.safety.tolist(), chunk.bands.tolist()
-    lines = []
-    for i, driver_id in enumerate(chunk.driver_ids.tolist()):
-        if explained:
-            contribs, base, reason_json = (
-                as_json % tuple(contributions[i]), repr(base_values[i]),
-                json.dumps(reasons[i], ensure_ascii=False).replace("\\", "\\\\"),
-            )  # fmt: skip
-        else:
-            contribs, base, reason_json = "{}", "0", "[]"
-        lines.append(
-            f"{driver_id}\t{expected[i]!r}\t{relative[i]!r}\t{safety[i]}\t{bands[i]}\t"
-            f"{as_json % tuple(values[i])}\t{contribs}\t{base}\t{reason_json}\n"
-        )
+    selectors._columns(names)  # allow-listed identifiers only: they become SQL column names below
     conflict = (
         """ON CONFLICT (driver_id, model_id, as_of) DO UPDATE SET
             expected_claims_per_year = EXCLUDED.expected_claims_per_year, relative_risk = EXCLUDED.relative_risk,
@@ -244,21 +260,36 @@ def scores_write(
         if update_changed
         else "ON CONFLICT (driver_id, model_id, as_of) DO NOTHING"
     )
-    with connection.cursor() as cursor:
+    if chunk.contributions is None:
+        stage = "risk_score_stage_plain"
+        create = f"""CREATE TEMPORARY TABLE IF NOT EXISTS {stage} (
+                driver_id bigint, expected_claims_per_year float8, relative_risk float8, safety_score int,
+                band_index smallint, {", ".join(f"{n} float8" for n in names)}) ON COMMIT DELETE ROWS"""
+        copy_statement = f"COPY {stage} FROM STDIN (FORMAT binary)"
+        payload = _binary_stage(chunk, names)
+        band_list = ", ".join(f"'{b}'" for b in _BANDS)
+        columns = f"""(ARRAY[{band_list}])[s.band_index + 1],
+                      jsonb_build_object({", ".join(f"'{n}', s.{n}" for n in names)}),
+                      '{{}}'::jsonb, 0, '[]'::jsonb"""
+    else:
+        stage = "risk_score_stage"
+        create = f"""CREATE TEMPORARY TABLE IF NOT EXISTS {stage} (
+                driver_id bigint, expected_claims_per_year float8, relative_risk float8, safety_score int,
+                band text, features jsonb, contributions jsonb, base_value float8, reasons jsonb)
+               ON COMMIT DELETE ROWS"""
+        copy_statement = f"COPY {stage} ({', '.join(_STAGE_COLUMNS)}) FROM STDIN"
+        payload = _text_stage(model, chunk, names)
+        columns = "s.band, s.features, s.contributions, s.base_value, s.reasons"
+    # The stage table empties at commit: the COPY and the INSERT share one transaction (the
+    # caller's, without a savepoint, or one of their own).
+    with transaction.atomic(savepoint=False), connection.cursor() as cursor:
         # One round trip: the session's stage table (kept across transactions, emptied at each
         # commit; emptied here too for an outer transaction writing several chunks) and, since
         # scores are recomputable and a rerun writes the missing ones, no wait for the WAL flush
         # at this chunk's commit: a crash can only lose scores the next run writes again.
-        cursor.execute(
-            """CREATE TEMPORARY TABLE IF NOT EXISTS risk_score_stage (
-                driver_id bigint, expected_claims_per_year float8, relative_risk float8, safety_score int,
-                band text, features jsonb, contributions jsonb, base_value float8, reasons jsonb)
-               ON COMMIT DELETE ROWS;
-               DELETE FROM risk_score_stage;
-               SET LOCAL synchronous_commit = off"""
-        )
-        with cursor.copy(f"COPY risk_score_stage ({', '.join(_STAGE_COLUMNS)}) FROM STDIN") as copy:
-            copy.write("".join(lines))
+        cursor.execute(f"{create}; DELETE FROM {stage}; SET LOCAL synchronous_commit = off")
+        with cursor.copy(copy_statement) as copy:
+            copy.write(payload)
         # The statement's snapshot does not see its own inserts: the lateral read finds the
         # driver's score from before this write (for a replaced day, the old version of it).
         cursor.execute(
@@ -266,8 +297,8 @@ def scores_write(
                     INSERT INTO risk_riskscore (driver_id, model_id, as_of, expected_claims_per_year,
                         relative_risk, safety_score, band, features, contributions, base_value, reasons, created_at)
                     SELECT s.driver_id, %(model)s, %(as_of)s, s.expected_claims_per_year, s.relative_risk,
-                        s.safety_score, s.band, s.features, s.contributions, s.base_value, s.reasons, %(now)s
-                    FROM risk_score_stage s
+                        s.safety_score, {columns}, %(now)s
+                    FROM {stage} s
                     {conflict}
                     RETURNING driver_id, band, safety_score
                 )
@@ -280,3 +311,25 @@ def scores_write(
             {"model": model.pk, "as_of": as_of, "now": timezone.now()},
         )
         return cursor.fetchall()
+
+
+def _text_stage(model: RiskModel, chunk: ScoredChunk, names: list[str]) -> str:
+    """The chunk as COPY text rows with its JSON documents (features, SHAP contributions, reasons)."""
+    as_json = _json_object_template(names)
+    quantiles = model.model_card.get("feature_quantiles") or {}
+    reasons = reasons_for(
+        feature_names=names, values=chunk.values, contributions=chunk.contributions, quantiles=quantiles
+    )
+    contributions = np.round(chunk.contributions, 6).tolist()
+    base_values = chunk.base_values.tolist()
+    values = chunk.values.tolist()
+    expected, relative = chunk.expected.tolist(), chunk.relative_risk.tolist()
+    safety, bands = chunk.safety.tolist(), chunk.bands.tolist()
+    lines = []
+    for i, driver_id in enumerate(chunk.driver_ids.tolist()):
+        reason_json = json.dumps(reasons[i], ensure_ascii=False).replace("\\", "\\\\")
+        lines.append(
+            f"{driver_id}\t{expected[i]!r}\t{relative[i]!r}\t{safety[i]}\t{bands[i]}\t"
+            f"{as_json % tuple(values[i])}\t{as_json % tuple(contributions[i])}\t{base_values[i]!r}\t{reason_json}\n"
+        )
+    return "".join(lines)

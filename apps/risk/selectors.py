@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 from django.db import connection
 
+from apps.common.sql import int_array_literal
 from apps.risk.features import FEATURE_NAMES
 from apps.risk.models import RiskModel, RiskScore
 
@@ -87,12 +88,11 @@ def features_chunk(*, model: RiskModel, as_of: dt.date, driver_ids) -> tuple[np.
     sql = f"""
         SELECT f.driver_id, {_columns(model.feature_names)}
         FROM telematics_driverfeatures f
-        WHERE f.driver_id = ANY(%(ids)s) AND f.as_of = %(as_of)s AND f.window_days = %(window)s
+        WHERE f.driver_id = ANY(%(ids)s::bigint[]) AND f.as_of = %(as_of)s AND f.window_days = %(window)s
         ORDER BY f.driver_id
     """
-    ids = [int(i) for i in driver_ids]
     with connection.cursor() as cursor:
-        cursor.execute(sql, {"ids": ids, "as_of": as_of, "window": model.window_days})
+        cursor.execute(sql, {"ids": int_array_literal(driver_ids), "as_of": as_of, "window": model.window_days})
         rows = cursor.fetchall()
     if not rows:
         return np.empty(0, dtype=np.int64), np.empty((0, len(model.feature_names)))

@@ -108,6 +108,23 @@ def scores_chunk_save(*, model, as_of, driver_ids, values, explain: bool = True,
     return {"scored": len(driver_ids), "written": len(written), "changed": len(changed)}
 
 
+def _chunk_score(*, model, as_of, driver_ids, explain: bool) -> dict:
+    """One chunk: its features read in one query, scored, written with its follow-ups."""
+    from apps.risk import selectors
+
+    chunk_ids, values = selectors.features_chunk(model=model, as_of=as_of, driver_ids=driver_ids)
+    return scores_chunk_save(model=model, as_of=as_of, driver_ids=chunk_ids, values=values, explain=explain)
+
+
+def _chunk_score_in_thread(**kwargs) -> dict:
+    # A worker thread has its own database connection: closed when its chunk is done, so the
+    # pool leaves nothing open behind it.
+    try:
+        return _chunk_score(**kwargs)
+    finally:
+        connection.close()
+
+
 def drivers_score(
     *,
     model=None,
@@ -115,13 +132,22 @@ def drivers_score(
     driver_ids: list[int] | None = None,
     explain: bool = True,
     chunk_size: int = 1000,
+    workers: int = 2,
     ctx=None,
 ) -> dict:
     """Batch scoring: every driver with features as of `as_of` (default: the latest feature day)
     that this model has not scored for that day yet, in chunks of `chunk_size`: each chunk's
     features read in one query, predicted and explained with one call each, and written with
     its follow-ups in its own transaction. A rerun writes nothing; a killed run, started again,
-    scores the rest."""
+    scores the rest.
+
+    With `workers` > 1 (and outside a caller's transaction, whose uncommitted rows other
+    connections could not see) that many threads score chunks side by side, each on its own
+    connection: a chunk spends most of its time in PostgreSQL (the insert, its indexes and
+    foreign-key checks), so two connections keep both cores busy. Chunks are independent
+    transactions either way, so a failure or a cancel leaves only whole chunks written."""
+    from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+
     from apps.risk import selectors
 
     model = model or selectors.risk_model_active()
@@ -141,18 +167,44 @@ def drivers_score(
     if ctx:
         ctx.set_total(len(todo), note=f"model {model.version}, features as of {as_of}")
     done = {"scored": 0, "written": 0, "changed": 0, "chunks": 0}
-    for start in range(0, len(todo), chunk_size):
-        if ctx:
-            ctx.check_cancelled()
-        chunk_ids, values = selectors.features_chunk(
-            model=model, as_of=as_of, driver_ids=todo[start : start + chunk_size]
-        )
-        counts = scores_chunk_save(model=model, as_of=as_of, driver_ids=chunk_ids, values=values, explain=explain)
+
+    def account(counts: dict) -> None:
         for key, value in counts.items():
             done[key] += value
         done["chunks"] += 1
         if ctx:
-            ctx.advance(len(chunk_ids))
+            ctx.advance(counts["scored"])
+
+    chunks = [todo[start : start + chunk_size] for start in range(0, len(todo), chunk_size)]
+    if workers <= 1 or len(chunks) < 2 or connection.in_atomic_block:
+        for chunk in chunks:
+            if ctx:
+                ctx.check_cancelled()
+            account(_chunk_score(model=model, as_of=as_of, driver_ids=chunk, explain=explain))
+    else:
+        pending = iter(chunks)
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="risk-score") as pool:
+            running = set()
+            try:
+                while True:
+                    # At most `workers` chunks in flight: a cancel or a failure stops at once.
+                    for chunk in pending:
+                        running.add(
+                            pool.submit(_chunk_score_in_thread, model=model, as_of=as_of, driver_ids=chunk,
+                                        explain=explain)
+                        )  # fmt: skip
+                        if len(running) >= workers:
+                            break
+                    if not running:
+                        break
+                    finished, running = wait(running, return_when=FIRST_COMPLETED)
+                    for future in finished:
+                        account(future.result())
+                    if ctx:
+                        ctx.check_cancelled()
+            finally:
+                for future in running:
+                    future.cancel()
     return {"model": model.version, "as_of": str(as_of), "explain": explain, "to_score": len(todo), **done}
 
 
