@@ -22,6 +22,7 @@ import os
 import resource
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -29,6 +30,47 @@ os.environ.setdefault("FLEETOPS_BENCH_DB", "fleetops_bench_payments")
 from _common import ROOT, peak_rss_mb, report, setup_django
 
 BLOCK = 4 << 20
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def _proc_cpu(pid: int) -> float | None:
+    """User + system CPU seconds of a local process, None once it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            fields = fh.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / TICK
+
+
+class BackendCpu(threading.Thread):
+    """Samples the CPU time of the ingest's PostgreSQL backends (application_name fleetops-ingest)
+    from /proc every 0.1 s while the loader runs; a backend's last sample counts (a connection
+    closed between two samples loses at most 0.1 s). Needs the server on this machine."""
+
+    def __init__(self):
+        super().__init__(daemon=True)
+        self.seen: dict[int, float] = {}
+        self.stop = threading.Event()
+
+    def run(self) -> None:
+        import psycopg
+        from django.db import connection
+
+        s = connection.settings_dict
+        with psycopg.connect(dbname=s["NAME"], user=s["USER"], host=s["HOST"], port=s["PORT"], autocommit=True) as c:
+            while not self.stop.wait(0.1):
+                pids = c.execute(
+                    "SELECT pid FROM pg_stat_activity WHERE application_name = 'fleetops-ingest' "
+                    "OR leader_pid IN (SELECT pid FROM pg_stat_activity WHERE application_name = 'fleetops-ingest')"
+                ).fetchall()
+                for (pid,) in pids:
+                    cpu = _proc_cpu(pid)
+                    if cpu is not None:
+                        self.seen[pid] = cpu
+
+    def total(self) -> float:
+        return sum(self.seen.values())
 
 
 def reset_database() -> None:
@@ -171,6 +213,9 @@ def main() -> None:
 
     reset_database()
     env = os.environ.copy()
+    sampler = BackendCpu()
+    sampler.start()
+    load_before = os.getloadavg()
     started = time.perf_counter()
     child = subprocess.run(
         [sys.executable, str(ROOT / "manage.py"), "ingest_payments", str(delivery), "--quiet"],
@@ -180,7 +225,12 @@ def main() -> None:
         text=True,
     )
     wall = time.perf_counter() - started
-    loader_rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    load_after = os.getloadavg()
+    sampler.stop.set()
+    sampler.join()
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    loader_rss = usage.ru_maxrss / 1024
+    client_cpu = usage.ru_utime + usage.ru_stime
     if child.returncode != 0:
         print(child.stdout, child.stderr)
         raise SystemExit("the ingest failed")
@@ -233,6 +283,16 @@ def main() -> None:
         ("ratio end-to-end / pandas", f"{e2e_rate / pandas_rate:.1f}x (target >= 5x)"),
         ("end to end >= 100,000 rows/s", "yes" if e2e_rate >= 100_000 else "NO"),
         ("22M rows at this rate", f"{22_000_000 / e2e_rate / 60:.1f} min (target < 4 min)"),
+        (
+            "CPU of the ingest",
+            f"client {client_cpu:.1f} s + PostgreSQL backends {sampler.total():.1f} s = "
+            f"{client_cpu + sampler.total():.1f} s in {wall:.1f} s wall "
+            f"({(client_cpu + sampler.total()) / wall:.2f} cores busy on average)",
+        ),
+        (
+            "machine load during the ingest",
+            f"{' / '.join(f'{x:.2f}' for x in load_before)} before, {' / '.join(f'{x:.2f}' for x in load_after)} after",
+        ),
         ("loader peak RSS", f"{loader_rss:,.0f} MB (target < 500 MB)"),
         ("bench process peak RSS", f"{peak_rss_mb():,.0f} MB (generator + pandas baseline)"),
     ]

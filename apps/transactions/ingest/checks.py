@@ -122,13 +122,35 @@ class TransactionChecks(_VectorBase):
         # Months (year * 12 + month - 1) with payments, and those with payments on the first day
         # or the last days, which a time-zone shift can move into the neighbouring month.
         self.months = {"all": set(), "first_day": set(), "month_end": set()}
+        # Per month: [first line, last line, rows] of its good rows, so the load can be split
+        # between workers at a month boundary (see pipeline.PaymentsIngest._load_plan).
+        self.month_lines: dict[int, list[int]] = {}
 
-    def _note_months(self, month_index: np.ndarray, day: np.ndarray) -> None:
-        self.months["all"].update(np.unique(month_index).tolist())
-        self.months["first_day"].update(np.unique(month_index[day == 1]).tolist())
-        self.months["month_end"].update(np.unique(month_index[day >= 28]).tolist())
+    def _note_months(self, month_index: np.ndarray, day: np.ndarray, line_numbers: np.ndarray) -> None:
+        if month_index.size == 0:
+            return
+        if month_index.size == 1 or bool((month_index[1:] >= month_index[:-1]).all()):
+            months, lines = month_index, line_numbers  # a file in date order: already grouped
+        else:
+            order = np.argsort(month_index, kind="stable")
+            months, lines = month_index[order], line_numbers[order]
+        starts = np.concatenate(([0], np.flatnonzero(months[1:] != months[:-1]) + 1))
+        first = np.minimum.reduceat(lines, starts).tolist()
+        last = np.maximum.reduceat(lines, starts).tolist()
+        counts = np.diff(np.append(starts, months.size)).tolist()
+        for month, lo, hi, n in zip(months[starts].tolist(), first, last, counts, strict=True):
+            seen = self.month_lines.get(month)
+            if seen is None:
+                self.month_lines[month] = [lo, hi, n]
+            else:
+                seen[0], seen[1], seen[2] = min(seen[0], lo), max(seen[1], hi), seen[2] + n
+        self.months["all"].update(months[starts].tolist())
+        if (day == 1).any():
+            self.months["first_day"].update(np.unique(month_index[day == 1]).tolist())
+        if (day >= 28).any():
+            self.months["month_end"].update(np.unique(month_index[day >= 28]).tolist())
 
-    def fields(self, f: list[str]) -> tuple[Problem | None, int | None]:
+    def fields(self, f: list[str], line_number: int = 0) -> tuple[Problem | None, int | None]:
         problem = _int_problem("id", f[0])
         if problem:
             return problem, None
@@ -148,11 +170,12 @@ class TransactionChecks(_VectorBase):
         if any(len(e) > 40 for e in f[11].split(",")):
             return ("bad_value", "errors holds an entry longer than 40 characters"), None
         year, month, day = int(f[1][:4]), int(f[1][5:7]), int(f[1][8:10])
-        self._note_months(np.array([year * 12 + month - 1]), np.array([day]))
+        self._note_months(np.array([year * 12 + month - 1]), np.array([day]), np.array([line_number]))
         return None, int(f[0])
 
-    def vector(self, arr, comma, starts, ends, lines, commas_per_line):
-        """Checks the lines in `lines`; returns ({line index: problem}, ids aligned with lines)."""
+    def vector(self, arr, comma, starts, ends, lines, commas_per_line, first_line: int = 0):
+        """Checks the lines in `lines` (indexes in the block, whose first line is file line
+        `first_line`); returns ({line index: problem}, ids aligned with lines)."""
         self._prepare(arr)
         fs, fe = field_bounds(comma, starts, ends, lines, self.ncols, commas_per_line)
         n = fe - fs
@@ -197,9 +220,10 @@ class TransactionChecks(_VectorBase):
         ids = np.full(lines.size, -1, dtype=np.int64)
         good = bad == 0
         ids[good] = self._int_values(fs[good, 0], n[good, 0])
-        self._note_months(month_index[good], day[good])
         if problems:
             ids[np.isin(lines, np.fromiter(problems, dtype=np.int64))] = -1
+        noted = ids >= 0
+        self._note_months(month_index[noted], day[noted], lines[noted] + first_line)
         return problems, ids
 
     def _date_ok(self, a, n):
@@ -268,14 +292,14 @@ class LabelChecks(_VectorBase):
     marker_column = 1
     id_column = 0
 
-    def fields(self, f: list[str]) -> tuple[Problem | None, int | None]:
+    def fields(self, f: list[str], line_number: int = 0) -> tuple[Problem | None, int | None]:
         if not _DIGITS.match(f[0]):
             return ("bad_value", f"transaction id {_quote(f[0])} is not a number"), None
         if f[1] not in ("Yes", "No"):
             return ("bad_value", f"label {_quote(f[1])} is not Yes or No"), None
         return None, int(f[0])
 
-    def vector(self, arr, comma, starts, ends, lines, commas_per_line):
+    def vector(self, arr, comma, starts, ends, lines, commas_per_line, first_line: int = 0):
         self._prepare(arr)
         fs, fe = field_bounds(comma, starts, ends, lines, self.ncols, commas_per_line)
         n = fe - fs

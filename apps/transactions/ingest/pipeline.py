@@ -47,6 +47,8 @@ logger = logging.getLogger(__name__)
 
 SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
 STAGING_SCHEMA = "ingest_staging"
+LOAD_WORKERS = 2  # connections typing the rows of a transactions file in parallel (the machine has 2 cores)
+BOUND_CHECK = "payment_month_bound"
 LOCK_NAMESPACE = 18245  # pg advisory lock class id: (NS, run id) = "run alive", (NS, 0) = transform mutex
 PAYMENT_TABLE = "transactions_payment"
 PAYMENT_COLUMNS = (
@@ -178,6 +180,7 @@ class PaymentsIngest:
         self.stage_results: dict[int, dict] = {}
         self.stage_errors: dict[int, BaseException] = {}
         self.main: psycopg.Connection | None = None
+        self.label_hits: list[sql.Identifier] = []  # tables of the ids of payments the load labelled
         self.hmac_key = settings.CARD_HMAC_KEY
         if not self.hmac_key:
             raise ApplicationError("CARD_HMAC_KEY is not set: card numbers cannot be replaced by their HMAC.")
@@ -423,7 +426,7 @@ class PaymentsIngest:
 
     def _stage(self, conn: psycopg.Connection, f: SourceFile) -> dict:
         spool = tempfile.SpooledTemporaryFile(max_size=8 << 20, mode="w+", newline="")  # noqa: SIM115
-        months = None
+        months = month_lines = None
         writer = csv.writer(spool, lineterminator="\n")
 
         def on_reject(r: readers.Rejection) -> None:
@@ -438,6 +441,7 @@ class PaymentsIngest:
                 staged = self._copy_blocks(conn, f, reader, COLUMNS["transactions"], first_line=2)
                 candidates = reader.cleaner.order.ids()
                 months = reader.cleaner.checks.months
+                month_lines = reader.cleaner.checks.month_lines
             elif f.kind == "labels":
                 reader = readers.LabelsReader(f.path, marker=self.marker, on_reject=on_reject, checks=LabelChecks())
                 staged = self._copy_blocks(conn, f, reader, ["id", "label"], first_line=1)
@@ -464,7 +468,12 @@ class PaymentsIngest:
             p.sha256 = reader.digest.hexdigest()
         # Fresh statistics: the transform's joins are planned on them.
         conn.execute(sql.SQL("ANALYZE {}").format(staging(self.table(f, "stage"))))
-        return {"rows": rows, "candidates": 0 if candidates is None else int(candidates.size), "months": months}
+        return {
+            "rows": rows,
+            "candidates": 0 if candidates is None else int(candidates.size),
+            "months": months,
+            "month_lines": month_lines,
+        }
 
     def _copy_blocks(self, conn, f: SourceFile, reader, columns: list[str], *, first_line: int) -> int:
         table = staging(self.table(f, "stage"))
@@ -602,6 +611,9 @@ class PaymentsIngest:
         with self.progress.lock:
             self.progress.file(f.index).status = "transforming"
         started = time.monotonic()
+        if f.kind == "transactions":
+            # Staging objects the load workers read: committed before they start.
+            self._prepare_transactions(f, labels)
         with self.main.transaction():
             self.main.execute("SELECT pg_advisory_xact_lock(%s, 0)", [LOCK_NAMESPACE])
             self.main.execute("SET LOCAL work_mem = '256MB'")
@@ -690,12 +702,25 @@ class PaymentsIngest:
     def _apply_labels(self, f: SourceFile) -> None:
         self._set_phase(f"applying {f.name}")
         statements = load_statements("labels.sql")
-        tables = {"parsed": staging(self.table(f, "parsed")), "matched": staging(self.table(f, "matched"))}
+        if self.label_hits:
+            hits = sql.SQL(" UNION ALL ").join(sql.SQL("SELECT id FROM {}").format(t) for t in self.label_hits)
+        else:
+            hits = sql.SQL("SELECT NULL::bigint AS id WHERE false")
+        tables = {
+            "parsed": staging(self.table(f, "parsed")),
+            "matched": staging(self.table(f, "matched")),
+            "unhit": staging(self.table(f, "unhit")),
+            "hits": sql.SQL("({})").format(hits),
+        }
         params = self._params(f)
         started = time.monotonic()
         with self.main.transaction():
             self.main.execute("SELECT pg_advisory_xact_lock(%s, 0)", [LOCK_NAMESPACE])
             self.main.execute("SET LOCAL work_mem = '256MB'")
+            self._run("labels", statements, "unhit", f, tables, params)
+            # The planner must know how few labels are left: then it probes the payments' keys
+            # instead of reading every payment.
+            self.main.execute(sql.SQL("ANALYZE {}").format(tables["unhit"]))
             self._run("labels", statements, "match", f, tables, params)
             self.main.execute(sql.SQL("ANALYZE {}").format(tables["matched"]))
             self._run("labels", statements, "apply", f, tables, params)
@@ -713,42 +738,55 @@ class PaymentsIngest:
                 p.loaded, p.rejected, p.duplicate, p.status = loaded, rejected, duplicate, "done"
         self.progress.add_timing("transform:labels_apply", time.monotonic() - started)
 
-    def _transform_transactions(self, f: SourceFile, labels: SourceFile | None) -> dict:
-        statements = load_statements("transactions.sql")
+    def _transactions_tables(self, f: SourceFile, labels: SourceFile | None) -> dict:
         if labels is not None:
             labels_relation = sql.SQL("(SELECT id, is_fraud FROM {} WHERE reason IS NULL)").format(
                 staging(self.table(labels, "parsed"))
             )
         else:
             labels_relation = sql.SQL("(SELECT NULL::bigint AS id, NULL::boolean AS is_fraud WHERE false)")
-        tables = {
+        return {
             "staging": staging(self.table(f, "stage")),
             "checked": staging(self.table(f, "checked")),
             "labels": labels_relation,
-            "dupes": self._dupes(f, "transactions"),
-            "loader": staging(self.table(f, "loader")),
-            "loader_default": staging(self.table(f, "loader_default")),
             # A view cannot take bind parameters: these two are quoted literals.
             "tz": sql.Literal(self.run.source_tz),
             "marker": sql.Literal(self.marker),
         }
+
+    def _prepare_transactions(self, f: SourceFile, labels: SourceFile | None) -> None:
+        tables = self._transactions_tables(f, labels)
+        tables["dupes"] = self._dupes(f, "transactions")
+        self._run("transactions", load_statements("transactions.sql"), "checked", f, tables, {})
+
+    def _transform_transactions(self, f: SourceFile, labels: SourceFile | None) -> dict:
+        statements = load_statements("transactions.sql")
+        tables = self._transactions_tables(f, labels)
         params = self._params(f)
-        self._run("transactions", statements, "checked", f, tables, {})
-        new_tables = self._prepare_loader(tables, self._candidate_months(f))
-        loaded = self._run("transactions", statements, "load", f, tables, params).rowcount
-        unforeseen = [r[0] for r in self._run("transactions", statements, "unforeseen_months", f, tables, {})]
-        if unforeseen:
-            self._create_partitions(unforeseen)
-        self._run("transactions", statements, "load_existing_months", f, tables, params)
-        rejected = self._run("transactions", statements, "reject", f, tables, params).rowcount
+        parts = self._load_plan(f)
+        results = self._run_load_workers(f, tables, parts)
+        loaded = sum(r["loaded"] for r in results)
+        self.label_hits += [r["hits"] for r in results]
+        started = time.monotonic()
+        rejected = 0
+        for result in results:
+            rejected += self._run(
+                "transactions", statements, "collect_rejects", f, {"rejects": result["rejects"]}, params
+            ).rowcount
+        for result in results:
+            rest = {"rest": result["rest"]}
+            unforeseen = [r[0] for r in self._run("transactions", statements, "unforeseen_months", f, rest, {})]
+            if unforeseen:
+                self._create_partitions(unforeseen)
+            self._run("transactions", statements, "load_existing_months", f, rest, params)
+        self.progress.add_timing("transactions:main", time.monotonic() - started)
         if loaded:
             sample = max(1.0, min(100.0, 100.0 * 200_000 / loaded))
             self._run("transactions", statements, "home_area", f, tables, params | {"sample_percent": sample})
         self._checkpoint("transactions_loaded")
-        # Last, right before the commit: attaching adds the partitions' foreign keys, which locks
-        # the referenced tables (customers, cards, categories, ingest runs) against writes until
-        # the commit.
-        self._attach(tables, new_tables)
+        # Last, right before the commit: attaching takes locks on transactions_payment and the
+        # tables its foreign keys reference until the commit.
+        self._attach([table for result in results for table in result["tables"]])
         return {"loaded": loaded, "rejected": rejected}
 
     def _candidate_months(self, f: SourceFile) -> list[dt.date]:
@@ -772,11 +810,29 @@ class PaymentsIngest:
                 )
             )
 
-    def _prepare_loader(self, tables: dict, months: list[dt.date]) -> list[tuple[str, dt.date]]:
-        """The loader: a partitioned twin of transactions_payment whose partitions are fresh month
-        tables (created in this transaction, so with wal_level=minimal their data skips the WAL)
-        and a default partition for rows of months that already exist."""
-        started = time.monotonic()
+    def _load_plan(self, f: SourceFile) -> list[LoadPart]:
+        """Splits the file's lines between the load workers at month boundaries (by the reader's
+        first line, last line and row count of each month) and gives each worker the new months
+        whose rows all lie in its lines: a month table belongs to exactly one worker. Rows of any
+        other month (existing partitions, a month split between workers in a file out of date
+        order) go to the worker's default partition and are moved by the main connection."""
+        result = self.stage_results[f.index]
+        last_line = result["rows"] + 1  # data lines are 2 .. rows + 1
+        month_lines: dict[int, list[int]] = result["month_lines"] or {}
+        by_first_line = sorted(month_lines.items(), key=lambda item: item[1][0])
+        total = sum(n for _, (_, _, n) in by_first_line)
+        targets = [total * k / LOAD_WORKERS for k in range(1, LOAD_WORKERS)]
+        cuts: list[int] = []
+        seen = 0
+        for _, (first, _, n) in by_first_line:
+            # Cut before a month when most of it lies past the next share of the rows.
+            if targets and seen + n / 2 >= targets[0]:
+                targets.pop(0)
+                if first > (cuts[-1] if cuts else 2):
+                    cuts.append(first)
+            seen += n
+        bounds = [2, *cuts, last_line + 1]
+        windows = [(bounds[k], bounds[k + 1] - 1) for k in range(len(bounds) - 1)]
         existing = {
             row[0]
             for row in self.main.execute(
@@ -785,52 +841,225 @@ class PaymentsIngest:
                 [PAYMENT_TABLE],
             ).fetchall()
         }
-        loader, default = tables["loader"], tables["loader_default"]
-        self.main.execute(
-            sql.SQL(
-                "CREATE TABLE {} (LIKE {} INCLUDING DEFAULTS INCLUDING CONSTRAINTS) PARTITION BY RANGE (paid_at)"
-            ).format(loader, sql.Identifier(PAYMENT_TABLE))
-        )
-        self.main.execute(sql.SQL("CREATE TABLE {} PARTITION OF {} DEFAULT").format(default, loader))
-        new_tables = []
-        for month in months:
-            name = partition_name(PAYMENT_TABLE, month)
-            if name in existing:
+        shift = 0 if self.run.source_tz == "UTC" else 1
+        parts = [LoadPart(number=k, first_line=lo, last_line=hi, months=[]) for k, (lo, hi) in enumerate(windows)]
+        for month in self._candidate_months(f):
+            if partition_name(PAYMENT_TABLE, month) in existing:
                 continue
-            bounds = (sql.Literal(month.isoformat()), sql.Literal(add_months(month, 1).isoformat()))
-            self.main.execute(
-                sql.SQL("CREATE TABLE {} (LIKE {} INCLUDING DEFAULTS INCLUDING CONSTRAINTS)").format(
-                    sql.Identifier(name), sql.Identifier(PAYMENT_TABLE)
-                )
-            )
-            self.main.execute(
-                sql.SQL("ALTER TABLE {} ATTACH PARTITION {} FOR VALUES FROM ({}) TO ({})").format(
-                    loader, sql.Identifier(name), *bounds
-                )
-            )
-            new_tables.append((name, month))
-        self.progress.add_timing("transactions:partitions", time.monotonic() - started)
-        return new_tables
+            index = month.year * 12 + month.month - 1
+            # A payment of UTC month m lies in local month m, or m +/- 1 with a source time zone.
+            spans = [month_lines[m] for m in range(index - shift, index + shift + 1) if m in month_lines]
+            if not spans:
+                continue
+            lo, hi = min(s[0] for s in spans), max(s[1] for s in spans)
+            for part in parts:
+                if part.first_line <= lo and hi <= part.last_line:
+                    part.months.append(month)
+                    break
+        return parts
 
-    def _attach(self, tables: dict, new_tables: list[tuple[str, dt.date]]) -> None:
+    def _run_load_workers(self, f: SourceFile, tables: dict, parts: list[LoadPart]) -> list[dict]:
+        """Runs each part on a connection of its own, in parallel, and waits for all of them. The
+        main connection's transaction (holding the transform lock) stays open meanwhile."""
+        results: dict[int, dict] = {}
+        errors: list[BaseException] = []
+        connections: list[psycopg.Connection] = []
+        lock = threading.Lock()
+
+        def work(part: LoadPart) -> None:
+            try:
+                conn = connect()
+                with lock:
+                    connections.append(conn)
+                try:
+                    results[part.number] = self._load_part(conn, f, tables, part)
+                finally:
+                    conn.close()
+            except BaseException as exc:
+                errors.append(exc)
+                self.abort.set()
+
+        self._set_phase(f"loading {f.name}")
+        threads = [threading.Thread(target=work, args=(part,), name=f"ingest-load-{part.number}") for part in parts]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            while thread.is_alive():
+                thread.join(0.2)
+                if self.abort.is_set():
+                    with lock:
+                        for conn in connections:
+                            if not conn.closed:
+                                conn.cancel_safe()
+        if errors:
+            raise errors[0]
+        if self.abort.is_set():
+            raise IngestAborted("run aborted")
+        return [results[part.number] for part in parts]
+
+    def _load_part(self, conn: psycopg.Connection, f: SourceFile, tables: dict, part: LoadPart) -> dict:
+        """One worker's transaction: its lines typed and checked into fresh month tables, which
+        then get the indexes, foreign keys and a check of the partition bound of
+        transactions_payment, so attaching them later needs neither an index build nor a scan.
+        The tables stay in the staging schema, unattached, until the file's transaction attaches
+        them: a run killed before that leaves nothing visible, and its staging is dropped."""
+        statements = load_statements("transactions.sql")
+        prefix = f"{self.table(f, 'w')}{part.number}"
+        loader, rest, rejects, hits = (staging(f"{prefix}_{role}") for role in ("loader", "rest", "rejects", "hits"))
+        indexes, foreign_keys = _payment_indexes(conn)
+        params = self._params(f) | {"first_line": part.first_line, "last_line": part.last_line}
+        timings: dict[str, float] = {}
+
+        def run(key: str, statement, values=None):
+            started = time.monotonic()
+            cur = conn.execute(statement, values)
+            timings[key] = timings.get(key, 0.0) + time.monotonic() - started
+            return cur
+
+        with conn.transaction():
+            conn.execute("SET LOCAL work_mem = '256MB'")
+            conn.execute("SET LOCAL synchronous_commit = off")
+            run(
+                "tables",
+                sql.SQL(
+                    "CREATE TABLE {} (LIKE {} INCLUDING DEFAULTS INCLUDING CONSTRAINTS) PARTITION BY RANGE (paid_at)"
+                ).format(loader, sql.Identifier(PAYMENT_TABLE)),
+            )
+            run("tables", sql.SQL("CREATE TABLE {} PARTITION OF {} DEFAULT").format(rest, loader))
+            month_tables = []
+            for month in part.months:
+                name = f"{self.table(f, partition_name('', month).lstrip('_'))}"
+                ident = staging(name)
+                run(
+                    "tables",
+                    sql.SQL("CREATE TABLE {} (LIKE {} INCLUDING DEFAULTS INCLUDING CONSTRAINTS)").format(
+                        ident, sql.Identifier(PAYMENT_TABLE)
+                    ),
+                )
+                run(
+                    "tables",
+                    sql.SQL("ALTER TABLE {} ATTACH PARTITION {} FOR VALUES FROM ({}) TO ({})").format(
+                        loader, ident, *_month_bounds(month)
+                    ),
+                )
+                month_tables.append((name, month))
+            run("tables", sql.SQL("CREATE UNLOGGED TABLE {} (id bigint)").format(hits))
+            load_tables = tables | {"loader": loader, "hits": hits}
+            loaded = run("load", sql.SQL(statements["load"]).format(**load_tables), params).fetchone()[0]
+            run("reject", sql.SQL(statements["reject"]).format(**tables, rejects=rejects), params)
+            for name, _ in month_tables:
+                run("tables", sql.SQL("ALTER TABLE {} DETACH PARTITION {}").format(loader, staging(name)))
+            run("tables", sql.SQL("ALTER TABLE {} DETACH PARTITION {}").format(loader, rest))
+            run("tables", sql.SQL("DROP TABLE {}").format(loader))
+            kept = []
+            for name, month in month_tables:
+                ident = staging(name)
+                if not conn.execute(sql.SQL("SELECT EXISTS (SELECT 1 FROM {})").format(ident)).fetchone()[0]:
+                    conn.execute(sql.SQL("DROP TABLE {}").format(ident))
+                    continue
+                for suffix, columns, primary, definition in indexes:
+                    index_name = sql.Identifier(f"{name}_{suffix}")
+                    if primary:
+                        statement = sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} PRIMARY KEY ({})").format(
+                            ident, index_name, sql.SQL(", ").join(map(sql.Identifier, columns))
+                        )
+                    else:
+                        statement = sql.SQL("CREATE INDEX {} ON {} USING {}").format(
+                            index_name, ident, sql.SQL(definition)
+                        )
+                    run("indexes", statement)
+                lo, hi = _month_bounds(month)
+                run(
+                    "indexes",
+                    sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} CHECK (paid_at >= {} AND paid_at < {})").format(
+                        ident, sql.Identifier(BOUND_CHECK), lo, hi
+                    ),
+                )
+                kept.append((name, month))
+            # Foreign keys last: adding one locks the referenced table against writes until the
+            # commit, and the other worker needs the same locks.
+            for name, _ in kept:
+                for constraint, definition in foreign_keys:
+                    run(
+                        "foreign_keys",
+                        sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} {}").format(
+                            staging(name), sql.Identifier(constraint), sql.SQL(definition)
+                        ),
+                    )
+        for key, seconds in timings.items():
+            self.progress.add_timing(f"transactions:worker{part.number}:{key}", seconds)
+        return {
+            "loaded": loaded,
+            "rejects": rejects,
+            "rest": rest,
+            "hits": hits,
+            "tables": [(name, month, [suffix for suffix, *_ in indexes]) for name, month in kept],
+        }
+
+    def _attach(self, tables: list[tuple[str, dt.date, list[str]]]) -> None:
+        """Moves the workers' month tables out of the staging schema under their partition names
+        and attaches them: their indexes, foreign keys and bound check match, so PostgreSQL takes
+        them over without building or scanning anything."""
         started = time.monotonic()
-        for name, month in new_tables:
-            ident = sql.Identifier(name)
-            self.main.execute(sql.SQL("ALTER TABLE {} DETACH PARTITION {}").format(tables["loader"], ident))
-            if not self.main.execute(sql.SQL("SELECT EXISTS (SELECT 1 FROM {})").format(ident)).fetchone()[0]:
-                self.main.execute(sql.SQL("DROP TABLE {}").format(ident))
-                continue
-            # Attaching builds the partition's indexes and checks its foreign keys set-wise.
+        for name, month, suffixes in tables:
+            final = partition_name(PAYMENT_TABLE, month)
+            self.main.execute(sql.SQL("ALTER TABLE {} RENAME TO {}").format(staging(name), sql.Identifier(final)))
+            for suffix in suffixes:
+                self.main.execute(
+                    sql.SQL("ALTER INDEX {} RENAME TO {}").format(
+                        staging(f"{name}_{suffix}"), sql.Identifier(f"{final}_{suffix}")
+                    )
+                )
+            self.main.execute(sql.SQL("ALTER TABLE {} SET SCHEMA public").format(staging(final)))
             self.main.execute(
                 sql.SQL("ALTER TABLE {} ATTACH PARTITION {} FOR VALUES FROM ({}) TO ({})").format(
-                    sql.Identifier(PAYMENT_TABLE),
-                    ident,
-                    sql.Literal(month.isoformat()),
-                    sql.Literal(add_months(month, 1).isoformat()),
+                    sql.Identifier(PAYMENT_TABLE), sql.Identifier(final), *_month_bounds(month)
                 )
             )
-        self.main.execute(sql.SQL("DROP TABLE {}").format(tables["loader"]))
+            self.main.execute(
+                sql.SQL("ALTER TABLE {} DROP CONSTRAINT {}").format(sql.Identifier(final), sql.Identifier(BOUND_CHECK))
+            )
         self.progress.add_timing("transactions:attach", time.monotonic() - started)
+
+
+@dataclass
+class LoadPart:
+    number: int
+    first_line: int  # inclusive
+    last_line: int  # inclusive
+    months: list[dt.date]  # new months whose month table this worker fills
+
+
+def _month_bounds(month: dt.date) -> tuple[sql.Literal, sql.Literal]:
+    """The partition bounds of a month as timestamptz literals in UTC (the same values whatever
+    the session's time zone, so a check constraint built from them matches the bound exactly)."""
+    return (
+        sql.SQL("{}::timestamptz").format(sql.Literal(f"{month.isoformat()} 00:00:00+00")),
+        sql.SQL("{}::timestamptz").format(sql.Literal(f"{add_months(month, 1).isoformat()} 00:00:00+00")),
+    )
+
+
+def _payment_indexes(conn: psycopg.Connection) -> tuple[list[tuple], list[tuple[str, str]]]:
+    """The indexes of transactions_payment as (name suffix, columns, is primary key, "btree (...)"),
+    named the way PostgreSQL names a partition's copy of them, and its foreign keys as
+    (name, definition): a month table built with these is taken over as it is when attached."""
+    indexes = []
+    for primary, columns, definition in conn.execute(
+        "SELECT i.indisprimary, array_agg(a.attname ORDER BY k.ord), "
+        "       split_part(pg_get_indexdef(i.indexrelid), ' USING ', 2) "
+        "FROM pg_index i CROSS JOIN LATERAL unnest(i.indkey) WITH ORDINALITY k(attnum, ord) "
+        "JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum "
+        "WHERE i.indrelid = %s::regclass GROUP BY i.indexrelid, i.indisprimary ORDER BY i.indexrelid",
+        [PAYMENT_TABLE],
+    ).fetchall():
+        suffix = "pkey" if primary else "_".join(columns) + "_idx"
+        indexes.append((suffix, list(columns), primary, definition))
+    foreign_keys = conn.execute(
+        "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint "
+        "WHERE conrelid = %s::regclass AND contype = 'f' ORDER BY conname",
+        [PAYMENT_TABLE],
+    ).fetchall()
+    return indexes, foreign_keys
 
 
 def _csv_line(fields: list[str]) -> str:

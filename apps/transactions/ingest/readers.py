@@ -145,7 +145,7 @@ class BlockCleaner:
             line = block[starts[i] : ends[i]]
             problem = self.classify(line)
             if problem is None and self.checks is not None:
-                problem, ident = self.checks.fields(next(csv.reader([line.decode("utf-8")])))
+                problem, ident = self.checks.fields(next(csv.reader([line.decode("utf-8")])), first_line + i)
                 if problem is None:
                     slow_ids[i] = ident
             if problem:
@@ -153,7 +153,7 @@ class BlockCleaner:
         if self.checks is not None:
             lines = np.flatnonzero(~suspect)
             vector_problems, ids = (
-                self.checks.vector(arr, comma, starts, ends, lines, commas) if lines.size else ({}, lines)
+                self.checks.vector(arr, comma, starts, ends, lines, commas, first_line) if lines.size else ({}, lines)
             )
             problems.update(vector_problems)
             if slow_ids:

@@ -1,6 +1,6 @@
 -- Fraud labels. "prepare" runs before the transactions files, so their transform can set
--- is_fraud while inserting; "apply" runs after them: labels of payments loaded earlier are
--- updated, labels of no known payment are rejected. The reader has checked that every staged
+-- is_fraud while inserting (and note which labels it wrote); "apply" runs after them: labels of
+-- payments loaded earlier are updated, labels of no known payment are rejected. The reader has checked that every staged
 -- id is digits and every label Yes or No (bad entries arrive as placeholders marked in label).
 
 -- @statement prepare
@@ -13,12 +13,20 @@ SELECT s.line_no,
 FROM {staging} s
 LEFT JOIN {dupes} d ON d.line_no = s.line_no;
 
+-- @statement unhit
+-- The valid labels the transactions load did not already write with their payment: labels of
+-- payments loaded by earlier runs (or by this run twice), and labels of no payment at all.
+CREATE UNLOGGED TABLE {unhit} AS
+SELECT l.line_no, l.id, l.is_fraud
+FROM {parsed} l
+WHERE l.reason IS NULL
+  AND NOT EXISTS (SELECT 1 FROM {hits} h WHERE h.id = l.id);
+
 -- @statement match
 CREATE UNLOGGED TABLE {matched} AS
 SELECT l.line_no, l.id, l.is_fraud, p.paid_at, p.is_fraud AS current_is_fraud, p.ingest_run_id
-FROM {parsed} l
-LEFT JOIN transactions_payment p ON p.id = l.id
-WHERE l.reason IS NULL;
+FROM {unhit} l
+LEFT JOIN transactions_payment p ON p.id = l.id;
 
 -- @statement apply
 UPDATE transactions_payment p
@@ -28,8 +36,10 @@ FROM (SELECT id, paid_at, is_fraud FROM {matched}
 WHERE p.id = m.id AND p.paid_at = m.paid_at;
 
 -- @statement counts
-SELECT count(*) FILTER (WHERE paid_at IS NOT NULL
-                          AND (ingest_run_id = %(run_id)s OR current_is_fraud IS DISTINCT FROM is_fraud)) AS loaded,
+-- Labels written by the load count as loaded (their payment is this run's, labelled as said).
+SELECT (SELECT count(*) FROM {parsed} WHERE reason IS NULL) - (SELECT count(*) FROM {unhit})
+       + count(*) FILTER (WHERE paid_at IS NOT NULL
+                            AND (ingest_run_id = %(run_id)s OR current_is_fraud IS DISTINCT FROM is_fraud)) AS loaded,
        count(*) FILTER (WHERE paid_at IS NOT NULL
                           AND ingest_run_id IS DISTINCT FROM %(run_id)s
                           AND current_is_fraud IS NOT DISTINCT FROM is_fraud) AS duplicate

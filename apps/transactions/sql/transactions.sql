@@ -1,5 +1,8 @@
 -- Transform of one transactions file: staged text -> typed, checked rows -> Payment, with every
--- refused row in RejectedRow. Runs in one transaction. The reader has already checked the
+-- refused row in RejectedRow. The "checked" view is created first (committed, so the load
+-- workers see it); each worker then loads and rejects the rows of its range of lines in a
+-- transaction of its own, into unattached tables of the staging schema; the main connection
+-- makes all of it visible in the file's one transaction. The reader has already checked the
 -- format of the id, date, amount, client, card and merchant columns (bad lines arrive as
 -- placeholder rows marked in use_chip), so the casts here cannot fail; what is left is what
 -- only the database can judge: references, the payment method and duplicates.
@@ -56,32 +59,33 @@ LEFT JOIN transactions_merchantcategory m ON m.code = s.mcc
 LEFT JOIN {dupes} d ON d.line_no = s.line_no;
 
 -- @statement load
--- Into the loader: its month partitions are fresh tables without indexes or foreign keys (those
--- come in one piece when each is attached to transactions_payment); rows of months that already
--- have a partition fall into the loader's default partition and are moved with a plain INSERT.
--- Labels join here, so a labelled payment is written once, with its label.
-INSERT INTO {loader} (id, paid_at, customer_id, card_id, amount, method, merchant_id, merchant_city,
-                      merchant_state, merchant_zip, mcc, errors, is_fraud, fraud_score, ingest_run_id)
-SELECT v.id, v.paid_at, v.customer_id, v.card_id, v.amount, v.method, v.merchant_id, v.merchant_city,
-       v.merchant_state, v.merchant_zip, v.mcc, v.errors, l.is_fraud, NULL, %(run_id)s
-FROM {checked} v
-LEFT JOIN {labels} l ON l.id = v.id
-WHERE v.reason IS NULL
-  AND NOT EXISTS (SELECT 1 FROM transactions_payment x WHERE x.id = v.id);
-
--- @statement unforeseen_months
-SELECT DISTINCT date_trunc('month', paid_at AT TIME ZONE 'UTC')::date FROM {loader_default};
-
--- @statement load_existing_months
-INSERT INTO transactions_payment (id, paid_at, customer_id, card_id, amount, method, merchant_id, merchant_city,
-                                  merchant_state, merchant_zip, mcc, errors, is_fraud, fraud_score, ingest_run_id)
-SELECT id, paid_at, customer_id, card_id, amount, method, merchant_id, merchant_city, merchant_state,
-       merchant_zip, mcc, errors, is_fraud, fraud_score, ingest_run_id
-FROM {loader_default};
+-- A worker's range of lines into its loader: a partitioned twin of transactions_payment whose
+-- partitions are fresh month tables (indexes, foreign keys and the bound check come after the
+-- load, in one piece each); rows of other months fall into the loader's default partition and
+-- are moved by the main connection. Labels join here, so a labelled payment is written once,
+-- with its label; the ids of labelled payments go to {hits}, so applying the labels afterwards
+-- only has to look for the others. Returns the number of rows loaded.
+WITH inserted AS (
+    INSERT INTO {loader} (id, paid_at, customer_id, card_id, amount, method, merchant_id, merchant_city,
+                          merchant_state, merchant_zip, mcc, errors, is_fraud, fraud_score, ingest_run_id)
+    SELECT v.id, v.paid_at, v.customer_id, v.card_id, v.amount, v.method, v.merchant_id, v.merchant_city,
+           v.merchant_state, v.merchant_zip, v.mcc, v.errors, l.is_fraud, NULL, %(run_id)s
+    FROM {checked} v
+    LEFT JOIN {labels} l ON l.id = v.id
+    WHERE v.line_no BETWEEN %(first_line)s AND %(last_line)s
+      AND v.reason IS NULL
+      AND NOT EXISTS (SELECT 1 FROM transactions_payment x WHERE x.id = v.id)
+    RETURNING id, is_fraud
+), labelled AS (
+    INSERT INTO {hits} (id) SELECT id FROM inserted WHERE is_fraud IS NOT NULL
+)
+SELECT count(*) FROM inserted;
 
 -- @statement reject
-INSERT INTO transactions_rejectedrow (run_id, file_name, line_number, reason, detail, raw_line)
-SELECT %(run_id)s, %(file_name)s, v.line_no, v.reason,
+-- A worker's refused rows, with their reasons, kept in the staging schema until the main
+-- connection copies them into RejectedRow in the file's transaction.
+CREATE UNLOGGED TABLE {rejects} AS
+SELECT v.line_no, v.reason,
        transactions_mask_pan(CASE v.reason
            WHEN 'duplicate_in_file' THEN 'transaction id ' || v.raw_id || ' already appears on line ' || v.first_line
            WHEN 'unknown_client' THEN 'client_id ' || coalesce(v.raw_client_id, '(empty)') || ' is not a known customer'
@@ -89,10 +93,25 @@ SELECT %(run_id)s, %(file_name)s, v.line_no, v.reason,
            WHEN 'card_client_mismatch' THEN 'card_id ' || v.raw_card_id || ' belongs to another client than ' || v.raw_client_id
            WHEN 'unknown_mcc' THEN 'mcc ' || coalesce(v.raw_mcc, '(empty)') || ' is neither an ISO 18245 code nor in the delivery''s MCC file'
            ELSE 'use_chip ' || coalesce(v.raw_use_chip, '(empty)') || ' is not a Swipe, Chip or Online Transaction'
-       END),
-       transactions_mask_pan(v.raw_line)
+       END) AS detail,
+       transactions_mask_pan(v.raw_line) AS raw_line
 FROM {checked} v
-WHERE v.reason IS NOT NULL AND v.reason <> 'pre';
+WHERE v.line_no BETWEEN %(first_line)s AND %(last_line)s
+  AND v.reason IS NOT NULL AND v.reason <> 'pre';
+
+-- @statement collect_rejects
+INSERT INTO transactions_rejectedrow (run_id, file_name, line_number, reason, detail, raw_line)
+SELECT %(run_id)s, %(file_name)s, line_no, reason, detail, raw_line FROM {rejects};
+
+-- @statement unforeseen_months
+SELECT DISTINCT date_trunc('month', paid_at AT TIME ZONE 'UTC')::date FROM {rest};
+
+-- @statement load_existing_months
+INSERT INTO transactions_payment (id, paid_at, customer_id, card_id, amount, method, merchant_id, merchant_city,
+                                  merchant_state, merchant_zip, mcc, errors, is_fraud, fraud_score, ingest_run_id)
+SELECT id, paid_at, customer_id, card_id, amount, method, merchant_id, merchant_city, merchant_state,
+       merchant_zip, mcc, errors, is_fraud, fraud_score, ingest_run_id
+FROM {rest};
 
 -- @statement home_area
 -- Customers without a city get the city and postal area (first three zip digits) where they
