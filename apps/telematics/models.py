@@ -44,12 +44,17 @@ class Trip(TimeStampedModel):
         DONE = "done"
         FAILED = "failed"
 
-    device = models.ForeignKey(Device, on_delete=models.PROTECT, related_name="trips")
+    # No single-column indexes on device, driver and vehicle: the unique (device, external_id)
+    # and the (driver, started_at) and (vehicle, started_at) indexes lead with them, and every
+    # upload pays for each index of this table.
+    device = models.ForeignKey(Device, on_delete=models.PROTECT, related_name="trips", db_index=False)
     external_id = models.CharField(max_length=64, help_text="The device's own trip id.")
     driver = models.ForeignKey(
-        "customers.Customer", on_delete=models.PROTECT, null=True, blank=True, related_name="trips"
+        "customers.Customer", on_delete=models.PROTECT, null=True, blank=True, related_name="trips", db_index=False
     )
-    vehicle = models.ForeignKey("fleet.Vehicle", on_delete=models.PROTECT, null=True, blank=True, related_name="trips")
+    vehicle = models.ForeignKey(
+        "fleet.Vehicle", on_delete=models.PROTECT, null=True, blank=True, related_name="trips", db_index=False
+    )
     rental = models.ForeignKey(
         "transactions.Rental", on_delete=models.PROTECT, null=True, blank=True, related_name="trips"
     )

@@ -13,6 +13,7 @@ import psycopg
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
+from psycopg.types.numeric import Int8
 
 from apps.accounts.services import hash_key, new_secret_key, split_key
 from apps.audit.services import audit_record
@@ -141,13 +142,15 @@ def _prepared_cursor():
     planning cost more than the execution. Django turns psycopg's prepared statements off per
     connection (prepare_threshold None); they are turned on only around these statements, and
     the statements psycopg prepared stay known to it in between."""
+    connection.close_if_health_check_failed()  # as Django's own cursor() does
     connection.ensure_connection()
     raw = connection.connection
     threshold = raw.prepare_threshold
     if threshold is None:
         raw.prepare_threshold = 1_000_000  # only statements executed with prepare=True
     try:
-        with psycopg.Cursor(raw) as cursor:
+        # Django's exception classes, and a connection marked for closing when it broke.
+        with connection.wrap_database_errors, psycopg.Cursor(raw) as cursor:
             yield cursor
     finally:
         raw.prepare_threshold = threshold
@@ -241,6 +244,7 @@ def samples_copy(*, trip_id: int, samples) -> None:
     payload = copy_payload(np.full(len(samples), trip_id, dtype=np.int64), samples)
     connection.ensure_connection()
     with (
+        connection.wrap_database_errors,
         connection.connection.cursor() as cursor,
         cursor.copy(f"COPY {SAMPLES_TABLE} ({COPY_COLUMNS}) FROM STDIN (FORMAT BINARY)") as copy,
     ):
@@ -276,7 +280,16 @@ def trip_ingest(*, device: Device, upload: TripUpload, enqueue_features: bool = 
         return existing
 
 
-_TRIP_INSERT_SQL = (SQL_DIR / "trip_insert.sql").read_text()
+def _sql_without_comments(path: Path) -> str:
+    # Shorter than 4 kB, psycopg caches the statement's placeholder conversion.
+    return "\n".join(line for line in path.read_text().splitlines() if not line.lstrip().startswith("--"))
+
+
+_TRIP_INSERT_SQL = _sql_without_comments(SQL_DIR / "trip_insert.sql")
+
+
+def _int8_or_none(value: int | None) -> Int8 | None:
+    return None if value is None else Int8(value)
 
 
 @transaction.atomic
@@ -287,14 +300,16 @@ def _trip_store(*, device: Device, upload: TripUpload, cleaned: CleanResult, enq
         cursor.execute(
             _TRIP_INSERT_SQL,
             {
-                "device": device.pk,
+                # Fixed parameter types, so one prepared statement serves every id and count
+                # (psycopg would send the smallest integer type that holds each value).
+                "device": Int8(device.pk),
                 "external_id": upload.external_id,
-                "vehicle": upload.vehicle_id,
-                "driver": upload.driver_id,
+                "vehicle": _int8_or_none(upload.vehicle_id),
+                "driver": _int8_or_none(upload.driver_id),
                 "started_at": _to_datetime(s.t[0]),
                 "ended_at": _to_datetime(s.t[-1]),
-                "received": cleaned.received,
-                "stored": cleaned.stored,
+                "received": Int8(cleaned.received),
+                "stored": Int8(cleaned.stored),
                 "dropped": json.dumps(cleaned.dropped),
             },
             prepare=True,

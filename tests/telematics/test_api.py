@@ -259,3 +259,65 @@ def test_the_vehicles_rental_names_the_driver_when_the_device_cannot(client, con
     else:
         assert response.status_code == 403 and response.json()["reason"] == "no_consent"
         assert nothing_stored()
+
+
+def test_unknown_driver_is_400_and_stores_nothing(client, device):
+    response = post(client, device, {"external_id": "d", "driver": 987654321, "samples": cruise(5)})
+    assert response.status_code == 400
+    assert response.json()["errors"]["field"] == "driver"
+    assert nothing_stored()
+
+
+def test_errors_carry_the_request_id_and_the_api_error_shape(client, device):
+    response = post(client, device, b"{not json", HTTP_X_REQUEST_ID="req-42")
+    assert response.status_code == 400
+    assert response.headers["X-Request-ID"] == "req-42"
+    assert response.json()["type"] == "invalid" and response.json()["status"] == 400
+    assert response.json()["request_id"] == "req-42"
+    unauthorized = client.post(URL, data=b"{}", content_type="application/json", HTTP_X_REQUEST_ID="req-43")
+    assert unauthorized.json() == {
+        "type": "not_authenticated",
+        "status": 401,
+        "request_id": "req-43",
+        "detail": "Authentication credentials were not provided.",
+    }
+
+
+def test_other_methods_are_405_for_a_device(client, device):
+    response = client.get(URL, HTTP_AUTHORIZATION=f"Device {device.raw_token}")
+    assert response.status_code == 405
+
+
+def test_a_reupload_that_cleaning_would_refuse_still_returns_the_stored_trip(client, device):
+    first = post(client, device, {"external_id": "kept", "samples": cruise(10)})
+    # The same trip id again, now with every fix impossible: the stored trip is the answer.
+    broken = [{**s, "lat": 95.0} for s in cruise(10)]
+    again = post(client, device, {"external_id": "kept", "samples": broken})
+    assert first.status_code == 201 and again.status_code == 200
+    assert again.json()["trip_id"] == first.json()["trip_id"]
+    assert TelematicsSample.objects.count() == 10
+
+
+def test_a_reupload_after_consent_is_withdrawn_returns_the_stored_trip(client, device):
+    first = post(client, device, {"external_id": "before", "samples": cruise(10)})
+    device.customer.telematics_consents.update(withdrawn_at=timezone.now())
+    again = post(client, device, {"external_id": "before", "samples": cruise(10)})
+    assert (first.status_code, again.status_code) == (201, 200)
+    assert Trip.objects.count() == 1
+
+
+def test_many_uploads_on_one_connection_reuse_the_prepared_statements(client, device):
+    def prepared_trip_statements():
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE '%%INSERT INTO telematics_trip%%'"
+            )
+            return cursor.fetchone()[0]
+
+    before = prepared_trip_statements()
+    ids = {post(client, device, {"external_id": f"p{n}", "samples": cruise(8 + n)}).json()["trip_id"] for n in range(8)}
+    assert len(ids) == 8
+    assert sorted(Trip.objects.filter(pk__in=ids).values_list("samples_stored", flat=True)) == list(range(8, 16))
+    # Prepared once per connection (and per NULL pattern of vehicle/driver), then only executed.
+    assert prepared_trip_statements() >= 1
+    assert prepared_trip_statements() - before <= 1

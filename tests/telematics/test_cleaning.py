@@ -127,3 +127,13 @@ def test_optional_fields_may_be_null_or_absent():
     s = parsed(samples)
     assert np.isnan(s.speed_limit[1]) and s.speed_limit[0] == pytest.approx(13.9)
     assert s.phone.tolist() == [1, -1, 0, -1, 1]
+
+
+def test_samples_already_in_order_clean_the_same_as_shuffled_ones():
+    upload = parse_json(orjson.dumps({"external_id": "o", "samples": cruise(40)}))
+    in_order = clean_samples(upload.samples)
+    shuffled = clean_samples(upload.samples.take(np.random.default_rng(3).permutation(40)))
+    assert in_order.reordered == 0 and shuffled.reordered > 0
+    assert in_order.dropped == shuffled.dropped == {}
+    for name in in_order.samples.COLUMNS:
+        np.testing.assert_array_equal(getattr(in_order.samples, name), getattr(shuffled.samples, name))
