@@ -287,12 +287,19 @@ def _redis_key_stem(kind: str) -> str | None:
 
 # Deletes stem..id for every id of a comma list: batch scoring invalidates 100,000 drivers at a
 # time, and sending 200,000 keys (built, packed and parsed one by one) cost more than the scoring.
-_UNLINK_BY_IDS = """
-local n = 0
+_DELETE_BY_IDS = """
+local keys, n = {}, 0
 for id in string.gmatch(ARGV[#ARGV], "%d+") do
     for i = 1, #ARGV - 1 do
-        n = n + redis.call("UNLINK", ARGV[i] .. id)
+        keys[#keys + 1] = ARGV[i] .. id
     end
+    if #keys >= 4000 then
+        n = n + redis.call("DEL", unpack(keys))
+        keys = {}
+    end
+end
+if #keys > 0 then
+    n = n + redis.call("DEL", unpack(keys))
 end
 return n
 """
@@ -308,6 +315,6 @@ def driver_score_cache_invalidate(*, driver_ids: list[int]) -> None:
             cache.delete_many([_cache_key(kind, d) for d in driver_ids for kind in kinds])
             return
         client = cache.client.get_client(write=True)
-        client.eval(_UNLINK_BY_IDS, 0, *stems, ",".join(map(str, driver_ids)))
+        client.eval(_DELETE_BY_IDS, 0, *stems, ",".join(map(str, driver_ids)))
     except Exception:
         logger.warning("cache invalidation failed for %d drivers", len(driver_ids), exc_info=True)
