@@ -91,6 +91,8 @@ class Trip(TimeStampedModel):
         indexes = [
             models.Index(fields=["driver", "started_at"], name="trip_driver_start_idx"),
             models.Index(fields=["vehicle", "started_at"], name="trip_vehicle_start_idx"),
+            # The trips whose features are still to be computed (trip_features_compute_pending).
+            models.Index(fields=["id"], condition=Q(feature_status="pending"), name="trip_features_pending_idx"),
         ]
         constraints = [
             models.UniqueConstraint(

@@ -5,12 +5,13 @@ import secrets
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
-from functools import cached_property, partial
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
 import psycopg
 from django.conf import settings
+from django.core.cache import cache
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from psycopg.types.numeric import Int8
@@ -332,9 +333,7 @@ def _trip_store(*, device: Device, upload: TripUpload, cleaned: CleanResult, enq
         return result
     samples_copy(trip_id=trip_id, samples=s)
     if enqueue_features:
-        from apps.telematics.tasks import trip_features
-
-        transaction.on_commit(partial(trip_features.delay, trip_id))
+        transaction.on_commit(trip_features_request)
     return IngestResult(
         trip_id=trip_id,
         external_id=upload.external_id,
@@ -427,6 +426,64 @@ def _trip_features_write(trips: list[Trip]) -> None:
             f"FROM unnest({unnest}) AS v({', '.join(names)}) WHERE t.id = v.id",
             [values for _, _, values in columns],
         )
+
+
+# While this key exists a Celery task to compute the pending trips' features is queued or about
+# to start, so an upload need not queue another. It expires in case that task is lost.
+FEATURES_REQUESTED_SECONDS = 60
+
+
+def _features_requested_key() -> str:
+    # Per database: one Redis may serve several databases (test runs, environments).
+    return f"telematics:trip-features-requested:{connection.settings_dict['NAME']}"
+
+
+def trip_features_request() -> None:
+    """Makes sure a Celery task will compute the features of every trip uploaded so far.
+
+    One task serves all the trips uploaded while it waits in the queue: an upload sets a Redis
+    key and queues the task only when the key was not set (one Redis command instead of a Celery
+    message per trip), and the task deletes the key before it reads the pending trips, so a trip
+    committed after that read has queued the next task itself. The nightly job catches up trips
+    left pending by a lost task or an unreachable Redis."""
+    if cache.add(_features_requested_key(), 1, timeout=FEATURES_REQUESTED_SECONDS):
+        from apps.telematics.tasks import trip_features_pending
+
+        trip_features_pending.delay()
+
+
+def trip_features_compute_pending(*, chunk: int = 500) -> int:
+    """Computes the features of every pending trip, `chunk` trips per transaction, the oldest
+    first. Rows are locked with SKIP LOCKED, so two such tasks at once share the work. A chunk
+    that fails is retried trip by trip, and a trip that still fails is marked failed, so one bad
+    trip never holds up the others. Returns the number of trips computed."""
+    cache.delete(_features_requested_key())
+    computed = 0
+    while True:
+        with transaction.atomic():
+            ids = list(
+                Trip.objects.filter(feature_status=Trip.FeatureStatus.PENDING)
+                .order_by("pk")
+                .select_for_update(skip_locked=True)
+                .values_list("pk", flat=True)[:chunk]
+            )
+            if not ids:
+                return computed
+            try:
+                with transaction.atomic():
+                    computed += trip_features_compute_many(trip_ids=ids)
+                continue
+            except Exception:
+                logger.exception("trip features failed for trips %s..%s; retrying one by one", ids[0], ids[-1])
+            for trip_id in ids:
+                try:
+                    with transaction.atomic():
+                        computed += trip_features_compute_many(trip_ids=[trip_id])
+                except Exception:
+                    logger.exception("trip features failed for trip %s", trip_id)
+                    Trip.objects.filter(pk=trip_id).update(
+                        feature_status=Trip.FeatureStatus.FAILED, features_computed_at=timezone.now()
+                    )
 
 
 def trip_features_compute(*, trip_id: int) -> Trip | None:

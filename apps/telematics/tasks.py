@@ -3,7 +3,7 @@ from celery import shared_task
 from apps.telematics import services
 
 
-# ignore_result: nobody waits on it (the trip row holds the outcome), and a task whose result is
+# ignore_result: nobody waits on these (the trip row holds the outcome), and a task whose result is
 # kept makes every enqueuing web worker subscribe to the task's result channel in Redis.
 @shared_task(
     name="telematics.trip_features",
@@ -17,3 +17,16 @@ def trip_features(trip_id: int) -> str | None:
     """Computes one uploaded trip's features (idempotent), then asks RISK to rescore the driver."""
     trip = services.trip_features_compute(trip_id=trip_id)
     return trip.feature_status if trip else None
+
+
+@shared_task(
+    name="telematics.trip_features_pending",
+    acks_late=True,
+    autoretry_for=(OSError,),
+    retry_backoff=True,
+    max_retries=5,
+    ignore_result=True,
+)
+def trip_features_pending() -> int:
+    """Computes the features of every trip uploaded and not yet computed (queued by uploads)."""
+    return services.trip_features_compute_pending()

@@ -47,3 +47,53 @@ def test_ingest_result_matches_the_stored_trip(device):
     assert (first.created, again.created) == (True, False)
     assert again.as_dict() == {**first.as_dict(), "created": False}
     assert again.trip.pk == first.trip_id
+
+
+def test_uploads_queue_one_feature_task_while_one_is_waiting(device, monkeypatch, django_capture_on_commit_callbacks):
+    from django.core.cache import cache
+
+    from apps.telematics import services, tasks
+
+    queued = []
+    monkeypatch.setattr(tasks.trip_features_pending, "delay", lambda: queued.append(1))
+    cache.delete(services._features_requested_key())
+    for n in range(3):
+        with django_capture_on_commit_callbacks(execute=True):
+            trip_ingest(device=device, upload=_upload(f"q{n}"))
+    assert queued == [1]  # the first upload queued the task; the next two found it waiting
+    assert Trip.objects.filter(feature_status=Trip.FeatureStatus.PENDING).count() == 3
+
+    assert services.trip_features_compute_pending() == 3
+    assert not Trip.objects.exclude(feature_status=Trip.FeatureStatus.DONE).exists()
+    with django_capture_on_commit_callbacks(execute=True):
+        trip_ingest(device=device, upload=_upload("after"))
+    assert queued == [1, 1]  # the task cleared the key before it read the pending trips
+    cache.delete(services._features_requested_key())
+
+
+def test_pending_features_task_computes_every_pending_trip_in_chunks(device):
+    from apps.telematics.services import trip_features_compute_pending
+
+    ids = [trip_ingest(device=device, upload=_upload(f"c{n}"), enqueue_features=False).trip_id for n in range(5)]
+    assert trip_features_compute_pending(chunk=2) == 5
+    trips = Trip.objects.filter(pk__in=ids)
+    assert sorted(t.feature_status for t in trips) == ["done"] * 5
+    assert all(t.distance_km > 0 for t in trips)
+    assert trip_features_compute_pending() == 0
+
+
+def test_a_trip_whose_features_fail_does_not_hold_up_the_others(device, monkeypatch):
+    from apps.telematics import services
+
+    ids = [trip_ingest(device=device, upload=_upload(f"f{n}"), enqueue_features=False).trip_id for n in range(3)]
+    real = services.trip_features_compute_many
+
+    def failing_for_the_second(*, trip_ids, **kwargs):
+        if ids[1] in trip_ids:
+            raise ValueError("bad trip")
+        return real(trip_ids=trip_ids, **kwargs)
+
+    monkeypatch.setattr(services, "trip_features_compute_many", failing_for_the_second)
+    assert services.trip_features_compute_pending() == 2
+    status = dict(Trip.objects.filter(pk__in=ids).values_list("pk", "feature_status"))
+    assert status == {ids[0]: "done", ids[1]: "failed", ids[2]: "done"}
