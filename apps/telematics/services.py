@@ -134,6 +134,34 @@ def device_authenticate(*, raw_token: str) -> Device | None:
     return device
 
 
+# Devices this process authenticated for uploads lately: the token's SHA-256 -> (device, when).
+_UPLOAD_DEVICES: dict[str, tuple[Device, float]] = {}
+UPLOAD_DEVICE_SECONDS = 30
+_UPLOAD_DEVICES_MAX = 10_000
+
+
+def device_authenticate_for_upload(*, raw_token: str) -> Device | None:
+    """device_authenticate, remembered by this process for UPLOAD_DEVICE_SECONDS.
+
+    For uploads only: the trip statement reads the device row again in the upload's own
+    transaction and refuses a device revoked or deactivated meanwhile (DeviceRefused), so this
+    saves a query per upload without letting such a device store anything. Until the memory
+    expires it can still be told why a malformed body was refused (400) instead of 401."""
+    key = hash_key(raw_token)
+    now = time.monotonic()
+    known = _UPLOAD_DEVICES.get(key)
+    if known is not None and now - known[1] < UPLOAD_DEVICE_SECONDS:
+        return known[0]
+    device = device_authenticate(raw_token=raw_token)
+    if device is None:
+        _UPLOAD_DEVICES.pop(key, None)
+        return None
+    if len(_UPLOAD_DEVICES) >= _UPLOAD_DEVICES_MAX:
+        _UPLOAD_DEVICES.clear()
+    _UPLOAD_DEVICES[key] = (device, now)
+    return device
+
+
 @contextmanager
 def _prepared_cursor():
     """A server-side-binding cursor on Django's own connection (so in its transaction) whose
@@ -333,7 +361,9 @@ def _trip_store(*, device: Device, upload: TripUpload, cleaned: CleanResult, enq
         return result
     samples_copy(trip_id=trip_id, samples=s)
     if enqueue_features:
-        transaction.on_commit(trip_features_request)
+        # robust: the trip is committed; a broker outage must not turn its 201 into a 500 (the
+        # nightly job catches the trip up).
+        transaction.on_commit(trip_features_request, robust=True)
     return IngestResult(
         trip_id=trip_id,
         external_id=upload.external_id,

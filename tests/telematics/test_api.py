@@ -321,3 +321,16 @@ def test_many_uploads_on_one_connection_reuse_the_prepared_statements(client, de
     # Prepared once per connection (and per NULL pattern of vehicle/driver), then only executed.
     assert prepared_trip_statements() >= 1
     assert prepared_trip_statements() - before <= 1
+
+
+def test_a_device_revoked_after_uploading_is_refused_at_its_next_upload(client, device):
+    from apps.telematics.services import device_revoke
+
+    assert post(client, device, {"external_id": "ok", "samples": cruise(6)}).status_code == 201
+    device_revoke(device=device)
+    again = post(client, device, {"external_id": "after-revoke", "samples": cruise(6)})
+    assert again.status_code == 401
+    assert again.headers["WWW-Authenticate"] == "Device"
+    assert list(Trip.objects.values_list("external_id", flat=True)) == ["ok"]
+    # Nor does it get its stored trip back.
+    assert post(client, device, {"external_id": "ok", "samples": cruise(6)}).status_code == 401

@@ -8,7 +8,7 @@ from rest_framework.views import APIView
 from apps.telematics.api.authentication import DeviceTokenAuthentication, IsDevice
 from apps.telematics.api.serializers import TripUploadResultSerializer
 from apps.telematics.ingest import UploadInvalid, decode_body, parse_csv, parse_json
-from apps.telematics.services import ConsentRefused, DeviceRefused, device_authenticate, trip_ingest
+from apps.telematics.services import ConsentRefused, DeviceRefused, device_authenticate_for_upload, trip_ingest
 
 
 class RawBodyParser(BaseParser):
@@ -76,7 +76,7 @@ class TripUploadView(APIView):
             return _unauthorized(request, "not_authenticated", "Authentication credentials were not provided.")
         if len(header) != 2:
             return _unauthorized(request, "authentication_failed", "Invalid Device header: expected `Device <token>`.")
-        device = device_authenticate(raw_token=header[1])
+        device = device_authenticate_for_upload(raw_token=header[1])
         if device is None:
             return _unauthorized(request, "authentication_failed", "Invalid, revoked or inactive device token.")
         limit = settings.TELEMATICS["MAX_BODY_BYTES"]
