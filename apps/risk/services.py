@@ -56,11 +56,17 @@ def driver_rescore_requested(*, driver_id: int) -> None:
 
 
 def driver_rescore(*, driver_id: int):
-    """Scores one driver with the active model from their latest features (see scoring)."""
+    """Event-driven rescoring after new trips: the driver's features are first brought up to
+    today (their trips of the model's window up to now, written as today's features row; the
+    nightly refresh rewrites that row once the day is complete), then scored with the active
+    model (see driver_score_refresh)."""
+    from apps.telematics.services import driver_features_refresh
+
     model = RiskModel.objects.filter(is_active=True).first()
     if model is None:
         logger.info("no active risk model: driver %s not rescored", driver_id)
         return None
+    driver_features_refresh(as_of=timezone.localdate(), window_days=model.window_days, driver_ids=[driver_id])
     return driver_score_refresh(model=model, driver_id=driver_id)
 
 
@@ -135,8 +141,8 @@ def drivers_score(
     workers: int = 2,
     ctx=None,
 ) -> dict:
-    """Batch scoring: every driver with features as of `as_of` (default: the latest feature day)
-    that this model has not scored for that day yet, in chunks of `chunk_size`: each chunk's
+    """Batch scoring: every driver with features as of `as_of` (default: the latest feature day
+    before today) that this model has not scored for that day yet, in chunks of `chunk_size`: each chunk's
     features read in one query, predicted and explained with one call each, and written with
     its follow-ups in its own transaction. A rerun writes nothing; a killed run, started again,
     scores the rest.
@@ -156,10 +162,13 @@ def drivers_score(
     if chunk_size < 1 or chunk_size > 50_000:
         raise ApplicationError("chunk_size must be between 1 and 50,000", code="invalid")
     if as_of is None:
-        dates = selectors.feature_dates(window_days=model.window_days)
+        # The latest complete day: today's rows are only the drivers rescored by events so far.
+        today = timezone.localdate()
+        dates = [d for d in selectors.feature_dates(window_days=model.window_days) if d < today]
         if not dates:
             raise ApplicationError(
-                f"no driver features with a {model.window_days}-day window to score", code="no_features"
+                f"no driver features with a {model.window_days}-day window before today to score",
+                code="no_features",
             )
         as_of = dates[-1]
     ids = sorted({int(i) for i in driver_ids}) if driver_ids is not None else None

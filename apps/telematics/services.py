@@ -525,8 +525,11 @@ def trip_features_compute(*, trip_id: int) -> Trip | None:
 
 
 @transaction.atomic
-def driver_features_refresh(*, as_of: dt.date, window_days: int | None = None) -> int:
-    """Upserts the rolling aggregates of every driver as of a day, in one SQL statement.
+def driver_features_refresh(
+    *, as_of: dt.date, window_days: int | None = None, driver_ids: list[int] | None = None
+) -> int:
+    """Upserts the rolling aggregates of every driver (or of `driver_ids` only) as of a day, in
+    one SQL statement.
 
     Drivers are every customer with a trip in the window or a telematics consent in force (the
     latter with zeros, so a driver who stopped driving is not silently missing)."""
@@ -540,6 +543,12 @@ def driver_features_refresh(*, as_of: dt.date, window_days: int | None = None) -
     with connection.cursor() as cursor:
         cursor.execute(
             sql,
-            {"as_of": as_of, "window_days": window, "window_start": window_start, "window_end": window_end},
+            {
+                "as_of": as_of,
+                "window_days": window,
+                "window_start": window_start,
+                "window_end": window_end,
+                "driver_ids": None if driver_ids is None else [int(d) for d in driver_ids],
+            },
         )
         return cursor.rowcount

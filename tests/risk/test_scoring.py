@@ -242,3 +242,31 @@ def test_worsening_into_the_high_band_opens_one_safety_event(active_model, simul
     event = OperationalEvent.objects.get()
     assert (event.event_type, event.entity_type, event.entity_id) == ("safety", "customers.customer", str(driver_id))
     assert event.status == "open" and event.occurrences == 2
+
+
+def test_event_rescoring_brings_the_drivers_features_up_to_today_first(active_model, simulated):
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from apps.customers.models import Customer
+    from tests.telematics.factories import TripFactory
+
+    driver = Customer.objects.get(pk=int(simulated[0][0]))
+    now = timezone.now()
+    for hours in (3, 5):  # two trips of today, already featured, with a lot of harsh braking
+        TripFactory(
+            driver=driver, started_at=now - dt.timedelta(hours=hours), distance_km=20.0, moving_s=1800, idle_s=120,
+            feature_status="done", harsh_brake_count=6, score=40,
+        )  # fmt: skip
+    score = services.driver_rescore(driver_id=driver.pk)
+
+    today = timezone.localdate()
+    assert score.as_of == today
+    fresh = DriverFeatures.objects.get(driver=driver, as_of=today, window_days=active_model.window_days)
+    assert fresh.trips == 2 and fresh.km == pytest.approx(40.0)
+    assert fresh.harsh_brake_per_100km == pytest.approx(30.0)  # 12 brakes over 40 km
+    assert score.features["harsh_brake_per_100km"] == pytest.approx(30.0)
+    # Only this driver got a row for today; the batch default stays on the last complete day.
+    assert DriverFeatures.objects.filter(as_of=today).count() == 1
+    assert services.drivers_score(driver_ids=[int(simulated[0][1])])["as_of"] == str(AS_OF)

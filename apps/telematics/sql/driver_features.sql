@@ -1,7 +1,8 @@
 -- Rolling driver features as of one day, for every driver at once (one statement).
 -- Drivers: every customer with a trip in the window or a telematics consent in force.
 -- Shares are of driving time (moving + idle, gaps excluded); rates are per 100 km driven.
--- Parameters: as_of, window_days, window_start (inclusive), window_end (exclusive).
+-- Parameters: as_of, window_days, window_start (inclusive), window_end (exclusive), driver_ids
+-- (NULL for every driver; a list for the event-driven refresh of a few drivers).
 WITH trips AS (
     SELECT
         t.driver_id,
@@ -23,12 +24,15 @@ WITH trips AS (
       AND t.feature_status = 'done'
       AND t.started_at >= %(window_start)s
       AND t.started_at < %(window_end)s
+      AND (%(driver_ids)s::bigint[] IS NULL OR t.driver_id = ANY(%(driver_ids)s::bigint[]))
     GROUP BY t.driver_id
 ),
 drivers AS (
     SELECT driver_id FROM trips
     UNION
-    SELECT customer_id FROM customers_telematicsconsent WHERE withdrawn_at IS NULL
+    SELECT customer_id FROM customers_telematicsconsent
+    WHERE withdrawn_at IS NULL
+      AND (%(driver_ids)s::bigint[] IS NULL OR customer_id = ANY(%(driver_ids)s::bigint[]))
 )
 INSERT INTO telematics_driverfeatures (
     driver_id, as_of, window_days, trips, km, hours,
