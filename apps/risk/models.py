@@ -91,7 +91,9 @@ class RiskScore(models.Model):
     driver = models.ForeignKey(
         "customers.Customer", on_delete=models.PROTECT, related_name="risk_scores", db_index=False
     )
-    model = models.ForeignKey(RiskModel, on_delete=models.PROTECT, related_name="scores")
+    # No index of its own either: every read starts from the driver, and 100,000 scores share
+    # one model (only deleting a model, which PROTECT refuses while scores exist, would scan).
+    model = models.ForeignKey(RiskModel, on_delete=models.PROTECT, related_name="scores", db_index=False)
     as_of = models.DateField()
     expected_claims_per_year = models.FloatField()
     relative_risk = models.FloatField(help_text="Expected frequency over the portfolio mean.")
