@@ -338,3 +338,67 @@ def test_a_killed_run_started_again_loads_every_row_exactly_once(tmp_path, stall
     with connection.cursor() as cursor:
         cursor.execute("SELECT count(*) FROM pg_tables WHERE schemaname = 'ingest_staging'")
         assert cursor.fetchone()[0] == 0
+
+
+def test_month_tables_are_attached_with_the_parent_indexes_and_foreign_keys(tmp_path):
+    ingest(write_delivery(tmp_path / "d"))
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT indexname FROM pg_indexes WHERE tablename = 'transactions_payment_y2010m01'")
+        assert sorted(r[0] for r in cursor.fetchall()) == [
+            "transactions_payment_y2010m01_card_id_paid_at_idx",
+            "transactions_payment_y2010m01_customer_id_paid_at_idx",
+            "transactions_payment_y2010m01_mcc_idx",
+            "transactions_payment_y2010m01_pkey",
+        ]
+        cursor.execute(
+            "SELECT conname, contype, conparentid <> 0 FROM pg_constraint "
+            "WHERE conrelid = 'transactions_payment_y2010m01'::regclass AND contype IN ('f', 'c') ORDER BY conname"
+        )
+        constraints = cursor.fetchall()
+        # The foreign keys are the parent's (attached, not copies); the bound check is gone.
+        assert [c for c in constraints if c[1] == "f"] == [
+            ("transactions_payment_card_id_fkey", "f", True),
+            ("transactions_payment_customer_id_fkey", "f", True),
+            ("transactions_payment_ingest_run_id_fkey", "f", True),
+            ("transactions_payment_mcc_fkey", "f", True),
+        ]
+        assert [c[0] for c in constraints if c[1] == "c"] == ["transactions_payment_method_valid"]
+        cursor.execute("SELECT relnamespace::regnamespace::text FROM pg_class WHERE relname LIKE 'transactions_payment_y%'")
+        assert {r[0] for r in cursor.fetchall()} == {"public"}
+        cursor.execute("SELECT count(*) FROM pg_class WHERE relnamespace = 'ingest_staging'::regnamespace")
+        assert cursor.fetchone()[0] == 0
+
+
+def test_a_file_out_of_date_order_loads_every_row_once(tmp_path):
+    # The lines are split between the two load workers at January's first line; March has lines
+    # on both sides, so no worker owns its month table: its rows take the path through the
+    # workers' default partitions into a partition the main connection creates.
+    days = ["2010-03-02", "2010-01-03", "2010-02-04", "2010-01-05", "2010-03-06", "2010-02-07", "2010-01-08"]
+    lines = [
+        f"{7476000 + n},{day} 10:00:00,825,4524,${n}.50,Chip Transaction,59935,Beulah,ND,58523.0,5499,"
+        for n, day in enumerate(days)
+    ]
+    run = ingest(write_delivery(tmp_path / "d", transactions=lines, labels={"7476001": "Yes", "7476004": "No"}))
+
+    assert run.status == IngestRun.Status.SUCCEEDED
+    files = {f["kind"]: f for f in run.sources}
+    assert [files["transactions"][k] for k in ("rows_read", "loaded", "rejected", "duplicate")] == [7, 7, 0, 0]
+    assert [files["labels"][k] for k in ("rows_read", "loaded", "rejected", "duplicate")] == [2, 2, 0, 0]
+    assert run.rows_read == run.rows_loaded + run.rows_rejected + run.rows_duplicate
+    paid = dict(Payment.objects.values_list("id", "paid_at"))
+    assert {i: p.date().isoformat() for i, p in paid.items()} == {7476000 + n: d for n, d in enumerate(days)}
+    assert dict(Payment.objects.filter(is_fraud__isnull=False).values_list("id", "is_fraud")) == {
+        7476001: True,
+        7476004: False,
+    }
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
+            "WHERE i.inhparent = 'transactions_payment'::regclass ORDER BY 1"
+        )
+        assert [r[0] for r in cursor.fetchall()] == [
+            "transactions_payment_y2010m01",
+            "transactions_payment_y2010m02",
+            "transactions_payment_y2010m03",
+        ]

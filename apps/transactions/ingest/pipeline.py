@@ -426,7 +426,7 @@ class PaymentsIngest:
 
     def _stage(self, conn: psycopg.Connection, f: SourceFile) -> dict:
         spool = tempfile.SpooledTemporaryFile(max_size=8 << 20, mode="w+", newline="")  # noqa: SIM115
-        months = month_lines = None
+        months = month_lines = id_range = None
         writer = csv.writer(spool, lineterminator="\n")
 
         def on_reject(r: readers.Rejection) -> None:
@@ -442,6 +442,8 @@ class PaymentsIngest:
                 candidates = reader.cleaner.order.ids()
                 months = reader.cleaner.checks.months
                 month_lines = reader.cleaner.checks.month_lines
+                order = reader.cleaner.order
+                id_range = None if order.min_seen is None else (order.min_seen, order.max_seen)
             elif f.kind == "labels":
                 reader = readers.LabelsReader(f.path, marker=self.marker, on_reject=on_reject, checks=LabelChecks())
                 staged = self._copy_blocks(conn, f, reader, ["id", "label"], first_line=1)
@@ -473,6 +475,7 @@ class PaymentsIngest:
             "candidates": 0 if candidates is None else int(candidates.size),
             "months": months,
             "month_lines": month_lines,
+            "id_range": id_range,
         }
 
     def _copy_blocks(self, conn, f: SourceFile, reader, columns: list[str], *, first_line: int) -> int:
@@ -764,6 +767,7 @@ class PaymentsIngest:
         tables = self._transactions_tables(f, labels)
         params = self._params(f)
         parts = self._load_plan(f)
+        tables["not_loaded"] = self._not_loaded_check(f)
         results = self._run_load_workers(f, tables, parts)
         loaded = sum(r["loaded"] for r in results)
         self.label_hits += [r["hits"] for r in results]
@@ -788,6 +792,20 @@ class PaymentsIngest:
         # tables its foreign keys reference until the commit.
         self._attach([table for result in results for table in result["tables"]])
         return {"loaded": loaded, "rejected": rejected}
+
+    def _not_loaded_check(self, f: SourceFile) -> sql.Composable:
+        """The load's test that a payment is not loaded yet: needed only when some payment has an
+        id within the range of the file's ids (an index probe per partition says so). The
+        transform lock keeps other runs from loading payments until this file is committed."""
+        id_range = self.stage_results[f.index]["id_range"]
+        if (
+            id_range is not None
+            and not self.main.execute(
+                "SELECT EXISTS (SELECT 1 FROM transactions_payment WHERE id BETWEEN %s AND %s)", list(id_range)
+            ).fetchone()[0]
+        ):
+            return sql.SQL("true")
+        return sql.SQL("NOT EXISTS (SELECT 1 FROM transactions_payment x WHERE x.id = v.id)")
 
     def _candidate_months(self, f: SourceFile) -> list[dt.date]:
         """Months (UTC) the file's payments can fall in, from the dates the reader saw: with a

@@ -74,7 +74,7 @@ WITH inserted AS (
     LEFT JOIN {labels} l ON l.id = v.id
     WHERE v.line_no BETWEEN %(first_line)s AND %(last_line)s
       AND v.reason IS NULL
-      AND NOT EXISTS (SELECT 1 FROM transactions_payment x WHERE x.id = v.id)
+      AND {not_loaded}  -- NOT EXISTS (a payment with this id), left out when no payment has an id in the file's range
     RETURNING id, is_fraud
 ), labelled AS (
     INSERT INTO {hits} (id) SELECT id FROM inserted WHERE is_fraud IS NOT NULL
