@@ -364,7 +364,9 @@ def test_month_tables_are_attached_with_the_parent_indexes_and_foreign_keys(tmp_
             ("transactions_payment_mcc_fkey", "f", True),
         ]
         assert [c[0] for c in constraints if c[1] == "c"] == ["transactions_payment_method_valid"]
-        cursor.execute("SELECT relnamespace::regnamespace::text FROM pg_class WHERE relname LIKE 'transactions_payment_y%'")
+        cursor.execute(
+            "SELECT relnamespace::regnamespace::text FROM pg_class WHERE relname LIKE 'transactions_payment_y%%'"
+        )
         assert {r[0] for r in cursor.fetchall()} == {"public"}
         cursor.execute("SELECT count(*) FROM pg_class WHERE relnamespace = 'ingest_staging'::regnamespace")
         assert cursor.fetchone()[0] == 0
