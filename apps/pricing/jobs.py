@@ -1,7 +1,7 @@
 from apps.jobs.registry import JobContext, register
 
 
-@register("pricing.requote", title="Requote all active policies", params={}, schedule="30 4 * * *")
+@register("pricing.requote", title="Requote all active policies", params={}, schedule="45 3 * * *")
 def requote(ctx: JobContext) -> dict:
     """Requotes every active policy in chunks (idempotent: unchanged inputs give no change)."""
     from apps.pricing.models import Policy

@@ -13,6 +13,7 @@ CHUNK = 500
     "telematics.trip_features",
     title="Compute trip features (pending trips, or all with recompute)",
     params={"recompute": bool, "limit": int},
+    schedule="45 1 * * *",
 )
 def trip_features(ctx: JobContext, *, recompute: bool = False, limit: int = 0) -> dict:
     """Catches up trips whose features are pending (or every trip with recompute=true), in
@@ -33,7 +34,7 @@ def trip_features(ctx: JobContext, *, recompute: bool = False, limit: int = 0) -
     "telematics.driver_features",
     title="Refresh 90-day driver features",
     params={"as_of": str, "window_days": int},
-    schedule="30 2 * * *",
+    schedule="0 2 * * *",
 )
 def driver_features(ctx: JobContext, *, as_of: str = "", window_days: int = 0) -> dict:
     day = dt.date.fromisoformat(as_of) if as_of else timezone.localdate() - dt.timedelta(days=1)
@@ -47,7 +48,7 @@ def driver_features(ctx: JobContext, *, as_of: str = "", window_days: int = 0) -
     "telematics.ensure_partitions",
     title="Create the samples table's month partitions ahead",
     params={"months": int},
-    schedule="15 1 * * *",
+    schedule="0 1 * * *",
 )
 def ensure_partitions(ctx: JobContext, *, months: int = 0) -> dict:
     created = partitions.partitions_ensure_ahead(months=months or None)

@@ -52,7 +52,7 @@ def ingest(ctx: JobContext, *, ingest_run_id: int | None = None, paths: list | N
     }
 
 
-@register("payments.refresh_views", title="Refresh the enriched_transactions view", params={}, schedule="15 4 * * *")
+@register("payments.refresh_views", title="Refresh the enriched_transactions view", params={}, schedule="30 1 * * *")
 def refresh_views(ctx: JobContext) -> dict:
     """REFRESH MATERIALIZED VIEW CONCURRENTLY enriched_transactions (also run by every ingest);
     nightly as well, for fraud scores written by other jobs since."""

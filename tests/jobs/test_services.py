@@ -176,3 +176,15 @@ def test_install_job_schedules_adds_missing_ones_only():
         assert PeriodicTask.objects.get(name="tests.scheduled (scheduled)").enabled is False
     finally:
         registry._REGISTRY.pop("tests.scheduled", None)
+
+
+def test_declared_schedules_are_the_ones_the_migration_installs():
+    """Two places name a kind's default time: the data migration (what a fresh install gets) and
+    the registration (what `install_job_schedules` and `run_job --list` use). They must agree."""
+    import importlib
+
+    from apps.jobs import registry
+
+    migration = importlib.import_module("apps.jobs.migrations.0002_default_beat_schedules")
+    declared = {name: kind.schedule for name, kind in registry.all_kinds().items() if kind.schedule}
+    assert declared == {k: v for k, v in migration.DEFAULT_SCHEDULES.items() if k in registry.all_kinds()}
