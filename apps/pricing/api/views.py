@@ -24,7 +24,7 @@ QUOTE_EXAMPLE = {
     "kind": "phyd",
     "currency": "EUR",
     "vehicle_category": "SUV",
-    "region": "BY",
+    "region": "BAY",
     "traditional_premium": "900.00",
     "telematics_factor": "0.8000",
     "telematics_premium": "720.00",
@@ -124,15 +124,15 @@ class QuoteListView(PartnerAPIView):
         examples=[
             OpenApiExample(
                 "PHYD quote",
-                value={"driver_id": 1042, "vehicle_category": "SUV", "region": "BY", "kind": "phyd"},
+                value={"driver_id": 1042, "vehicle_category": "SUV", "region": "BAY", "kind": "phyd"},
                 request_only=True,
             ),
             OpenApiExample(
                 "PAYD quote for an older vehicle",
                 value={
                     "driver_id": 1042,
-                    "vehicle_category": "COMPACT",
-                    "region": "BE",
+                    "vehicle_category": "COMP",
+                    "region": "BER",
                     "kind": "payd",
                     "vehicle_age_years": 6,
                 },
