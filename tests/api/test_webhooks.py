@@ -175,3 +175,13 @@ def test_registration_through_the_api_shows_the_secret_once(two_partners):
         "/api/v1/webhooks/", {"url": "http://hooks.insurer.example/a", "events": ["score.changed"]}, format="json"
     )
     assert refused.status_code == 400
+
+
+def test_the_lost_delivery_sweep_is_on_beats_schedule():
+    from celery.schedules import schedule
+
+    from fleetops.celery import app
+
+    entry = app.conf.beat_schedule["accounts.webhooks_retry_due"]
+    assert entry["task"] in app.tasks
+    assert schedule(entry["schedule"]).run_every.total_seconds() <= 600  # the sweep's own overdue cutoff
