@@ -127,11 +127,10 @@ class PremiumView:
 
 
 def _relative_risk_at(safety_score: int) -> float:
-    """The relative risk whose safety score is `safety_score` (the inverse of risk's formula
-    100 / (1 + (relative risk / pivot)^2)); imported here so pages do not load XGBoost up front."""
-    from apps.risk.scoring import SAFETY_PIVOT
+    # Imported here so the portal's pages do not load XGBoost up front.
+    from apps.risk.scoring import relative_risk_for_safety_score
 
-    return SAFETY_PIVOT * math.sqrt(100.0 / safety_score - 1.0)
+    return relative_risk_for_safety_score(safety_score)
 
 
 def premium_what_if(*, quote: Quote) -> tuple[list[dict[str, Any]], str]:

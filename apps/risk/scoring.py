@@ -19,6 +19,7 @@ How the numbers relate (documented for people reading a score):
 import datetime as dt
 import json
 import logging
+import math
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -49,6 +50,14 @@ MINUS = (
 def safety_score(relative_risk: np.ndarray) -> np.ndarray:
     rr = np.maximum(np.asarray(relative_risk, dtype=float), 0.0)
     return np.clip(np.rint(100.0 / (1.0 + (rr / SAFETY_PIVOT) ** 2)), 0, 100).astype(int)
+
+
+def relative_risk_for_safety_score(score: float) -> float:
+    """The inverse of safety_score (before its rounding): the relative risk that scores `score`,
+    for 0 < score <= 100; what-if figures (the driver portal) price a better score with it."""
+    if not 0 < score <= 100:
+        raise ValueError(f"a safety score is in (0, 100], not {score}")
+    return SAFETY_PIVOT * math.sqrt(100.0 / score - 1.0)
 
 
 def band(relative_risk: np.ndarray) -> np.ndarray:

@@ -270,3 +270,10 @@ def test_event_rescoring_brings_the_drivers_features_up_to_today_first(active_mo
     # Only this driver got a row for today; the batch default stays on the last complete day.
     assert DriverFeatures.objects.filter(as_of=today).count() == 1
     assert services.drivers_score(driver_ids=[int(simulated[0][1])])["as_of"] == str(AS_OF)
+
+
+def test_the_relative_risk_of_a_safety_score_inverts_the_score():
+    for score in (1, 30, 50, 70, 88, 99, 100):
+        assert scoring.safety_score(np.array([scoring.relative_risk_for_safety_score(score)]))[0] == score
+    with pytest.raises(ValueError):
+        scoring.relative_risk_for_safety_score(0)
