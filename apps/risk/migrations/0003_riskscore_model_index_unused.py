@@ -5,15 +5,16 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('risk', '0002_riskscore_driver_index_redundant'),
+        ("risk", "0002_riskscore_driver_index_redundant"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='riskscore',
-            name='model',
-            field=models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.PROTECT, related_name='scores', to='risk.riskmodel'),
+            model_name="riskscore",
+            name="model",
+            field=models.ForeignKey(
+                db_index=False, on_delete=django.db.models.deletion.PROTECT, related_name="scores", to="risk.riskmodel"
+            ),
         ),
     ]
