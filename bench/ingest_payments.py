@@ -90,6 +90,14 @@ def reset_database() -> None:
         )
         cursor.execute("DELETE FROM transactions_merchantcategory WHERE source = 'file'")
         cursor.execute("DROP TABLE IF EXISTS bench_raw_copy, bench_pandas_payments")
+        # Staging left by an interrupted run (its IngestRun is gone with the TRUNCATE above, so
+        # no later run would recover it, and run ids restart at 1).
+        cursor.execute(
+            "SELECT c.relname FROM pg_class c WHERE c.relnamespace = 'ingest_staging'::regnamespace "
+            "AND c.relkind IN ('r', 'p') AND NOT c.relispartition"
+        )
+        for (name,) in cursor.fetchall():
+            cursor.execute(f'DROP TABLE IF EXISTS ingest_staging."{name}" CASCADE')
         cursor.execute("REFRESH MATERIALIZED VIEW enriched_transactions")
         cursor.execute("CHECKPOINT")
 
