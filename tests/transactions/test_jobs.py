@@ -13,7 +13,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 def test_job_kinds_are_registered():
     kinds = registry.all_kinds()
     assert kinds["payments.ingest"].params == {"ingest_run_id": int, "paths": list, "source_tz": str}
-    assert kinds["payments.refresh_views"].schedule == "15 4 * * *"
+    assert kinds["payments.refresh_views"].schedule == "30 1 * * *"
 
 
 def test_ingest_job_by_paths_then_refresh_job(tmp_path):
