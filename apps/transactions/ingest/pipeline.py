@@ -916,9 +916,10 @@ class PaymentsIngest:
         return [results[part.number] for part in parts]
 
     def _load_part(self, conn: psycopg.Connection, f: SourceFile, tables: dict, part: LoadPart) -> dict:
-        """One worker's transaction: its lines typed and checked into fresh month tables, which
-        then get the indexes, foreign keys and a check of the partition bound of
-        transactions_payment, so attaching them later needs neither an index build nor a scan.
+        """One worker's transaction (two for the even ones, see the foreign keys below): its lines
+        typed and checked into fresh month tables, which carry a check of their partition bound
+        and then get the indexes and foreign keys of transactions_payment, so attaching them
+        later needs neither an index build nor a scan.
         The tables stay in the staging schema, unattached, until the file's transaction attaches
         them: a run killed before that leaves nothing visible, and its staging is dropped."""
         statements = load_statements("transactions.sql")
@@ -1009,15 +1010,17 @@ class PaymentsIngest:
                         )
 
             # Adding a foreign key locks the referenced table against other foreign keys until
-            # the commit: the workers take turns, the even ones adding theirs before their index
-            # builds, the odd ones after, so one's keys overlap the other's index builds instead
-            # of waiting for them.
+            # the commit: the workers take turns. The even ones add theirs first and commit
+            # (their index builds follow in a second transaction), the odd ones build their
+            # indexes first, so the two add their keys one after the other instead of at once.
             if part.number % 2 == 0:
                 add_foreign_keys()
-                build_indexes()
             else:
                 build_indexes()
                 add_foreign_keys()
+        if part.number % 2 == 0:
+            with conn.transaction():
+                build_indexes()
         for key, seconds in timings.items():
             self.progress.add_timing(f"transactions:worker{part.number}:{key}", seconds)
         return {
