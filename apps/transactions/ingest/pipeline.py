@@ -3,12 +3,16 @@ SQL per file (one transaction per file) -> Payment / Customer / PaymentCard / Me
 and RejectedRow -> REFRESH MATERIALIZED VIEW CONCURRENTLY enriched_transactions.
 
 Two copy workers stage files while the main connection transforms the ones already staged, so
-the COPY of the big transactions file overlaps the transforms of the small files. Payments of
-months without a partition go into fresh tables (no index, no foreign key while loading) that
-are attached to transactions_payment at the end of the file's transaction: PostgreSQL then
-builds their indexes in one sort and checks the foreign keys with one query each, instead of
-per row. Everything a file changes becomes visible in that one commit, so a killed run leaves
-nothing half-written, and a new run skips what an earlier one committed.
+the COPY of the big transactions file overlaps the transforms of the small files. A staged
+transactions file is then typed by two load workers, each on a connection of its own and on the
+lines of its own months: payments of months without a partition go into fresh month tables (no
+index, no foreign key while loading) that get the indexes, foreign keys and a check of the
+partition bound of transactions_payment afterwards, one sort and one query each, and stay
+unattached in the staging schema. The main connection's transaction for the file collects the
+workers' rejected rows, moves the rows of months that already have a partition and attaches the
+month tables, which then costs no index build and no scan. Everything a file changes becomes
+visible in that one commit, so a killed run leaves nothing half-written, and a new run skips what
+an earlier one committed.
 """
 
 from __future__ import annotations
