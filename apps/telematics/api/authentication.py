@@ -20,24 +20,41 @@ class DevicePrincipal:
         return f"device {self.device.serial}"
 
 
+INVALID_TOKEN = "Invalid, revoked or inactive device token."
+
+
+class DeviceHeaderError(Exception):
+    def __init__(self, kind: str, detail: str):
+        super().__init__(detail)
+        self.kind, self.detail = kind, detail
+
+
+def device_token(authorization: str) -> str:
+    """The token of an `Authorization: Device <token>` header value; DeviceHeaderError with kind
+    `not_authenticated` (no Device credentials at all) or `authentication_failed` (malformed)."""
+    parts = authorization.split()
+    if not parts or parts[0].lower() != DeviceTokenAuthentication.keyword.lower():
+        raise DeviceHeaderError("not_authenticated", "Authentication credentials were not provided.")
+    if len(parts) != 2:
+        raise DeviceHeaderError("authentication_failed", "Invalid Device header: expected `Device <token>`.")
+    return parts[1]
+
+
 class DeviceTokenAuthentication(authentication.BaseAuthentication):
     """`Authorization: Device <token>`; request.auth is the Device."""
 
     keyword = "Device"
 
     def authenticate(self, request):
-        header = authentication.get_authorization_header(request).split()
-        if not header or header[0].lower() != self.keyword.lower().encode():
-            return None
-        if len(header) != 2:
-            raise exceptions.AuthenticationFailed("Invalid Device header: expected `Device <token>`.")
         try:
-            raw = header[1].decode()
-        except UnicodeError:
-            raise exceptions.AuthenticationFailed("Invalid device token.") from None
+            raw = device_token(request.META.get("HTTP_AUTHORIZATION", ""))
+        except DeviceHeaderError as exc:
+            if exc.kind == "not_authenticated":
+                return None
+            raise exceptions.AuthenticationFailed(exc.detail) from None
         device = device_authenticate(raw_token=raw)
         if device is None:
-            raise exceptions.AuthenticationFailed("Invalid, revoked or inactive device token.")
+            raise exceptions.AuthenticationFailed(INVALID_TOKEN)
         return DevicePrincipal(device), device
 
     def authenticate_header(self, request):

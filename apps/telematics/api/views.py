@@ -5,7 +5,13 @@ from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_sche
 from rest_framework.parsers import BaseParser
 from rest_framework.views import APIView
 
-from apps.telematics.api.authentication import DeviceTokenAuthentication, IsDevice
+from apps.telematics.api.authentication import (
+    INVALID_TOKEN,
+    DeviceHeaderError,
+    DeviceTokenAuthentication,
+    IsDevice,
+    device_token,
+)
 from apps.telematics.api.serializers import TripUploadResultSerializer
 from apps.telematics.ingest import UploadInvalid, decode_body, parse_csv, parse_json
 from apps.telematics.services import ConsentRefused, DeviceRefused, device_authenticate_for_upload, trip_ingest
@@ -71,14 +77,13 @@ class TripUploadView(APIView):
         return self.upload(request)
 
     def upload(self, request) -> HttpResponse:
-        header = request.META.get("HTTP_AUTHORIZATION", "").split()
-        if not header or header[0].lower() != DeviceTokenAuthentication.keyword.lower():
-            return _unauthorized(request, "not_authenticated", "Authentication credentials were not provided.")
-        if len(header) != 2:
-            return _unauthorized(request, "authentication_failed", "Invalid Device header: expected `Device <token>`.")
-        device = device_authenticate_for_upload(raw_token=header[1])
+        try:
+            raw_token = device_token(request.META.get("HTTP_AUTHORIZATION", ""))
+        except DeviceHeaderError as exc:
+            return _unauthorized(request, exc.kind, exc.detail)
+        device = device_authenticate_for_upload(raw_token=raw_token)
         if device is None:
-            return _unauthorized(request, "authentication_failed", "Invalid, revoked or inactive device token.")
+            return _unauthorized(request, "authentication_failed", INVALID_TOKEN)
         limit = settings.TELEMATICS["MAX_BODY_BYTES"]
         raw = request.read(limit + 1)
         try:
