@@ -264,10 +264,6 @@ def driver_score_cached(*, driver_id: int) -> dict[str, Any] | None:
     return _cached("score", driver_id, score_payload)
 
 
-def driver_explanation_cached(*, driver_id: int) -> dict[str, Any] | None:
-    return _cached("explanation", driver_id, explanation_payload)
-
-
 def partner_driver_score(*, partner: Partner, driver_id: int) -> tuple[bool, dict[str, Any] | None]:
     """(visible to the partner, latest score payload or None), cached."""
     return _cached_for_partner("score", partner, driver_id, score_payload)
