@@ -1,5 +1,6 @@
 """Risk writes: rescoring requests, scoring, training and activation of claim-frequency models."""
 
+import contextlib
 import datetime as dt
 import hashlib
 import json
@@ -122,13 +123,21 @@ def _chunk_score(*, model, as_of, driver_ids, explain: bool) -> dict:
     return scores_chunk_save(model=model, as_of=as_of, driver_ids=chunk_ids, values=values, explain=explain)
 
 
-def _chunk_score_in_thread(**kwargs) -> dict:
-    # A worker thread has its own database connection: closed when its chunk is done, so the
-    # pool leaves nothing open behind it.
-    try:
-        return _chunk_score(**kwargs)
-    finally:
+def _thread_connections_close(pool, workers: int) -> None:
+    """Closes the database connection of each of the pool's threads. A worker thread keeps its
+    own connection (and its session's stage table) from chunk to chunk: opening one per chunk
+    cost a backend start and a temporary table each time, about a third of the database's CPU
+    at 1,000-driver chunks. The barrier makes each thread take exactly one of the closes."""
+    import threading
+
+    barrier = threading.Barrier(workers)
+
+    def close(_) -> None:
+        with contextlib.suppress(threading.BrokenBarrierError):
+            barrier.wait(timeout=10)
         connection.close()
+
+    list(pool.map(close, range(workers)))
 
 
 def drivers_score(
@@ -199,9 +208,8 @@ def drivers_score(
                     # At most `workers` chunks in flight: a cancel or a failure stops at once.
                     for chunk in pending:
                         running.add(
-                            pool.submit(_chunk_score_in_thread, model=model, as_of=as_of, driver_ids=chunk,
-                                        explain=explain)
-                        )  # fmt: skip
+                            pool.submit(_chunk_score, model=model, as_of=as_of, driver_ids=chunk, explain=explain)
+                        )
                         if len(running) >= workers:
                             break
                     if not running:
@@ -214,6 +222,8 @@ def drivers_score(
             finally:
                 for future in running:
                     future.cancel()
+                wait(running)
+                _thread_connections_close(pool, workers)
     return {"model": model.version, "as_of": str(as_of), "explain": explain, "to_score": len(todo), **done}
 
 

@@ -4,6 +4,7 @@ import threading
 
 import numpy as np
 import pytest
+from django.db import connection
 
 from apps.risk import scoring, selectors, services
 from apps.risk.models import RiskScore
@@ -24,18 +25,31 @@ def committed_model(transactional_db, artifact_root):
 def test_chunks_are_scored_side_by_side_on_their_own_connections(committed_model, monkeypatch):
     ids, model = committed_model
     threads = set()
+    backends = set()
     real = services._chunk_score
 
     def recording(**kwargs):
         threads.add(threading.current_thread().name)
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_backend_pid()")
+            backends.add(cursor.fetchone()[0])
         return real(**kwargs)
 
+    def sessions() -> int:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()")
+            return cursor.fetchone()[0]
+
+    before = sessions()
     monkeypatch.setattr(services, "_chunk_score", recording)
     result = services.drivers_score(explain=False, chunk_size=40, workers=2)
 
     assert result["scored"] == result["written"] == len(ids)
     assert result["chunks"] == 8
     assert threads and all(name.startswith("risk-score") for name in threads)
+    # Each thread keeps one connection for all its chunks, and closes it when the run ends.
+    assert len(backends) == len(threads) <= 2
+    assert sessions() == before
     assert RiskScore.objects.count() == RiskScore.objects.values("driver_id").distinct().count() == len(ids)
     # The same numbers as scoring the drivers in one piece.
     chunk_ids, values = selectors.features_chunk(model=model, as_of=AS_OF, driver_ids=ids)
