@@ -64,7 +64,7 @@ def driver_latest_score(
     if insured_by is not None:
         qs = qs.filter(Exists(Policy.objects.filter(partner=insured_by, driver_id=OuterRef("driver_id"))))
     if summary:
-        qs = qs.defer("features", "contributions", "reasons", "base_value")
+        qs = qs.defer("feature_values", "contributions", "reasons", "base_value")
     return qs.order_by("-as_of", "-created_at").first()
 
 
@@ -73,7 +73,7 @@ def driver_score_history(*, driver_id: int) -> QuerySet[RiskScore]:
     return (
         RiskScore.objects.select_related("model")
         .filter(driver_id=driver_id)
-        .defer("features", "contributions")
+        .defer("feature_values", "contributions")
         .order_by("-as_of", "-created_at")
     )
 

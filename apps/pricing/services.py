@@ -868,7 +868,7 @@ def driver_scores_changed(*, driver_ids: list[int]) -> None:
             s.driver_id: s
             for s in RiskScore.objects.filter(driver_id__in=insured, model__is_active=True)
             .select_related("model")
-            .defer("features", "contributions")
+            .defer("feature_values", "contributions")
             .order_by("driver_id", "-as_of", "-created_at")
             .distinct("driver_id")
         }

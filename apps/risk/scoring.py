@@ -204,7 +204,7 @@ _STAGE_COLUMNS = (
     "relative_risk",
     "safety_score",
     "band",
-    "features",
+    "feature_values",
     "contributions",
     "base_value",
     "reasons",
@@ -226,7 +226,7 @@ def _binary_stage(chunk: ScoredChunk, names: list[str]) -> bytes:
     """The chunk as one COPY BINARY payload, built column-wise by numpy: every field is fixed
     width (ids, floats, the safety score, the band's index, one float column per feature), so
     a row costs no Python work at all. Used when nothing is explained: the features snapshot is
-    then built by the INSERT (jsonb_build_object) instead of parsed from per-row JSON text."""
+    then built by the INSERT (an ARRAY of the feature columns) instead of parsed from text."""
     fields = [("count", ">i2")]
     columns = [("driver", ">i8"), ("expected", ">f8"), ("relative", ">f8"), ("safety", ">i4"), ("band", ">i2")]
     columns += [(f"f{j}", ">f8") for j in range(len(names))]
@@ -262,10 +262,10 @@ def scores_write(
     conflict = (
         """ON CONFLICT (driver_id, model_id, as_of) DO UPDATE SET
             expected_claims_per_year = EXCLUDED.expected_claims_per_year, relative_risk = EXCLUDED.relative_risk,
-            safety_score = EXCLUDED.safety_score, band = EXCLUDED.band, features = EXCLUDED.features,
+            safety_score = EXCLUDED.safety_score, band = EXCLUDED.band, feature_values = EXCLUDED.feature_values,
             contributions = EXCLUDED.contributions, base_value = EXCLUDED.base_value, reasons = EXCLUDED.reasons,
             created_at = EXCLUDED.created_at
-           WHERE risk_riskscore.features IS DISTINCT FROM EXCLUDED.features"""
+           WHERE risk_riskscore.feature_values IS DISTINCT FROM EXCLUDED.feature_values"""
         if update_changed
         else "ON CONFLICT (driver_id, model_id, as_of) DO NOTHING"
     )
@@ -278,17 +278,17 @@ def scores_write(
         payload = _binary_stage(chunk, names)
         band_list = ", ".join(f"'{b}'" for b in _BANDS)
         columns = f"""(ARRAY[{band_list}])[s.band_index + 1],
-                      jsonb_build_object({", ".join(f"'{n}', s.{n}" for n in names)}),
+                      ARRAY[{", ".join(f"s.{n}" for n in names)}]::float8[],
                       '{{}}'::jsonb, 0, '[]'::jsonb"""
     else:
         stage = "risk_score_stage"
         create = f"""CREATE TEMPORARY TABLE IF NOT EXISTS {stage} (
                 driver_id bigint, expected_claims_per_year float8, relative_risk float8, safety_score int,
-                band text, features jsonb, contributions jsonb, base_value float8, reasons jsonb)
+                band text, feature_values float8[], contributions jsonb, base_value float8, reasons jsonb)
                ON COMMIT DELETE ROWS"""
         copy_statement = f"COPY {stage} ({', '.join(_STAGE_COLUMNS)}) FROM STDIN"
         payload = _text_stage(model, chunk, names)
-        columns = "s.band, s.features, s.contributions, s.base_value, s.reasons"
+        columns = "s.band, s.feature_values, s.contributions, s.base_value, s.reasons"
     # The stage table empties at commit: the COPY and the INSERT share one transaction (the
     # caller's, without a savepoint, or one of their own).
     with transaction.atomic(savepoint=False), connection.cursor() as cursor:
@@ -304,7 +304,8 @@ def scores_write(
         cursor.execute(
             f"""WITH written AS (
                     INSERT INTO risk_riskscore (driver_id, model_id, as_of, expected_claims_per_year,
-                        relative_risk, safety_score, band, features, contributions, base_value, reasons, created_at)
+                        relative_risk, safety_score, band, feature_values, contributions, base_value, reasons,
+                        created_at)
                     SELECT s.driver_id, %(model)s, %(as_of)s, s.expected_claims_per_year, s.relative_risk,
                         s.safety_score, {columns}, %(now)s
                     FROM {stage} s
@@ -323,8 +324,10 @@ def scores_write(
 
 
 def _text_stage(model: RiskModel, chunk: ScoredChunk, names: list[str]) -> str:
-    """The chunk as COPY text rows with its JSON documents (features, SHAP contributions, reasons)."""
+    """The chunk as COPY text rows: the features as an array literal, the SHAP contributions and
+    the reasons as JSON documents."""
     as_json = _json_object_template(names)
+    as_array = "{" + ",".join(["%r"] * len(names)) + "}"
     quantiles = model.model_card.get("feature_quantiles") or {}
     reasons = reasons_for(
         feature_names=names, values=chunk.values, contributions=chunk.contributions, quantiles=quantiles
@@ -339,6 +342,6 @@ def _text_stage(model: RiskModel, chunk: ScoredChunk, names: list[str]) -> str:
         reason_json = json.dumps(reasons[i], ensure_ascii=False).replace("\\", "\\\\")
         lines.append(
             f"{driver_id}\t{expected[i]!r}\t{relative[i]!r}\t{safety[i]}\t{bands[i]}\t"
-            f"{as_json % tuple(values[i])}\t{as_json % tuple(contributions[i])}\t{base_values[i]!r}\t{reason_json}\n"
+            f"{as_array % tuple(values[i])}\t{as_json % tuple(contributions[i])}\t{base_values[i]!r}\t{reason_json}\n"
         )
     return "".join(lines)

@@ -39,3 +39,10 @@ class RiskScoreFactory(factory.django.DjangoModelFactory):
     relative_risk = 1.0
     safety_score = 70
     band = RiskScore.Band.MILD
+    # The snapshot by name, as readers see it (RiskScore.features); stored in the model's order.
+    feature_values = factory.LazyAttribute(
+        lambda o: [float((o.features or {}).get(name, 0.0)) for name in o.model.feature_names]
+    )
+
+    class Params:
+        features = None
