@@ -5,6 +5,7 @@ import datetime as dt
 import numpy as np
 import pandas as pd
 from django.db import connection
+from psycopg import sql as pgsql
 
 from apps.common.sql import int_array_literal
 from apps.risk.features import FEATURE_NAMES
@@ -84,20 +85,53 @@ def drivers_to_score(*, model: RiskModel, as_of: dt.date, driver_ids: list[int] 
 
 def features_chunk(*, model: RiskModel, as_of: dt.date, driver_ids) -> tuple[np.ndarray, np.ndarray]:
     """The features of these drivers as of `as_of`, in one query: their ids (sorted) and a float
-    matrix in the model's feature order. Drivers without a features row that day are left out."""
-    sql = f"""
-        SELECT f.driver_id, {_columns(model.feature_names)}
-        FROM telematics_driverfeatures f
-        WHERE f.driver_id = ANY(%(ids)s::bigint[]) AND f.as_of = %(as_of)s AND f.window_days = %(window)s
-        ORDER BY f.driver_id
-    """
-    with connection.cursor() as cursor:
-        cursor.execute(sql, {"ids": int_array_literal(driver_ids), "as_of": as_of, "window": model.window_days})
-        rows = cursor.fetchall()
-    if not rows:
-        return np.empty(0, dtype=np.int64), np.empty((0, len(model.feature_names)))
-    data = np.asarray(rows, dtype=float)
-    return data[:, 0].astype(np.int64), data[:, 1:]
+    matrix in the model's feature order. Drivers without a features row that day are left out.
+
+    Read as one binary COPY parsed by numpy: every column is a NOT NULL float8 (and the id a
+    bigint), so the rows have one fixed layout; fetching 1,000 rows as Python tuples cost more
+    than the prediction of the chunk."""
+    names = list(model.feature_names)
+    # COPY takes no bind parameters: the values are quoted as literals by psycopg.
+    statement = pgsql.SQL(
+        f"""COPY (SELECT f.driver_id::bigint, {", ".join(f"{c}::float8" for c in _columns(names).split(", "))}
+                  FROM telematics_driverfeatures f
+                  WHERE f.driver_id = ANY({{ids}}::bigint[]) AND f.as_of = {{as_of}} AND f.window_days = {{window}}
+                  ORDER BY f.driver_id) TO STDOUT (FORMAT binary)"""
+    ).format(
+        ids=pgsql.Literal(int_array_literal(driver_ids)),
+        as_of=pgsql.Literal(as_of),
+        window=pgsql.Literal(int(model.window_days)),
+    )
+    with connection.cursor() as cursor, cursor.copy(statement.as_string(cursor.connection)) as copy:
+        payload = b"".join(bytes(block) for block in copy)
+    return _fixed_rows(payload, len(names))
+
+
+_PGCOPY_SIGNATURE = b"PGCOPY\n\xff\r\n\x00"
+
+
+def _fixed_rows(payload: bytes, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """(ids, values) from a COPY BINARY payload of rows (bigint, k x float8), none of them NULL."""
+    if payload[:11] != _PGCOPY_SIGNATURE:
+        raise ValueError("not a COPY BINARY payload")
+    start = 19 + int.from_bytes(payload[15:19], "big")  # signature, flags, header extension
+    fields = [("count", ">i2"), ("id_len", ">i4"), ("id", ">i8")]
+    for j in range(k):
+        fields += [(f"len{j}", ">i4"), (f"v{j}", ">f8")]
+    layout = np.dtype(fields)  # packed: exactly the bytes of one row
+    count = max(len(payload) - start - 2, 0) // layout.itemsize
+    rows = np.frombuffer(payload, dtype=layout, offset=start, count=count)
+    lengths = [rows["id_len"], *(rows[f"len{j}"] for j in range(k))]
+    if (
+        payload[-2:] != b"\xff\xff"
+        or start + count * layout.itemsize + 2 != len(payload)
+        or (len(rows) and ((rows["count"] != k + 1).any() or any((n != 8).any() for n in lengths)))
+    ):
+        raise ValueError("features COPY rows are not (bigint, float8...) without NULLs")
+    values = np.empty((len(rows), k))
+    for j in range(k):
+        values[:, j] = rows[f"v{j}"]
+    return rows["id"].astype(np.int64), values
 
 
 def driver_latest_features_date(*, driver_id: int, window_days: int, on_or_before: dt.date) -> dt.date | None:

@@ -277,3 +277,33 @@ def test_the_relative_risk_of_a_safety_score_inverts_the_score():
         assert scoring.safety_score(np.array([scoring.relative_risk_for_safety_score(score)]))[0] == score
     with pytest.raises(ValueError):
         scoring.relative_risk_for_safety_score(0)
+
+
+def test_features_chunk_reads_exact_values_in_model_order(active_model, simulated):
+    from apps.risk import selectors
+
+    todo = selectors.drivers_to_score(model=active_model, as_of=AS_OF)[:50]
+    chunk_ids, values = selectors.features_chunk(model=active_model, as_of=AS_OF, driver_ids=todo[::-1])
+    assert chunk_ids.tolist() == sorted(todo.tolist())  # sorted, whatever order they were asked in
+    rows = {f.driver_id: f for f in DriverFeatures.objects.filter(driver_id__in=todo, as_of=AS_OF, window_days=90)}
+    for i, driver_id in enumerate(chunk_ids.tolist()):
+        assert values[i].tolist() == [getattr(rows[driver_id], n) for n in active_model.feature_names]  # bit for bit
+    nobody_ids, nobody_values = selectors.features_chunk(model=active_model, as_of=AS_OF, driver_ids=[-1])
+    assert nobody_ids.shape == (0,) and nobody_values.shape == (0, len(active_model.feature_names))
+
+
+def test_binary_feature_rows_with_a_null_are_refused(db):
+    from django.db import connection
+
+    from apps.risk.selectors import _fixed_rows
+
+    def payload(select: str) -> bytes:
+        with connection.cursor() as cursor, cursor.copy(f"COPY ({select}) TO STDOUT (FORMAT binary)") as copy:
+            return b"".join(bytes(block) for block in copy)
+
+    ids, values = _fixed_rows(payload("SELECT 7::bigint, 1.5::float8, -2::float8"), 2)
+    assert ids.tolist() == [7] and values.tolist() == [[1.5, -2.0]]
+    with pytest.raises(ValueError, match="without NULLs"):
+        _fixed_rows(payload("SELECT 7::bigint, NULL::float8, 1::float8"), 2)
+    with pytest.raises(ValueError, match="without NULLs"):
+        _fixed_rows(payload("SELECT 7::bigint, 1::float8"), 2)  # a column short
