@@ -111,6 +111,7 @@ def prepare(notes: list[str], partner_slug: str) -> dict:
         rng = random.Random(1)
         today = timezone.localdate()
         rows = []
+        snapshot = {"harsh_brake_per_100km": 1.2, "night_share": 0.1, "km": 2400.0}
         for d in missing:
             rr = rng.lognormvariate(0, 0.45)
             contributions = {"harsh_brake_per_100km": rng.gauss(0, 0.3), "night_share": rng.gauss(0, 0.1), "km": 0.05}
@@ -123,7 +124,7 @@ def prepare(notes: list[str], partner_slug: str) -> dict:
                     relative_risk=rr,
                     safety_score=max(0, min(100, round(100 - 35 * rr))),
                     band="low" if rr < 0.8 else "mild" if rr < 1.1 else "medium" if rr < 1.5 else "high",
-                    features={"harsh_brake_per_100km": 1.2, "night_share": 0.1, "km": 2400.0},
+                    feature_values=[snapshot.get(name, 0.0) for name in model.feature_names],
                     contributions=contributions,
                     reasons=["Synthetic bench score"],
                 )

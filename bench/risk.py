@@ -189,7 +189,7 @@ def naive_loop(model, driver_ids: list[int], *, explain: bool) -> tuple[float, f
                 relative_risk=rr,
                 safety_score=int(scoring.safety_score(np.array([rr]))[0]),
                 band=scoring.band(np.array([rr]))[0],
-                features={n: getattr(row, n) for n in names},
+                feature_values=[getattr(row, n) for n in names],
                 contributions=contributions,
                 base_value=base,
                 reasons=reasons,
