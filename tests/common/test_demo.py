@@ -263,3 +263,29 @@ def test_demo_logins_without_a_world_says_how_to_get_one():
     out = io.StringIO()
     call_command("demo_logins", "--port", "8000", stdout=out)
     assert "No demo logins: run `manage.py seed_demo`" in out.getvalue()
+
+
+# --- the whole `make run` world, extensions included -----------------------------------------------
+
+
+def test_the_make_run_world_has_a_model_and_scores_for_every_driver(monkeypatch, settings, tmp_path):
+    """What `make run` builds (small world, default seed, every extension): the portal, the
+    partner API and PHYD quotes need an active model and scores from the first start."""
+    from apps.pricing.models import Quote
+    from apps.risk.models import RiskModel, RiskScore
+    from apps.telematics.models import DriverFeatures
+
+    settings.ARTIFACT_ROOT = tmp_path / "artifacts"
+    monkeypatch.setenv("DEMO_PASSWORD", "demo-pass-for-tests")
+    output = seed("--size", "small")
+
+    assert "failed" not in output, output
+    model = RiskModel.objects.get(is_active=True)
+    assert model.model_card["data"]["claims"] >= 20
+    scored = set(RiskScore.objects.filter(model=model).values_list("driver_id", flat=True))
+    latest = DriverFeatures.objects.filter(as_of__lt=timezone.localdate()).order_by("-as_of").first().as_of
+    with_features = set(DriverFeatures.objects.filter(as_of=latest).values_list("driver_id", flat=True))
+    assert len(with_features) >= 120 and scored == with_features
+    portal = set(Customer.objects.filter(user__isnull=False).values_list("pk", flat=True))
+    assert portal and portal <= scored  # every driver with a login sees a score
+    assert Quote.objects.filter(kind="phyd", risk_score__isnull=False).exists()
