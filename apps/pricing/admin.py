@@ -171,8 +171,8 @@ class PolicyAdmin(ReadOnlyModelAdmin):
 
     @admin.action(description="Requote with the current rate plan and scores", permissions=["change"])
     def requote(self, request, queryset):
-        driver_ids = list(queryset.filter(status=Policy.Status.ACTIVE).values_list("driver_id", flat=True))
-        result = services.policies_requote(driver_ids=driver_ids)
+        # Only the selected policies: the same driver's policies with other partners stay as they are.
+        result = services.policies_requote(policy_ids=list(queryset.values_list("pk", flat=True)))
         self.message_user(request, f"{result['policies']} policies requoted, {result['changed']} changed premium.")
 
     @admin.action(description="Cancel selected active policies", permissions=["change"])

@@ -744,6 +744,18 @@ def policy_cancel(*, policy: Policy, reason: str = "") -> Policy:
     policy.cancelled_at = timezone.now()
     policy.cancel_reason = (reason or "")[:200]
     policy.save(update_fields=["status", "cancelled_at", "cancel_reason", "updated_at"])
+    # The premium history ends with the cancellation: nothing is owed from now on, priced on the
+    # quote the policy was last priced on.
+    PremiumChange.objects.create(
+        policy=policy,
+        driver_id=policy.driver_id,
+        partner_id=policy.partner_id,
+        quote=_current_quotes([policy])[policy.pk],
+        reason=PremiumChange.Reason.CANCELLED,
+        previous_premium=policy.annual_premium,
+        annual_premium=Decimal("0.00"),
+        created_at=policy.cancelled_at,
+    )
     webhook_events_enqueue(
         event_type="policy.updated", events=[(policy.partner_id, _policy_event(policy, "cancelled"))]
     )
@@ -763,8 +775,11 @@ def _current_quotes(policies: list[Policy]) -> dict[int, Quote]:
 
 
 @transaction.atomic
-def policies_requote(*, driver_ids: Iterable[int] | None = None, as_of: dt.date | None = None) -> dict[str, int]:
-    """Requotes active policies (of these drivers, or all) with the current plan and scores.
+def policies_requote(
+    *, driver_ids: Iterable[int] | None = None, policy_ids: Iterable[int] | None = None, as_of: dt.date | None = None
+) -> dict[str, int]:
+    """Requotes active policies (of these drivers and/or with these ids, or all) with the current
+    plan and scores.
 
     A policy whose premium moves gets the new premium, a PremiumChange row and a
     `policy.updated` webhook. Idempotent: the same inputs give the same quote and no change."""
@@ -773,6 +788,8 @@ def policies_requote(*, driver_ids: Iterable[int] | None = None, as_of: dt.date 
     qs = Policy.objects.filter(status=Policy.Status.ACTIVE).select_related("quote").order_by("pk")
     if driver_ids is not None:
         qs = qs.filter(driver_id__in=sorted(set(driver_ids)))
+    if policy_ids is not None:
+        qs = qs.filter(pk__in=sorted(set(policy_ids)))
     policies = list(qs.select_for_update(of=("self",)))
     if not policies:
         return {"policies": 0, "changed": 0}

@@ -54,3 +54,22 @@ def test_policy_admin_lists_with_premium_history(admin_client):
     policy = PolicyFactory()
     assert admin_client.get(reverse("admin:pricing_policy_changelist")).status_code == 200
     assert admin_client.get(reverse("admin:pricing_policy_change", args=[policy.pk])).status_code == 200
+
+
+def test_the_requote_action_requotes_only_the_selected_policies(admin_client, monkeypatch):
+    from apps.pricing import services
+
+    chosen = PolicyFactory()
+    PolicyFactory(driver=chosen.driver)  # the same driver with another partner
+    asked = {}
+
+    def requote(**kwargs):
+        asked.update(kwargs)
+        return {"policies": 1, "changed": 0}
+
+    monkeypatch.setattr(services, "policies_requote", requote)
+    response = admin_client.post(
+        reverse("admin:pricing_policy_changelist"), {"action": "requote", "_selected_action": [chosen.pk]}, follow=True
+    )
+    assert response.status_code == 200
+    assert asked == {"policy_ids": [chosen.pk]}

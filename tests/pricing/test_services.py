@@ -1,5 +1,6 @@
 import datetime as dt
 from decimal import Decimal
+from unittest import mock
 
 import pytest
 from django.core.cache import cache
@@ -137,8 +138,19 @@ def test_the_same_inputs_give_the_same_quote_and_other_inputs_another(world):
     assert services.quote_create(**args, kind="traditional").pk != first.pk
     assert services.quote_create(**args, kind="phyd", vehicle_age_years=4).pk != first.pk
     # an expired quote is not handed out again
-    Quote.objects.filter(pk=first.pk).update(valid_until=first.created_at)
-    assert services.quote_create(**args, kind="phyd").pk != first.pk
+    later = first.valid_until + dt.timedelta(seconds=1)
+    with mock.patch.object(services.timezone, "now", return_value=later):
+        assert services.quote_create(**args, kind="phyd").pk != first.pk
+
+
+def test_the_database_refuses_to_change_a_quote(world):
+    from django.db import IntegrityError, transaction
+
+    quote = services.quote_create(driver=world["driver"], vehicle_category=world["category"], region=world["region"])
+    with pytest.raises(IntegrityError, match="immutable"), transaction.atomic():
+        Quote.objects.filter(pk=quote.pk).update(annual_premium=Decimal("1.00"))
+    quote.refresh_from_db()
+    assert quote.annual_premium != Decimal("1.00")
 
 
 @pytest.mark.parametrize(
@@ -340,3 +352,40 @@ def test_policies_bind_bulk_skips_drivers_with_an_active_policy(world):
     assert {p.annual_premium for p in created} == {Decimal("720.00"), Decimal("900.00")}
     assert PremiumChange.objects.filter(partner=partner, reason="bound").count() == 4
     assert services.policies_bind_bulk(partner=partner, requests=requests) == []
+
+
+def test_a_cancel_closes_the_premium_history(world):
+    partner = PartnerFactory()
+    quote = services.quote_create(
+        driver=world["driver"], vehicle_category=world["category"], region=world["region"], partner=partner
+    )
+    policy = services.policy_bind(quote=quote, partner=partner)
+    RiskScore.objects.filter(pk=world["score"].pk).update(relative_risk=0.81)
+    services.policies_requote(driver_ids=[world["driver"].pk])
+    services.policy_cancel(policy=policy, reason="moved abroad")
+
+    history = list(premium_history(driver_id=world["driver"].pk))
+    assert [(h.reason, h.previous_premium, h.annual_premium) for h in history] == [
+        ("cancelled", Decimal("810.00"), Decimal("0.00")),
+        ("requote", Decimal("720.00"), Decimal("810.00")),
+        ("bound", None, Decimal("720.00")),
+    ]
+    policy.refresh_from_db()
+    assert history[0].created_at == policy.cancelled_at
+    assert history[0].quote_id == history[1].quote_id  # priced on the quote it was last priced on
+    with pytest.raises(ApplicationError):
+        services.policy_cancel(policy=policy)
+    assert len(premium_history(driver_id=world["driver"].pk)) == 3  # a refused cancel writes nothing
+
+
+def test_requote_of_chosen_policies_leaves_the_drivers_other_policies_alone(world):
+    first, second = PartnerFactory(), PartnerFactory()
+    args = {"driver": world["driver"], "vehicle_category": world["category"], "region": world["region"]}
+    mine = services.policy_bind(quote=services.quote_create(**args, partner=first), partner=first)
+    theirs = services.policy_bind(quote=services.quote_create(**args, partner=second), partner=second)
+    RiskScore.objects.filter(pk=world["score"].pk).update(relative_risk=0.81)
+
+    assert services.policies_requote(policy_ids=[mine.pk]) == {"policies": 1, "changed": 1}
+    mine.refresh_from_db()
+    theirs.refresh_from_db()
+    assert (mine.annual_premium, theirs.annual_premium) == (Decimal("810.00"), Decimal("720.00"))
