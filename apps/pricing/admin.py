@@ -1,14 +1,22 @@
+from django import forms
 from django.contrib import admin, messages
-from django.core.exceptions import ValidationError
+from django.contrib.admin.widgets import AdminDateWidget, AutocompleteSelect
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.forms import ModelForm
-from django.urls import reverse
+from django.shortcuts import redirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
+from apps.accounts.models import Partner
 from apps.common.admin import ReadOnlyModelAdmin
 from apps.common.exceptions import ApplicationError
+from apps.customers.models import Customer
+from apps.fleet.models import VehicleCategory
 from apps.pricing import services
-from apps.pricing.models import PartnerJob, Policy, PremiumChange, Quote, RatePlan
+from apps.pricing.models import PartnerJob, Policy, PolicyKind, PremiumChange, Quote, RatePlan
+from apps.regions.models import Region
 
 
 class RatePlanForm(ModelForm):
@@ -153,6 +161,25 @@ class PremiumChangeInline(admin.TabularInline):
         return False
 
 
+class PolicyBindForm(forms.Form):
+    driver = forms.ModelChoiceField(queryset=Customer.objects.all())
+    partner = forms.ModelChoiceField(queryset=Partner.objects.filter(is_active=True).order_by("name"))
+    kind = forms.ChoiceField(choices=PolicyKind.choices, initial=PolicyKind.PHYD)
+    vehicle_category = forms.ModelChoiceField(queryset=VehicleCategory.objects.order_by("code"))
+    region = forms.ModelChoiceField(queryset=Region.objects.order_by("code"))
+    vehicle_age_years = forms.IntegerField(min_value=0, max_value=40, required=False)
+    starts_on = forms.DateField(
+        widget=AdminDateWidget, initial=timezone.localdate, help_text="Today or within 90 days."
+    )
+
+    def __init__(self, *args, admin_site, **kwargs):
+        super().__init__(*args, **kwargs)
+        # Thousands of customers: searched, not listed (the Customer admin's search fields).
+        self.fields["driver"] = forms.ModelChoiceField(
+            queryset=Customer.objects.all(), widget=AutocompleteSelect(Policy._meta.get_field("driver"), admin_site)
+        )
+
+
 @admin.register(Policy)
 class PolicyAdmin(ReadOnlyModelAdmin):
     """Policies are bound, requoted and cancelled by services (API or the actions here)."""
@@ -168,6 +195,54 @@ class PolicyAdmin(ReadOnlyModelAdmin):
     def has_change_permission(self, request, obj=None):
         # Actions need the change permission on the changelist; the rows themselves stay read-only.
         return obj is None and request.user.has_perm("pricing.change_policy")
+
+    def get_urls(self):
+        return [
+            path("bind/", self.admin_site.admin_view(self.bind_view), name="pricing_policy_bind"),
+            *super().get_urls(),
+        ]
+
+    def has_bind_permission(self, request) -> bool:
+        return request.user.has_perm("pricing.add_policy")
+
+    def changelist_view(self, request, extra_context=None):
+        extra_context = {**(extra_context or {}), "can_bind": self.has_bind_permission(request)}
+        return super().changelist_view(request, extra_context=extra_context)
+
+    def bind_view(self, request):
+        """Quote a driver with a partner and bind the quote: how the back office adds a driver to
+        a partner's book (the partner API only quotes drivers a partner already insures)."""
+        if not self.has_bind_permission(request):
+            raise PermissionDenied
+        form = PolicyBindForm(request.POST or None, admin_site=self.admin_site)
+        if request.method == "POST" and form.is_valid():
+            try:
+                policy = services.policy_quote_and_bind(**form.cleaned_data, user=request.user)
+            except ApplicationError as exc:
+                field = (exc.extra or {}).get("field")
+                form.add_error(field if field in form.fields else None, exc.message)
+            else:
+                self.message_user(
+                    request,
+                    format_html(
+                        'Policy <a href="{}">{}</a> bound: {} {} a year ({}).',
+                        reverse("admin:pricing_policy_change", args=[policy.pk]),
+                        policy.pk,
+                        policy.annual_premium,
+                        policy.quote.currency,
+                        policy.get_kind_display(),
+                    ),
+                    messages.SUCCESS,
+                )
+                return redirect(reverse("admin:pricing_policy_change", args=[policy.pk]))
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": "Quote and bind a policy",
+            "form": form,
+            "media": self.media + form.media,
+        }
+        return TemplateResponse(request, "admin/pricing/policy/bind.html", context)
 
     @admin.action(description="Requote with the current rate plan and scores", permissions=["change"])
     def requote(self, request, queryset):

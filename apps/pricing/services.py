@@ -679,6 +679,47 @@ def policy_bind(*, quote: Quote, partner: Partner, starts_on: dt.date | None = N
 
 
 @transaction.atomic
+def policy_quote_and_bind(
+    *,
+    driver: Customer,
+    partner: Partner,
+    vehicle_category: VehicleCategory,
+    region: Region,
+    kind: str = PolicyKind.PHYD,
+    vehicle_age_years: int | None = None,
+    starts_on: dt.date | None = None,
+    user=None,
+) -> Policy:
+    """The back office puts a driver in a partner's book: a quote (the same rules as the API's)
+    bound at once into a policy, or nothing at all when either step is refused."""
+    from apps.audit.services import audit_record
+
+    if not partner.is_active:
+        raise ApplicationError(f"{partner} is not an active partner.", code="invalid", extra={"field": "partner"})
+    quote = quote_create(
+        driver=driver,
+        vehicle_category=vehicle_category,
+        region=region,
+        kind=kind,
+        partner=partner,
+        vehicle_age_years=vehicle_age_years,
+    )
+    policy = policy_bind(quote=quote, partner=partner, starts_on=starts_on)
+    audit_record(
+        action="pricing.policy_bound",
+        actor=user,
+        entity=policy,
+        data={
+            "partner": partner.pk,
+            "driver": driver.pk,
+            "quote": quote.pk,
+            "annual_premium": str(policy.annual_premium),
+        },
+    )
+    return policy
+
+
+@transaction.atomic
 def policies_bind_bulk(
     *, partner: Partner, requests: list[QuoteRequest], starts_on: dt.date | None = None
 ) -> list[Policy]:
