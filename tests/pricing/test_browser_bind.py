@@ -1,0 +1,58 @@
+"""The back office binds a policy in real Chromium: the driver is found with the admin's
+autocomplete (JavaScript), which the client-side tests cannot exercise."""
+
+import os
+
+import pytest
+
+from tests.common.test_browser import CHROMIUM, CHROMIUM_ARGS
+from tests.customers.factories import CustomerFactory
+from tests.fleet.factories import VehicleCategoryFactory
+from tests.regions.factories import RegionFactory
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_back_office_finds_a_driver_and_binds_a_policy(live_server, role_user, plan, tmp_path, monkeypatch):
+    if not CHROMIUM.exists():
+        pytest.skip(f"{CHROMIUM} is missing (install Debian's chromium: scripts/ensure_chromium.sh)")
+    monkeypatch.setitem(os.environ, "DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    from playwright.sync_api import expect, sync_playwright
+
+    from apps.pricing.models import Policy
+    from tests.accounts.factories import PartnerFactory
+
+    role_user("back_office", username="bo-bind")
+    driver = CustomerFactory(first_name="Greta", last_name="Quellmalz")
+    CustomerFactory.create_batch(3)
+    partner = PartnerFactory(name="Aurora Test AG")
+    VehicleCategoryFactory(code="SUV")
+    RegionFactory(code="BY")
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch_persistent_context(
+            str(tmp_path / "chromium-profile"), executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
+        )
+        try:
+            page = browser.new_page()
+            page.goto(f"{live_server.url}/admin/login/?next=/admin/pricing/policy/")
+            page.fill("#id_username", "bo-bind")
+            page.fill("#id_password", "pass-for-tests-1")
+            page.click("input[type=submit]")
+            page.get_by_role("link", name="Quote and bind a policy").click()
+
+            page.locator(".select2-selection").first.click()  # the driver's autocomplete box
+            page.locator(".select2-search__field").fill("Quellm")
+            page.locator(".select2-results__option", has_text="Quellmalz").click()
+            page.select_option("#id_partner", label=str(partner))
+            page.select_option("#id_kind", "traditional")
+            page.select_option("#id_vehicle_category", index=1)
+            page.select_option("#id_region", index=1)
+            page.click("input[type=submit]")
+
+            expect(page.locator(".messagelist")).to_contain_text("bound")
+            policy = Policy.objects.get(driver=driver, partner=partner)
+            assert page.url.endswith(f"/admin/pricing/policy/{policy.pk}/change/")
+            assert (policy.kind, policy.status) == ("traditional", "active")
+        finally:
+            browser.close()
