@@ -7,3 +7,49 @@ def int_array_literal(ids) -> str:
     """'{1,2,3}' for a `%s::bigint[]` parameter: a chunk's 1,000 ids as one string, which costs
     a fraction of adapting a list element by element."""
     return "{" + ",".join(map(str, np.asarray(ids, dtype=np.int64).tolist())) + "}"
+
+
+# COPY ... (FORMAT binary) of rows whose fields are all fixed-width and never NULL: each row is
+# a field count, then a length and a value per field, so a row is one numpy structured record
+# and a whole payload is built or read without a Python loop per row.
+_PGCOPY_SIGNATURE = b"PGCOPY\n\xff\r\n\x00"
+_PGCOPY_TRAILER = b"\xff\xff"
+
+
+def pgcopy_row_dtype(columns: list[tuple[str, str]]) -> np.dtype:
+    """The packed layout of one row of (name, big-endian numpy kind) columns, e.g. ("id", ">i8")."""
+    fields = [("count", ">i2")]
+    for name, kind in columns:
+        fields += [(f"len_{name}", ">i4"), (name, kind)]
+    return np.dtype(fields)
+
+
+def pgcopy_encode(columns: list[tuple[str, str]], values: dict[str, np.ndarray]) -> bytes:
+    """A COPY BINARY payload of len(values) rows, one array per column."""
+    n = len(next(iter(values.values()))) if values else 0
+    rows = np.empty(n, dtype=pgcopy_row_dtype(columns))
+    rows["count"] = len(columns)
+    for name, kind in columns:
+        rows[f"len_{name}"] = np.dtype(kind).itemsize
+        rows[name] = values[name]
+    # signature, flags 0, no header extension; the rows; the trailer (a field count of -1)
+    return _PGCOPY_SIGNATURE + bytes(8) + rows.tobytes() + _PGCOPY_TRAILER
+
+
+def pgcopy_decode(payload: bytes, columns: list[tuple[str, str]]) -> np.ndarray:
+    """The rows of a COPY ... TO STDOUT (FORMAT binary) payload as a structured array; a payload
+    that is not exactly such rows (another column count or width, a NULL) is a ValueError."""
+    if payload[:11] != _PGCOPY_SIGNATURE:
+        raise ValueError("not a COPY BINARY payload")
+    start = 19 + int.from_bytes(payload[15:19], "big")  # signature, flags, header extension
+    layout = pgcopy_row_dtype(columns)
+    count = max(len(payload) - start - 2, 0) // layout.itemsize
+    rows = np.frombuffer(payload, dtype=layout, offset=start, count=count)
+    if (
+        payload[-2:] != _PGCOPY_TRAILER
+        or start + count * layout.itemsize + 2 != len(payload)
+        or (rows["count"] != len(columns)).any()
+        or any((rows[f"len_{name}"] != np.dtype(kind).itemsize).any() for name, kind in columns)
+    ):
+        raise ValueError(f"COPY rows are not {[kind for _, kind in columns]} without NULLs")
+    return rows

@@ -30,6 +30,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
+from apps.common.sql import pgcopy_encode
 from apps.risk import selectors
 from apps.risk.features import BY_NAME
 from apps.risk.modeling import booster_load
@@ -218,8 +219,6 @@ def _json_object_template(names: list[str]) -> str:
 
 
 _BANDS = [b.value for b in RiskScore.Band]  # binary staging carries a band as its index here
-_PGCOPY_HEADER = b"PGCOPY\n\xff\r\n\x00" + bytes(8)  # signature, flags 0, no header extension
-_PGCOPY_TRAILER = b"\xff\xff"
 
 
 def _binary_stage(chunk: ScoredChunk, names: list[str]) -> bytes:
@@ -227,24 +226,18 @@ def _binary_stage(chunk: ScoredChunk, names: list[str]) -> bytes:
     width (ids, floats, the safety score, the band's index, one float column per feature), so
     a row costs no Python work at all. Used when nothing is explained: the features snapshot is
     then built by the INSERT (an ARRAY of the feature columns) instead of parsed from text."""
-    fields = [("count", ">i2")]
     columns = [("driver", ">i8"), ("expected", ">f8"), ("relative", ">f8"), ("safety", ">i4"), ("band", ">i2")]
     columns += [(f"f{j}", ">f8") for j in range(len(names))]
-    for name, kind in columns:
-        fields += [(f"len_{name}", ">i4"), (name, kind)]
-    rows = np.empty(len(chunk.driver_ids), dtype=np.dtype(fields))
-    rows["count"] = len(columns)
-    for name, kind in columns:
-        rows[f"len_{name}"] = np.dtype(kind).itemsize
-    rows["driver"] = chunk.driver_ids
-    rows["expected"] = chunk.expected
-    rows["relative"] = chunk.relative_risk
-    rows["safety"] = chunk.safety
     index = {b: i for i, b in enumerate(_BANDS)}
-    rows["band"] = np.fromiter((index[b] for b in chunk.bands.tolist()), dtype=np.int16, count=len(chunk.bands))
-    for j in range(len(names)):
-        rows[f"f{j}"] = chunk.values[:, j]
-    return _PGCOPY_HEADER + rows.tobytes() + _PGCOPY_TRAILER
+    values = {
+        "driver": chunk.driver_ids,
+        "expected": chunk.expected,
+        "relative": chunk.relative_risk,
+        "safety": chunk.safety,
+        "band": np.fromiter((index[b] for b in chunk.bands.tolist()), dtype=np.int16, count=len(chunk.bands)),
+        **{f"f{j}": chunk.values[:, j] for j in range(len(names))},
+    }
+    return pgcopy_encode(columns, values)
 
 
 def scores_write(

@@ -7,7 +7,7 @@ import pandas as pd
 from django.db import connection
 from psycopg import sql as pgsql
 
-from apps.common.sql import int_array_literal
+from apps.common.sql import int_array_literal, pgcopy_decode
 from apps.risk.features import FEATURE_NAMES
 from apps.risk.models import RiskModel, RiskScore
 
@@ -107,27 +107,9 @@ def features_chunk(*, model: RiskModel, as_of: dt.date, driver_ids) -> tuple[np.
     return _fixed_rows(payload, len(names))
 
 
-_PGCOPY_SIGNATURE = b"PGCOPY\n\xff\r\n\x00"
-
-
 def _fixed_rows(payload: bytes, k: int) -> tuple[np.ndarray, np.ndarray]:
     """(ids, values) from a COPY BINARY payload of rows (bigint, k x float8), none of them NULL."""
-    if payload[:11] != _PGCOPY_SIGNATURE:
-        raise ValueError("not a COPY BINARY payload")
-    start = 19 + int.from_bytes(payload[15:19], "big")  # signature, flags, header extension
-    fields = [("count", ">i2"), ("id_len", ">i4"), ("id", ">i8")]
-    for j in range(k):
-        fields += [(f"len{j}", ">i4"), (f"v{j}", ">f8")]
-    layout = np.dtype(fields)  # packed: exactly the bytes of one row
-    count = max(len(payload) - start - 2, 0) // layout.itemsize
-    rows = np.frombuffer(payload, dtype=layout, offset=start, count=count)
-    lengths = [rows["id_len"], *(rows[f"len{j}"] for j in range(k))]
-    if (
-        payload[-2:] != b"\xff\xff"
-        or start + count * layout.itemsize + 2 != len(payload)
-        or (len(rows) and ((rows["count"] != k + 1).any() or any((n != 8).any() for n in lengths)))
-    ):
-        raise ValueError("features COPY rows are not (bigint, float8...) without NULLs")
+    rows = pgcopy_decode(payload, [("id", ">i8"), *((f"v{j}", ">f8") for j in range(k))])
     values = np.empty((len(rows), k))
     for j in range(k):
         values[:, j] = rows[f"v{j}"]

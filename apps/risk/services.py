@@ -5,6 +5,7 @@ import datetime as dt
 import hashlib
 import json
 import logging
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -128,8 +129,6 @@ def _thread_connections_close(pool, workers: int) -> None:
     own connection (and its session's stage table) from chunk to chunk: opening one per chunk
     cost a backend start and a temporary table each time, about a third of the database's CPU
     at 1,000-driver chunks. The barrier makes each thread take exactly one of the closes."""
-    import threading
-
     barrier = threading.Barrier(workers)
 
     def close(_) -> None:

@@ -1,6 +1,7 @@
 """Batch scoring on several connections at once, and the binary write of unexplained scores."""
 
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -49,6 +50,9 @@ def test_chunks_are_scored_side_by_side_on_their_own_connections(committed_model
     assert threads and all(name.startswith("risk-score") for name in threads)
     # Each thread keeps one connection for all its chunks, and closes it when the run ends.
     assert len(backends) == len(threads) <= 2
+    deadline = time.monotonic() + 5  # a closed connection's backend leaves pg_stat_activity a moment later
+    while sessions() != before and time.monotonic() < deadline:
+        time.sleep(0.05)
     assert sessions() == before
     assert RiskScore.objects.count() == RiskScore.objects.values("driver_id").distinct().count() == len(ids)
     # The same numbers as scoring the drivers in one piece.
