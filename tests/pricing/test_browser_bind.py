@@ -51,8 +51,11 @@ def test_back_office_finds_a_driver_and_binds_a_policy(live_server, role_user, p
             page.click("input[type=submit]")
 
             expect(page.locator(".messagelist")).to_contain_text("bound")
-            policy = Policy.objects.get(driver=driver, partner=partner)
-            assert page.url.endswith(f"/admin/pricing/policy/{policy.pk}/change/")
-            assert (policy.kind, policy.status) == ("traditional", "active")
+            landed = page.url
         finally:
             browser.close()
+    # The ORM only outside Playwright's loop: a query inside it opened a connection of its own
+    # that outlived the test (asgiref's context-local connections).
+    policy = Policy.objects.get(driver=driver, partner=partner)
+    assert landed.endswith(f"/admin/pricing/policy/{policy.pk}/change/")
+    assert (policy.kind, policy.status) == ("traditional", "active")
