@@ -91,9 +91,10 @@ def features_chunk(*, model: RiskModel, as_of: dt.date, driver_ids) -> tuple[np.
     bigint), so the rows have one fixed layout; fetching 1,000 rows as Python tuples cost more
     than the prediction of the chunk."""
     names = list(model.feature_names)
+    _columns(names)  # allow-listed identifiers only: they become SQL column names below
     # COPY takes no bind parameters: the values are quoted as literals by psycopg.
     statement = pgsql.SQL(
-        f"""COPY (SELECT f.driver_id::bigint, {", ".join(f"{c}::float8" for c in _columns(names).split(", "))}
+        f"""COPY (SELECT f.driver_id::bigint, {", ".join(f"f.{name}::float8" for name in names)}
                   FROM telematics_driverfeatures f
                   WHERE f.driver_id = ANY({{ids}}::bigint[]) AND f.as_of = {{as_of}} AND f.window_days = {{window}}
                   ORDER BY f.driver_id) TO STDOUT (FORMAT binary)"""
