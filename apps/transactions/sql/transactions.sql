@@ -63,23 +63,24 @@ LEFT JOIN {dupes} d ON d.line_no = s.line_no;
 -- partitions are fresh month tables (indexes, foreign keys and the bound check come after the
 -- load, in one piece each); rows of other months fall into the loader's default partition and
 -- are moved by the main connection. Labels join here, so a labelled payment is written once,
--- with its label; the ids of labelled payments go to {hits}, so applying the labels afterwards
--- only has to look for the others. Returns the number of rows loaded.
-WITH inserted AS (
-    INSERT INTO {loader} (id, paid_at, customer_id, card_id, amount, method, merchant_id, merchant_city,
-                          merchant_state, merchant_zip, mcc, errors, is_fraud, fraud_score, ingest_run_id)
-    SELECT v.id, v.paid_at, v.customer_id, v.card_id, v.amount, v.method, v.merchant_id, v.merchant_city,
-           v.merchant_state, v.merchant_zip, v.mcc, v.errors, l.is_fraud, NULL, %(run_id)s
-    FROM {checked} v
-    LEFT JOIN {labels} l ON l.id = v.id
-    WHERE v.line_no BETWEEN %(first_line)s AND %(last_line)s
-      AND v.reason IS NULL
-      AND {not_loaded}  -- NOT EXISTS (a payment with this id), left out when no payment has an id in the file's range
-    RETURNING id, is_fraud
-), labelled AS (
-    INSERT INTO {hits} (id) SELECT id FROM inserted WHERE is_fraud IS NOT NULL
-)
-SELECT count(*) FROM inserted;
+-- with its label. The row count of the INSERT is the number of rows loaded.
+INSERT INTO {loader} (id, paid_at, customer_id, card_id, amount, method, merchant_id, merchant_city,
+                      merchant_state, merchant_zip, mcc, errors, is_fraud, fraud_score, ingest_run_id)
+SELECT v.id, v.paid_at, v.customer_id, v.card_id, v.amount, v.method, v.merchant_id, v.merchant_city,
+       v.merchant_state, v.merchant_zip, v.mcc, v.errors, l.is_fraud, NULL, %(run_id)s
+FROM {checked} v
+LEFT JOIN {labels} l ON l.id = v.id
+WHERE v.line_no BETWEEN %(first_line)s AND %(last_line)s
+  AND v.reason IS NULL
+  -- NOT EXISTS (a payment with this id), left out when no payment has an id in the file's range
+  AND {not_loaded};
+
+-- @statement hits
+-- The ids of the payments the load labelled, so applying the labels afterwards only has to look
+-- for the others. Read back from the worker's own fresh tables: a scan of the typed rows costs a
+-- quarter of collecting the ids with RETURNING during the load (measured on 2.5 M rows).
+CREATE UNLOGGED TABLE {hits} AS
+SELECT id FROM {loader} WHERE is_fraud IS NOT NULL;
 
 -- @statement reject
 -- A worker's refused rows, with their reasons, kept in the staging schema until the main
