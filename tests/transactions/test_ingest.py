@@ -118,7 +118,11 @@ def test_typed_rows_are_cleaned_masked_and_labelled(tmp_path):
         )
         assert [r[0] for r in cursor.fetchall()] == ["transactions_payment_y2010m01", "transactions_payment_y2010m02"]
     assert sorted(EnrichedTransaction.objects.values_list("id", flat=True)) == GOOD_TRANSACTION_IDS
-    assert EnrichedTransaction.objects.get(id=7475339).hour_of_day == 23
+    # Hour of day and ISO day of week (Monday = 1) in UTC: Wednesday 2010-02-10 23:59, Friday 2010-01-01 00:01,
+    # Saturday 2010-01-02 12:00.
+    assert EnrichedTransaction.objects.filter(id=7475339).values_list("hour_of_day", "day_of_week").get() == (23, 3)
+    assert EnrichedTransaction.objects.filter(id=7475327).values_list("hour_of_day", "day_of_week").get() == (0, 5)
+    assert EnrichedTransaction.objects.filter(id=7475329).values_list("hour_of_day", "day_of_week").get() == (12, 6)
 
 
 def test_running_the_same_delivery_again_loads_nothing_twice(tmp_path):

@@ -27,8 +27,8 @@ SELECT p.id,
        k.card_type,
        k.has_chip AS card_has_chip,
        k.on_dark_web AS card_on_dark_web,
-       extract(hour FROM p.paid_at AT TIME ZONE 'UTC')::smallint AS hour_of_day,
-       extract(isodow FROM p.paid_at AT TIME ZONE 'UTC')::smallint AS day_of_week,
+       date_part('hour', p.paid_at AT TIME ZONE 'UTC')::smallint AS hour_of_day,
+       date_part('isodow', p.paid_at AT TIME ZONE 'UTC')::smallint AS day_of_week,
        p.ingest_run_id
 FROM transactions_payment p
 JOIN transactions_merchantcategory m ON m.code = p.mcc
