@@ -16,8 +16,7 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.RunSQL(
-            sql="DROP MATERIALIZED VIEW enriched_transactions;\n"
-            + (SQL_DIR / "enriched_transactions.sql").read_text(),
+            sql="DROP MATERIALIZED VIEW enriched_transactions;\n" + (SQL_DIR / "enriched_transactions.sql").read_text(),
             reverse_sql=migrations.RunSQL.noop,
         ),
     ]
