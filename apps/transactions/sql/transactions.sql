@@ -77,8 +77,8 @@ WHERE v.line_no BETWEEN %(first_line)s AND %(last_line)s
 
 -- @statement hits
 -- The ids of the payments the load labelled, so applying the labels afterwards only has to look
--- for the others. Read back from the worker's own fresh tables: a scan of the typed rows costs a
--- quarter of collecting the ids with RETURNING during the load (measured on 2.5 M rows).
+-- for the others. Read back from the worker's own fresh tables: measured alone on 2.5 M rows, the
+-- scan took 0.55 s where collecting the ids with RETURNING during the load took about 2 s.
 CREATE UNLOGGED TABLE {hits} AS
 SELECT id FROM {loader} WHERE is_fraud IS NOT NULL;
 
