@@ -158,6 +158,27 @@ def test_a_later_delivery_into_existing_months_and_a_late_label(tmp_path):
     assert Payment.objects.get(id=7475327).is_fraud is True  # label of an earlier delivery's payment
 
 
+def test_the_reject_pass_runs_only_when_the_database_refuses_a_row(tmp_path):
+    ingest(write_delivery(tmp_path / "a"))
+    clean = [
+        "7475400,2010-01-20 10:00:00,826,4525,$20.00,Swipe Transaction,59935,Beulah,ND,58523.0,5499,",
+        "7475401,2010-03-01 10:00:00,826,4525,$21.00,Swipe Transaction,59935,Beulah,ND,58523.0,5499,",
+    ]
+    mine = {"users": False, "cards": False, "mcc": False, "labels": False}
+    run = ingest(write_delivery(tmp_path / "clean", transactions=clean, **mine))
+    assert (run.rows_read, run.rows_loaded, run.rows_rejected, run.rows_duplicate) == (2, 2, 0, 0)
+    assert not [key for key in run.timings if key.endswith(":reject") and key.startswith("transactions:")]
+
+    # A refused row the reader cannot see (an unknown card) in an otherwise clean file.
+    refused = ["7475402,2010-03-02 10:00:00,826,9999,$22.00,Swipe Transaction,59935,Beulah,ND,58523.0,5499,", *clean]
+    refused[1] = refused[1].replace("7475400", "7475403")
+    refused[2] = refused[2].replace("7475401", "7475404")
+    run = ingest(write_delivery(tmp_path / "refused", transactions=refused, **mine))
+    assert (run.rows_read, run.rows_loaded, run.rows_rejected, run.rows_duplicate) == (3, 2, 1, 0)
+    assert list(RejectedRow.objects.filter(run=run).values_list("line_number", "reason")) == [(2, "unknown_card")]
+    assert [key for key in run.timings if key.endswith(":reject") and key.startswith("transactions:")]
+
+
 def test_gzip_files_and_a_source_time_zone(tmp_path):
     run = ingest(write_delivery(tmp_path / "d", gzip_files=True), source_tz="America/Chicago")
 

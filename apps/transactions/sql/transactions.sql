@@ -100,6 +100,10 @@ FROM {checked} v
 WHERE v.line_no BETWEEN %(first_line)s AND %(last_line)s
   AND v.reason IS NOT NULL AND v.reason <> 'pre';
 
+-- @statement no_rejects
+-- A worker's range without a refused row: the same table, empty.
+CREATE UNLOGGED TABLE {rejects} (line_no bigint, reason text, detail text, raw_line text);
+
 -- @statement collect_rejects
 INSERT INTO transactions_rejectedrow (run_id, file_name, line_number, reason, detail, raw_line)
 SELECT %(run_id)s, %(file_name)s, line_no, reason, detail, raw_line FROM {rejects};
