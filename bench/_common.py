@@ -26,11 +26,13 @@ def bench_database_url() -> str:
     return f"postgres://{auth}@{cfg['HOST']}:{cfg['PORT'] or 5432}/{name}", cfg, name
 
 
-def setup_django(migrate: bool = True) -> None:
+def admin_connection():
+    """An autocommit connection to the server's `postgres` database, for creating and dropping
+    the benchmarks' own databases."""
     import psycopg
 
-    url, cfg, name = bench_database_url()
-    admin = psycopg.connect(
+    _, cfg, _ = bench_database_url()
+    return psycopg.connect(
         host=cfg["HOST"],
         port=cfg["PORT"] or 5432,
         user=cfg["USER"],
@@ -38,6 +40,11 @@ def setup_django(migrate: bool = True) -> None:
         dbname="postgres",
         autocommit=True,
     )
+
+
+def setup_django(migrate: bool = True) -> None:
+    url, _, name = bench_database_url()
+    admin = admin_connection()
     if not admin.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
         admin.execute(f'CREATE DATABASE "{name}"')
     admin.close()

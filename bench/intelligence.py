@@ -27,7 +27,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import bench_database_url, peak_rss_mb, report
+from _common import admin_connection, peak_rss_mb, report
 
 DATABASES = {"medium": "fleetops_bench_intel_medium", "large": "fleetops_bench_intel_large"}
 NIGHTLY = [
@@ -43,17 +43,7 @@ LARGE = {"rentals": 1_000_000, "vehicles": 2_000, "customers": 50_000, "stores":
 
 
 def drop_database(name: str) -> None:
-    import psycopg
-
-    _, cfg, _ = bench_database_url()
-    admin = psycopg.connect(
-        host=cfg["HOST"],
-        port=cfg["PORT"] or 5432,
-        user=cfg["USER"],
-        password=cfg.get("PASSWORD") or None,
-        dbname="postgres",
-        autocommit=True,
-    )
+    admin = admin_connection()
     admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     admin.close()
 
