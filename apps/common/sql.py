@@ -1,6 +1,23 @@
 """Small helpers for hand-written SQL."""
 
 import numpy as np
+import psycopg
+from django.db import connection as django_connection
+
+
+def own_connection(*, application_name: str) -> psycopg.Connection:
+    """A psycopg connection of its own to Django's database (tests included), in autocommit: for
+    work that must not share Django's connection (parallel loaders, a lock held while a job runs)."""
+    s = django_connection.settings_dict
+    return psycopg.connect(
+        dbname=s["NAME"],
+        user=s["USER"] or None,
+        password=s["PASSWORD"] or None,
+        host=s["HOST"] or None,
+        port=s["PORT"] or None,
+        autocommit=True,
+        application_name=application_name,
+    )
 
 
 def int_array_literal(ids) -> str:

@@ -41,6 +41,7 @@ from psycopg import sql
 
 from apps.common.exceptions import ApplicationError
 from apps.common.partitions import add_months, partition_name
+from apps.common.sql import own_connection
 from apps.customers.cards import card_number_hmac
 from apps.transactions.ingest import readers
 from apps.transactions.ingest.checks import LabelChecks, TransactionChecks
@@ -87,18 +88,8 @@ def staging(name: str) -> sql.Identifier:
 
 
 def connect() -> psycopg.Connection:
-    """A connection of its own to Django's database (tests included), in autocommit: the
-    pipeline opens its transactions explicitly."""
-    s = django_connection.settings_dict
-    return psycopg.connect(
-        dbname=s["NAME"],
-        user=s["USER"] or None,
-        password=s["PASSWORD"] or None,
-        host=s["HOST"] or None,
-        port=s["PORT"] or None,
-        autocommit=True,
-        application_name="fleetops-ingest",
-    )
+    """A connection of its own, in autocommit: the pipeline opens its transactions explicitly."""
+    return own_connection(application_name="fleetops-ingest")
 
 
 # --- progress ----------------------------------------------------------------------------------
