@@ -33,6 +33,9 @@ class JobRun(models.Model):
     result = models.JSONField(default=dict, blank=True)
     error = models.TextField(blank=True)
     celery_task_id = models.CharField(max_length=64, blank=True)
+    # When the run's message was last sent again because no worker had taken it (see
+    # services.job_runs_recover); empty while the first message stands.
+    resent_at = models.DateTimeField(null=True, blank=True)
     cancel_requested = models.BooleanField(default=False)
 
     class Meta:

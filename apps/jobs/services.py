@@ -1,12 +1,14 @@
+import datetime as dt
 import hashlib
 import json
 import traceback
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, models, transaction
 from django.utils import timezone
 
 from apps.common.exceptions import ApplicationError
+from apps.common.sql import own_connection
 from apps.jobs import registry
 from apps.jobs.models import JobRun
 
@@ -58,30 +60,93 @@ def job_cancel(*, run: JobRun) -> JobRun:
     return run
 
 
+# A run being executed is held by an advisory lock on a connection of its own, taken before the
+# run is claimed and released after its outcome is stored. A worker that dies (killed, out of
+# memory, restarted) drops the connection and with it the lock: job_runs_recover then knows that
+# a run still marked running has nobody left to finish it.
+_RUN_LOCK_BASE = 0x4A4F4200 << 32  # "JOB\0" in the high half of the bigint key, the run id below
+
+
+def _run_lock_key(run_id: int) -> int:
+    return _RUN_LOCK_BASE + run_id
+
+
 def job_execute(*, run_id: int, task_id: str = "") -> JobRun | None:
     """Runs a queued job in this process (called by the Celery task and by `run_job --sync`)."""
-    claimed = JobRun.objects.filter(pk=run_id, status=JobRun.Status.QUEUED).update(
-        status=JobRun.Status.RUNNING, started_at=timezone.now(), celery_task_id=task_id
-    )
-    if not claimed:
-        return None  # already taken, finished or cancelled: a redelivered message does nothing
-    run = JobRun.objects.get(pk=run_id)
-    ctx = registry.JobContext(run)
-    try:
-        result = registry.get(run.kind).func(ctx, **run.parameters) or {}
-        status, error = JobRun.Status.SUCCEEDED, ""
-    except registry.JobCancelled:
-        result, status, error = {}, JobRun.Status.CANCELLED, ""
-    except Exception as exc:
-        result, status, error = {}, JobRun.Status.FAILED, f"{exc.__class__.__name__}: {exc}\n{traceback.format_exc()}"
-    JobRun.objects.filter(pk=run_id).update(
-        status=status,
-        result=json.loads(json.dumps(result, default=str)),
-        error=error[:20000],
-        finished_at=timezone.now(),
-    )
+    with own_connection(application_name=f"fleetops-job-{run_id}") as alive:
+        alive.execute("SELECT pg_advisory_lock(%s)", [_run_lock_key(run_id)])
+        claimed = JobRun.objects.filter(pk=run_id, status=JobRun.Status.QUEUED).update(
+            status=JobRun.Status.RUNNING, started_at=timezone.now(), celery_task_id=task_id
+        )
+        if not claimed:
+            return None  # already taken, finished or cancelled: a redelivered message does nothing
+        run = JobRun.objects.get(pk=run_id)
+        ctx = registry.JobContext(run)
+        try:
+            result = registry.get(run.kind).func(ctx, **run.parameters) or {}
+            status, error = JobRun.Status.SUCCEEDED, ""
+        except registry.JobCancelled:
+            result, status, error = {}, JobRun.Status.CANCELLED, ""
+        except Exception as exc:
+            result, status = {}, JobRun.Status.FAILED
+            error = f"{exc.__class__.__name__}: {exc}\n{traceback.format_exc()}"
+        JobRun.objects.filter(pk=run_id).update(
+            status=status,
+            result=json.loads(json.dumps(result, default=str)),
+            error=error[:20000],
+            finished_at=timezone.now(),
+        )
     run.refresh_from_db()
     return run
+
+
+INTERRUPTED = (
+    "Interrupted: the process running it stopped (a worker killed or restarted) before it finished. "
+    "Jobs are idempotent: start it again."
+)
+
+
+def job_runs_recover(*, resend_after_seconds: int = 900) -> dict:
+    """Frees the runs nobody will finish, so that their kind can start again (a live run blocks a
+    second one of the same kind and parameters, scheduled starts included):
+    - a run marked running whose lock nobody holds lost its worker: it is marked failed;
+    - a run queued for `resend_after_seconds` without a worker taking it most likely lost its
+      message (the broker keeps none across a restart): the message is sent again, at most once
+      per period. A duplicate message is harmless: only one execution can claim the run.
+    Run every five minutes by beat."""
+    from apps.jobs.tasks import run_job
+
+    interrupted = []
+    running = list(JobRun.objects.filter(status=JobRun.Status.RUNNING).values_list("pk", flat=True))
+    if running:
+        with own_connection(application_name="fleetops-job-recover") as probe:
+            for run_id in running:
+                key = _run_lock_key(run_id)
+                if not probe.execute("SELECT pg_try_advisory_lock(%s)", [key]).fetchone()[0]:
+                    continue  # its worker is alive
+                try:
+                    if JobRun.objects.filter(pk=run_id, status=JobRun.Status.RUNNING).update(
+                        status=JobRun.Status.FAILED, error=INTERRUPTED, finished_at=timezone.now()
+                    ):
+                        interrupted.append(run_id)
+                finally:
+                    probe.execute("SELECT pg_advisory_unlock(%s)", [key])
+    due = timezone.now() - dt.timedelta(seconds=resend_after_seconds)
+    resent = []
+    for run in JobRun.objects.filter(status=JobRun.Status.QUEUED).filter(
+        models.Q(resent_at__lt=due) | models.Q(resent_at__isnull=True, created_at__lt=due)
+    ):
+        try:
+            queue = registry.get(run.kind).queue
+        except KeyError:
+            JobRun.objects.filter(pk=run.pk, status=JobRun.Status.QUEUED).update(
+                status=JobRun.Status.FAILED, error=f"unknown job kind {run.kind!r}", finished_at=timezone.now()
+            )
+            continue
+        JobRun.objects.filter(pk=run.pk).update(resent_at=timezone.now())
+        run_job.apply_async(args=[run.pk], queue=queue)
+        resent.append(run.pk)
+    return {"interrupted": interrupted, "resent": resent}
 
 
 @transaction.atomic

@@ -21,3 +21,10 @@ def start_scheduled(kind: str, parameters: dict | None = None) -> int | None:
         return services.job_start(kind=kind, parameters=parameters or {}, trigger="schedule").pk
     except ApplicationError:
         return None  # the same job is still running: skip this tick
+
+
+@shared_task(name="jobs.recover")
+def recover() -> dict:
+    """Beat housekeeping: fails runs whose worker died and re-sends queued runs whose message was
+    lost (see services.job_runs_recover)."""
+    return services.job_runs_recover()

@@ -159,9 +159,11 @@ CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 # Housekeeping that is not a JobRun (the nightly jobs are beat rows from jobs/0002); the database
 # scheduler copies these entries into its table at start. Webhook deliveries retry on their own
-# countdown; this sweep re-queues the ones whose message was lost (a broker restart).
+# countdown; this sweep re-queues the ones whose message was lost (a broker restart). The jobs
+# sweep frees runs left running by a dead worker and re-sends queued runs whose message was lost.
 CELERY_BEAT_SCHEDULE = {
     "accounts.webhooks_retry_due": {"task": "accounts.webhooks_retry_due", "schedule": 300.0},
+    "jobs.recover": {"task": "jobs.recover", "schedule": 300.0},
 }
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 

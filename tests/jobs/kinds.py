@@ -40,3 +40,14 @@ def cancellable(ctx: JobContext) -> dict:
     ctx.check_cancelled()
     ctx.advance(5)
     return {}
+
+
+@register("tests.sleeping", title="Sleeps, checking for cancellation", params={"seconds": float})
+def sleeping(ctx: JobContext, *, seconds: float = 1.0) -> dict:
+    import time
+
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        ctx.check_cancelled()
+        time.sleep(0.1)
+    return {"slept": seconds}
