@@ -55,23 +55,44 @@ FEATURES = [
 ]  # fmt: skip
 
 
+FETCH_ROWS = 100_000  # rows per fetch of the features' server-side cursor
+
+
 def _frame(*, since, until, labelled_only=False, unscored_only=False, keep_per_mille=1000):
+    """The features of the payments in [since, until) as a DataFrame, numeric columns as float.
+    Read through a server-side cursor, FETCH_ROWS rows at a time, each chunk typed before the next
+    is fetched: on 5 M labelled payments the whole result as Python tuples took 8.9 GB."""
     import pandas as pd
 
-    with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute("SET LOCAL jit = off")  # see apps.jobs.sql
-        cursor.execute(
-            SQL.read_text(),
-            {
-                "since": since,
-                "until": until,
-                "labelled_only": labelled_only,
-                "unscored_only": unscored_only,
-                "keep_per_mille": keep_per_mille,
-            },
-        )
-        columns = [c.name for c in cursor.description]
-        frame = pd.DataFrame(cursor.fetchall(), columns=columns)
+    parts = []
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL jit = off")  # see apps.jobs.sql
+        with connection.chunked_cursor() as cursor:
+            cursor.execute(
+                SQL.read_text(),
+                {
+                    "since": since,
+                    "until": until,
+                    "labelled_only": labelled_only,
+                    "unscored_only": unscored_only,
+                    "keep_per_mille": keep_per_mille,
+                },
+            )
+            columns = None
+            while rows := cursor.fetchmany(FETCH_ROWS):
+                columns = columns or [c.name for c in cursor.description]
+                parts.append(_typed(pd.DataFrame(rows, columns=columns)))
+            if columns is None:
+                columns = [c.name for c in cursor.description]
+    if not parts:
+        return _typed(pd.DataFrame(columns=columns))
+    return pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
+
+
+def _typed(frame):
+    import pandas as pd
+
     for column in frame.columns:
         if column not in ("paid_at", "mcc", "is_fraud"):
             frame[column] = pd.to_numeric(frame[column], errors="coerce").astype(float)
