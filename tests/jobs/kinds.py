@@ -51,3 +51,17 @@ def sleeping(ctx: JobContext, *, seconds: float = 1.0) -> dict:
         ctx.check_cancelled()
         time.sleep(0.1)
     return {"slept": seconds}
+
+
+probed: dict = {}
+
+
+@register("tests.probing", title="Looks at its own run lock from outside while it runs")
+def probing(ctx: JobContext) -> dict:
+    from apps.common.sql import own_connection
+    from apps.jobs.services import _run_lock_key, job_runs_recover
+
+    with own_connection(application_name="test-probe") as other:
+        probed["free"] = other.execute("SELECT pg_try_advisory_lock(%s)", [_run_lock_key(ctx.run.pk)]).fetchone()[0]
+    probed["recover"] = job_runs_recover()
+    return {}

@@ -12,10 +12,10 @@ from django.utils import timezone
 from apps.common.exceptions import ApplicationError
 from apps.common.sql import own_connection
 from apps.jobs.models import JobRun
-from apps.jobs.services import INTERRUPTED, _run_lock_key, job_runs_recover, job_start
+from apps.jobs.services import INTERRUPTED, _run_lock_key, job_execute, job_runs_recover, job_start
 from apps.jobs.tasks import run_job
 from fleetops.celery import app
-from tests.jobs import kinds  # noqa: F401 - registers the test kinds
+from tests.jobs import kinds  # registers the test kinds
 
 
 def _claimed_by_a_process_that_died(**parameters) -> JobRun:
@@ -54,22 +54,11 @@ def test_a_running_run_whose_process_holds_its_lock_is_left_alone():
 
 @pytest.mark.django_db
 def test_the_executing_process_holds_the_lock_until_the_outcome_is_stored():
-    seen = {}
-
-    def probe(ctx, **_):
-        with own_connection(application_name="test-probe") as other:
-            seen["free"] = other.execute("SELECT pg_try_advisory_lock(%s)", [_run_lock_key(ctx.run.pk)]).fetchone()[0]
-        seen["recover"] = job_runs_recover()
-        return {}
-
-    from apps.jobs import registry
-
-    registry.register("tests.probing", title="Looks at its own lock")(probe)
+    kinds.probed.clear()
     run = job_start(kind="tests.probing", parameters={}, enqueue=False)
-    from apps.jobs.services import job_execute
 
     assert job_execute(run_id=run.pk).status == JobRun.Status.SUCCEEDED
-    assert seen == {"free": False, "recover": {"interrupted": [], "resent": []}}
+    assert kinds.probed == {"free": False, "recover": {"interrupted": [], "resent": []}}
     with own_connection(application_name="test-probe") as other:  # released afterwards
         assert other.execute("SELECT pg_try_advisory_lock(%s)", [_run_lock_key(run.pk)]).fetchone()[0]
 

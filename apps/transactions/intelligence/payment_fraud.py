@@ -79,15 +79,10 @@ def _frame(*, since, until, labelled_only=False, unscored_only=False, keep_per_m
                     "keep_per_mille": keep_per_mille,
                 },
             )
-            columns = None
+            columns = [c.name for c in cursor.description]
             while rows := cursor.fetchmany(FETCH_ROWS):
-                columns = columns or [c.name for c in cursor.description]
                 parts.append(_typed(pd.DataFrame(rows, columns=columns)))
-            if columns is None:
-                columns = [c.name for c in cursor.description]
-    if not parts:
-        return _typed(pd.DataFrame(columns=columns))
-    return pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
+    return pd.concat(parts, ignore_index=True) if parts else _typed(pd.DataFrame(columns=columns))
 
 
 def _typed(frame):
