@@ -1,8 +1,65 @@
-"""Small helpers for hand-written SQL."""
+"""Small helpers for hand-written SQL, and the one loader of the `.sql` files apps keep.
+
+SQL lives in `apps/<app>/sql/<file>.sql` (or a `sql/` folder beside the module that runs it). A
+file holds one statement, or several, each after a marker line `-- @statement <name>`; text before
+the first marker is the file's comment. Names of tables and schemas are never pasted into the
+text: the statements carry `{placeholders}` that the caller fills with `psycopg.sql.Identifier`
+through `statement_sql(...).format(...)`.
+"""
+
+import functools
+import re
+import sys
+from pathlib import Path
 
 import numpy as np
 import psycopg
 from django.db import connection as django_connection
+from psycopg import sql
+
+_STATEMENT_MARKER = re.compile(r"^-- @statement (\w+)\s*$", re.MULTILINE)
+
+
+def _sql_dir(anchor: str) -> Path:
+    """The `sql/` folder of the package of the module named `anchor` (pass `__name__`)."""
+    module = sys.modules[anchor]
+    base = Path(module.__file__).parent
+    return base / "sql"
+
+
+@functools.cache
+def _read_statements(path: Path) -> dict[str, str]:
+    text = path.read_text()
+    parts = _STATEMENT_MARKER.split(text)
+    if len(parts) == 1:
+        return {path.stem: text.strip().rstrip(";")}
+    return {parts[i]: parts[i + 1].strip().rstrip(";") for i in range(1, len(parts), 2)}
+
+
+def statements(anchor: str, filename: str) -> dict[str, str]:
+    """Every named statement of `<anchor's package>/sql/<filename>`; a file without markers is one
+    statement named after the file (`rfm.sql` -> "rfm")."""
+    return _read_statements(_sql_dir(anchor) / filename)
+
+
+def statement(anchor: str, filename: str, name: str | None = None) -> str:
+    """One statement of a SQL file: `name`, or the file's only statement when `name` is None."""
+    found = statements(anchor, filename)
+    if name is None:
+        if len(found) != 1:
+            raise KeyError(f"{filename} holds {len(found)} statements; name one of {', '.join(found)}")
+        return next(iter(found.values()))
+    try:
+        return found[name]
+    except KeyError:
+        raise KeyError(f"{filename} has no statement {name!r}; it has {', '.join(found)}") from None
+
+
+def statement_sql(anchor: str, filename: str, name: str | None = None, **identifiers) -> sql.Composed | sql.SQL:
+    """A statement as psycopg `sql`, its `{placeholders}` filled with the given `sql.Composable`s
+    (names always as `sql.Identifier`, never as text)."""
+    query = sql.SQL(statement(anchor, filename, name))
+    return query.format(**identifiers) if identifiers else query
 
 
 def own_connection(*, application_name: str) -> psycopg.Connection:

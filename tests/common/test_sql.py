@@ -30,3 +30,33 @@ def test_binary_copy_rows_round_trip_through_postgresql():
         pgcopy_decode(payload, COLUMNS[:2])  # a column fewer than the rows carry
     with pytest.raises(ValueError, match="not a COPY BINARY payload"):
         pgcopy_decode(b"1,2,3\n", COLUMNS)
+
+
+def test_sql_files_load_by_statement_name(tmp_path, monkeypatch):
+    import sys
+    import types
+
+    from psycopg import sql
+
+    from apps.common import sql as sql_files
+
+    package = tmp_path / "pkg"
+    (package / "sql").mkdir(parents=True)
+    (package / "sql" / "two.sql").write_text(
+        "-- a comment about the file\n\n-- @statement first\nSELECT 1;\n\n"
+        "-- @statement second\nSELECT * FROM {table};\n"
+    )
+    (package / "sql" / "one.sql").write_text("-- one statement\nSELECT 2;\n")
+    module = types.ModuleType("fake_sql_owner")
+    module.__file__ = str(package / "module.py")
+    monkeypatch.setitem(sys.modules, "fake_sql_owner", module)
+
+    assert sql_files.statements("fake_sql_owner", "two.sql") == {"first": "SELECT 1", "second": "SELECT * FROM {table}"}
+    assert sql_files.statement("fake_sql_owner", "one.sql") == "-- one statement\nSELECT 2"
+    assert sql_files.statement("fake_sql_owner", "two.sql", "first") == "SELECT 1"
+    with pytest.raises(KeyError, match="name one of first, second"):
+        sql_files.statement("fake_sql_owner", "two.sql")
+    with pytest.raises(KeyError, match="has no statement 'third'"):
+        sql_files.statement("fake_sql_owner", "two.sql", "third")
+    composed = sql_files.statement_sql("fake_sql_owner", "two.sql", "second", table=sql.Identifier('odd "name'))
+    assert composed.as_string(None) == 'SELECT * FROM "odd ""name"'
