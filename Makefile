@@ -9,6 +9,8 @@ PY := $(VENV)/bin/python
 PG_PORT ?= 55432
 REDIS_PORT ?= 56379
 WEB_PORT ?= 8000
+# `make test PYTEST_ARGS="tests/pricing -x"` runs part of the suite.
+PYTEST_ARGS ?=
 export FLEETOPS_PG_PORT := $(PG_PORT)
 export FLEETOPS_REDIS_PORT := $(REDIS_PORT)
 export WEB_PORT
@@ -57,7 +59,7 @@ run: demo
 
 test: setup
 	@scripts/ensure_chromium.sh
-	$(VENV)/bin/pytest
+	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
 bench: setup
 	$(PY) -m pip install -q --no-deps -r requirements/bench.txt
