@@ -9,7 +9,7 @@ from apps.common.models import TimeStampedModel
 class Customer(TimeStampedModel):
     """A rental customer and, with telematics, an insured driver.
 
-    Masking policy (see README): no street address or exact birth date is kept; the payments
+    Masking policy (see docs/payments.md): no street address or exact birth date is kept; the payments
     pipeline reduces them to city / postal area and birth year."""
 
     class Gender(models.TextChoices):

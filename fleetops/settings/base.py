@@ -224,7 +224,7 @@ CARD_HMAC_KEY = env("FLEETOPS_CARD_HMAC_KEY", default=None) or local_secret("car
 # Ingest runs started from the admin or by the ops role may only read files under this directory.
 PAYMENTS_INGEST_ROOT = env("PAYMENTS_INGEST_ROOT", default=str(VAR_DIR / "ingest"))
 
-# --- Telematics (README "Telematics thresholds" gives the source of each value) -----------
+# --- Telematics (docs/telematics.md "Telematics thresholds" gives the source of each value) -----------
 # Every key can be overridden by the environment variable TELEMATICS_<KEY>.
 _TELEMATICS_DEFAULTS = {
     # Upload limits and cleaning.
