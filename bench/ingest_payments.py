@@ -176,7 +176,7 @@ def pandas_pipeline(path: Path, rows: int) -> tuple[int, float]:
 
 
 def refresh_concurrently_full() -> float:
-    from apps.transactions.ingest.pipeline import connect
+    from apps.transactions.ingest.context import connect
 
     conn = connect()
     try:

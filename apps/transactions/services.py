@@ -1,5 +1,5 @@
 """Writes for the transactions app. The payments ELT pipeline itself lives in
-`apps.transactions.ingest` (readers, checks, pipeline) and `apps/transactions/sql/`."""
+`apps.transactions.ingest` (run, staging, transform, partition_load, ...) and `apps/transactions/sql/`."""
 
 from __future__ import annotations
 
@@ -93,17 +93,19 @@ def ingest_run_execute(
     run: IngestRun,
     on_progress: Callable[[dict], None] | None = None,
     should_cancel: Callable[[], bool] | None = None,
+    checkpoint: Callable[[str], None] | None = None,
 ) -> IngestRun:
     """Runs a queued ingest run in this process. Not one transaction: the pipeline commits each
-    file on its own (see apps.transactions.ingest.pipeline); a header problem fails the run
-    before anything is loaded. Raises ApplicationError for bad input, after recording it."""
+    file on its own (see apps.transactions.ingest.run); a header problem fails the run before
+    anything is loaded. Raises ApplicationError for bad input, after recording it. `checkpoint`
+    is called with the name of each point where the kill-and-restart tests interrupt a run."""
     from apps.transactions.ingest import readers
-    from apps.transactions.ingest.pipeline import PaymentsIngest
+    from apps.transactions.ingest.run import PaymentsIngest
 
     if run.status != IngestRun.Status.QUEUED:
         raise ApplicationError(f"Ingest run {run.pk} is {run.status}, not queued.", code="not_queued")
     try:
-        pipeline = PaymentsIngest(run, on_progress=on_progress, should_cancel=should_cancel)
+        pipeline = PaymentsIngest(run, on_progress=on_progress, should_cancel=should_cancel, checkpoint=checkpoint)
         pipeline.execute()
     except readers.HeaderError as exc:
         IngestRun.objects.filter(pk=run.pk).update(status=IngestRun.Status.FAILED, phase="failed", error=str(exc))
@@ -133,8 +135,8 @@ def ingest_run_start(*, paths: list[str], source_tz: str = "UTC", user=None, res
 
 
 def enriched_transactions_refresh() -> dict:
-    """REFRESH MATERIALIZED VIEW CONCURRENTLY enriched_transactions (see the pipeline's function
+    """REFRESH MATERIALIZED VIEW CONCURRENTLY enriched_transactions (see the ingest's function
     for the empty-view case); returns {"mode", "seconds"}."""
-    from apps.transactions.ingest.pipeline import enriched_transactions_refresh as refresh
+    from apps.transactions.ingest.views import enriched_transactions_refresh as refresh
 
     return refresh()

@@ -1,6 +1,7 @@
 import datetime as dt
 import io
 import os
+import select
 import signal
 import subprocess
 import sys
@@ -293,34 +294,29 @@ def _pg_args() -> list[str]:
     return args
 
 
-def _subprocess_env(stall_at: str) -> dict:
+def _subprocess_env() -> dict:
     s = connection.settings_dict
     url = f"postgres://{s['USER']}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
-    return os.environ | {
-        "DJANGO_SETTINGS_MODULE": "fleetops.settings.test",
-        "DATABASE_URL": url,
-        "FLEETOPS_INGEST_STALL_AT": stall_at,
-    }
+    return os.environ | {"DJANGO_SETTINGS_MODULE": "fleetops.settings.test", "DATABASE_URL": url}
 
 
 def _start_and_kill_when_stalled(path: Path, stall_at: str) -> IngestRun:
+    # The process's checkpoint callback stalls the run at `stall_at` and says so on stdout.
     process = subprocess.Popen(
-        [sys.executable, "manage.py", "ingest_payments", str(path), "--quiet"],
+        [sys.executable, "-m", "tests.transactions.stalled_ingest", str(path), stall_at],
         cwd=ROOT,
-        env=_subprocess_env(stall_at),
-        stdout=subprocess.DEVNULL,
+        env=_subprocess_env(),
+        stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
     )
     try:
-        deadline = time.monotonic() + 90
-        while time.monotonic() < deadline:
-            run = IngestRun.objects.filter(phase=f"stalled at {stall_at}").first()
-            if run:
-                break
-            assert process.poll() is None, process.stderr.read().decode()
-            time.sleep(0.1)
-        else:
-            pytest.fail(f"the run never reached {stall_at}")
+        ready, _, _ = select.select([process.stdout], [], [], 90)
+        line = process.stdout.readline().decode() if ready else ""
+        if not line.startswith("stalled "):
+            process.kill()
+            pytest.fail(f"the run never reached {stall_at}: {process.stderr.read().decode()[-2000:]}")
+        run = IngestRun.objects.get(pk=int(line.split()[1]))
+        assert run.status == IngestRun.Status.RUNNING
     finally:
         process.send_signal(signal.SIGKILL)
         process.wait(timeout=30)
@@ -363,6 +359,15 @@ def test_a_killed_run_started_again_loads_every_row_exactly_once(tmp_path, stall
     with connection.cursor() as cursor:
         cursor.execute("SELECT count(*) FROM pg_tables WHERE schemaname = 'ingest_staging'")
         assert cursor.fetchone()[0] == 0
+
+
+def test_the_run_passes_each_checkpoint_once_in_order(tmp_path):
+    reached = []
+    run = ingest_run_create(paths=[str(write_delivery(tmp_path / "d"))])
+
+    ingest_run_execute(run=run, checkpoint=reached.append)
+
+    assert reached == ["transactions_loaded", "before_labels"]
 
 
 def test_month_tables_are_attached_with_the_parent_indexes_and_foreign_keys(tmp_path):

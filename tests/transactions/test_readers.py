@@ -4,7 +4,8 @@ from django.db import connection
 
 from apps.transactions.generator import TRANSACTION_COLUMNS
 from apps.transactions.ingest.checks import OrderTracker, TransactionChecks
-from apps.transactions.ingest.readers import BlockCleaner, mask_line
+from apps.transactions.ingest.masking import mask_line
+from apps.transactions.ingest.readers import BlockCleaner
 
 GOOD = "7475327,2010-01-01 00:01:00,1556,2972,$-77.00,Swipe Transaction,59935,Beulah,ND,58523.0,5499,"
 

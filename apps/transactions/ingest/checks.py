@@ -126,7 +126,7 @@ class TransactionChecks(_VectorBase):
         # or the last days, which a time-zone shift can move into the neighbouring month.
         self.months = {"all": set(), "first_day": set(), "month_end": set()}
         # Per month: [first line, last line, rows] of its good rows, so the load can be split
-        # between workers at a month boundary (see pipeline.PaymentsIngest._load_plan).
+        # between workers at a month boundary (see partition_load.load_plan).
         self.month_lines: dict[int, list[int]] = {}
 
     def _note_months(self, month_index: np.ndarray, day: np.ndarray, line_numbers: np.ndarray) -> None:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import csv
 import gzip
 import hashlib
-import io
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -20,24 +19,11 @@ from pathlib import Path
 
 import numpy as np
 
+from apps.transactions.ingest.masking import mask_line, mask_text
+
 BLOCK_SIZE = 4 << 20
 
-# A card number is any run of 13-19 digits; a CVV is a 3-4 digit field right after one.
-_PAN_WITH_CVV = re.compile(rb"(?<![0-9])[0-9]{9,15}([0-9]{4})(?![0-9])(\s*[,;|]\s*)[0-9]{3,4}(?![0-9])")
-_PAN = re.compile(rb"(?<![0-9])[0-9]{9,15}([0-9]{4})(?![0-9])")
 _FIELD = rb'(?:[^",\n]*|"(?:[^"]|"")*")'
-
-
-def mask_line(raw: bytes) -> str:
-    """The text kept for a rejected line: card numbers reduced to their last four digits, a CVV
-    after a card number replaced, bytes that are not UTF-8 shown escaped."""
-    masked = _PAN_WITH_CVV.sub(rb"************\1\2***", raw)
-    masked = _PAN.sub(rb"************\1", masked)
-    return masked.decode("utf-8", "backslashreplace")[:2000]
-
-
-def mask_text(text: str) -> str:
-    return mask_line(text.encode("utf-8", "surrogateescape"))
 
 
 @dataclass(frozen=True)
@@ -361,10 +347,3 @@ class LabelsReader:
         finally:
             stream.close()
             raw.close()
-
-
-def copy_text_rows(rows: list[list[str | int | None]]) -> bytes:
-    """Rows as CSV text for COPY (small side tables: rejections, users, cards)."""
-    buffer = io.StringIO()
-    csv.writer(buffer, lineterminator="\n").writerows(rows)
-    return buffer.getvalue().encode()
