@@ -24,6 +24,8 @@ IMMUTABLE_MODELS = {
     "accounts.webhookdelivery",
     "regions.storedailymetrics",
     "fleet.maintenanceforecast",
+    "customers.notification",
+    "telematics.badge",
 }
 OPS_APPS = {"jobs", "alerts", "django_celery_beat"}
 STAFF_APPS = OPERATIONAL_APPS | OPS_APPS | {"audit"}

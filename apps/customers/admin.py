@@ -1,7 +1,10 @@
-from django.contrib import admin
+from django.contrib import admin, messages
 
 from apps.common.admin import ReadOnlyModelAdmin
-from apps.customers.models import Customer, PaymentCard, TelematicsConsent
+from apps.common.exceptions import ApplicationError
+from apps.customers.models import Customer, ErasureRequest, Notification, PaymentCard, TelematicsConsent
+from apps.customers.services import erasure_request_close
+from apps.telematics.erasure import driver_trips_erase
 
 
 @admin.register(Customer)
@@ -69,3 +72,53 @@ class TelematicsConsentAdmin(admin.ModelAdmin):
     @admin.display(boolean=True, description="in force")
     def in_force(self, obj):
         return obj.in_force
+
+
+@admin.register(ErasureRequest)
+class ErasureRequestAdmin(admin.ModelAdmin):
+    """Drivers ask from the portal; the back office erases (or refuses with a note) here."""
+
+    list_display = ("id", "customer", "requested_at", "scope", "status", "handled_by", "handled_at")
+    list_filter = ("status", "scope")
+    list_select_related = ("customer", "handled_by")
+    search_fields = ("customer__last_name", "customer__email", "=customer__id")
+    readonly_fields = ("customer", "requested_at", "scope", "reason", "status", "handled_by", "handled_at")
+    fields = ("customer", "requested_at", "scope", "reason", "status", "handled_by", "handled_at", "note")
+    actions = ("erase_trips", "refuse")
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.action(description="Erase the trips of the selected requests' drivers", permissions=["change"])
+    def erase_trips(self, request, queryset):
+        for erasure in queryset.filter(status=ErasureRequest.Status.PENDING).select_related("customer"):
+            counts = driver_trips_erase(driver_id=erasure.customer_id, actor=request.user)
+            note = (
+                f"{counts['trips_erased']} trips and {counts['samples_erased']} samples erased; "
+                f"{counts['trips_kept_for_claims']} kept because a claim refers to them."
+            )
+            erasure_request_close(request=erasure, status=ErasureRequest.Status.DONE, actor=request.user, note=note)
+            self.message_user(request, f"{erasure.customer}: {note}", messages.SUCCESS)
+
+    @admin.action(
+        description="Refuse the selected requests (write the reason in the note first)", permissions=["change"]
+    )
+    def refuse(self, request, queryset):
+        for erasure in queryset.filter(status=ErasureRequest.Status.PENDING):
+            try:
+                erasure_request_close(
+                    request=erasure, status=ErasureRequest.Status.REFUSED, actor=request.user, note=erasure.note
+                )
+            except ApplicationError as exc:
+                self.message_user(request, f"Request {erasure.pk}: {exc}", messages.ERROR)
+
+
+@admin.register(Notification)
+class NotificationAdmin(ReadOnlyModelAdmin):
+    list_display = ("created_at", "customer", "kind", "title", "read_at")
+    list_filter = ("kind",)
+    list_select_related = ("customer",)
+    search_fields = ("customer__last_name", "customer__email", "=customer__id", "title")

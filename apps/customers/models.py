@@ -42,6 +42,13 @@ class Customer(TimeStampedModel):
     yearly_income = models.DecimalField(max_digits=12, decimal_places=2, null=True, blank=True)
     total_debt = models.DecimalField(max_digits=12, decimal_places=2, null=True, blank=True)
     credit_score = models.PositiveSmallIntegerField(null=True, blank=True)
+    # The driver's own choices in the portal; both off until the driver turns them on.
+    leaderboard_opt_in = models.BooleanField(
+        default=False, db_default=False, help_text="Shown, without a name, on the region's leaderboard."
+    )
+    notify_by_email = models.BooleanField(
+        default=False, db_default=False, help_text="Also e-mail the portal's notifications."
+    )
 
     class Meta:
         ordering = ["id"]
@@ -161,3 +168,77 @@ class TelematicsConsent(models.Model):
     @property
     def in_force(self) -> bool:
         return self.withdrawn_at is None
+
+
+class ErasureRequest(models.Model):
+    """A driver's request that their trips be erased (GDPR Article 17), recorded for the back
+    office, which decides and carries it out; the request and its outcome are kept."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending"
+        DONE = "done"
+        REFUSED = "refused"
+
+    customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="erasure_requests")
+    requested_at = models.DateTimeField(default=timezone.now)
+    scope = models.CharField(max_length=20, default="trips", help_text="What the driver asked to erase.")
+    reason = models.TextField(blank=True)
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.PENDING)
+    handled_at = models.DateTimeField(null=True, blank=True)
+    handled_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    note = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-requested_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["customer"],
+                condition=Q(status="pending"),
+                name="%(app_label)s_%(class)s_one_pending",
+                violation_error_message="This driver already has an erasure request waiting.",
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=["pending", "done", "refused"]),
+                name="%(app_label)s_%(class)s_status_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(status="pending") | Q(handled_at__isnull=False),
+                name="%(app_label)s_%(class)s_handled_when_closed",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Erasure request {self.pk} ({self.status})"
+
+
+class Notification(models.Model):
+    """A message to a driver in the portal (a trip scored, a badge earned, the score or the premium
+    changed); e-mailed too when the driver opted in."""
+
+    class Kind(models.TextChoices):
+        TRIP_SCORED = "trip_scored"
+        BADGE = "badge"
+        SCORE_CHANGED = "score_changed"
+        PREMIUM_CHANGED = "premium_changed"
+
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="notifications")
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    title = models.CharField(max_length=120)
+    body = models.CharField(max_length=500, blank=True)
+    url = models.CharField(max_length=200, blank=True, help_text="A portal path to open.")
+    # One notification per event: a retried task must not notify twice.
+    dedupe_key = models.CharField(max_length=100)
+    created_at = models.DateTimeField(default=timezone.now)
+    read_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["customer", "-created_at"], name="customers_notif_recent_idx")]
+        constraints = [
+            models.UniqueConstraint(fields=["customer", "dedupe_key"], name="%(app_label)s_%(class)s_once_per_event"),
+        ]
+
+    def __str__(self) -> str:
+        return self.title

@@ -15,7 +15,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from apps.accounts.selectors import driver_latest_score, driver_score_history
-from apps.customers.models import Customer
+from apps.customers.models import Customer, Notification
 from apps.pricing.models import Policy, PolicyKind, PremiumChange, Quote
 from apps.pricing.services import quote_compute
 from apps.risk.features import BY_NAME
@@ -296,3 +296,11 @@ def trip_detail(*, trip: Trip) -> dict[str, Any]:
         "events": events,
         "deductions": deductions,
     }
+
+
+def driver_notifications(*, driver_id: int) -> QuerySet[Notification]:
+    return Notification.objects.filter(customer_id=driver_id).order_by("-created_at", "-id")
+
+
+def driver_unread_count(*, driver_id: int) -> int:
+    return Notification.objects.filter(customer_id=driver_id, read_at__isnull=True).count()

@@ -9,4 +9,8 @@ urlpatterns = [
     path("logout/", views.PortalLogoutView.as_view(), name="logout"),
     path("trips/", views.trip_list, name="trips"),
     path("trips/<int:trip_id>/", views.trip_detail, name="trip-detail"),
+    path("rewards/", views.rewards, name="rewards"),
+    path("privacy/", views.privacy, name="privacy"),
+    path("privacy/export/", views.privacy_export, name="privacy-export"),
+    path("notifications/", views.notifications, name="notifications"),
 ]

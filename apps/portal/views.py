@@ -3,14 +3,22 @@ portal selectors; every read is scoped to the driver's own customer record."""
 
 from functools import wraps
 
+from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.views import redirect_to_login
 from django.core.paginator import Paginator
-from django.http import Http404
-from django.shortcuts import render
+from django.http import FileResponse, Http404
+from django.shortcuts import redirect, render
 from django.urls import reverse_lazy
+from django.utils import timezone
+from django.views.decorators.http import require_http_methods
 
+from apps.common.exceptions import ApplicationError
+from apps.customers import services as customer_services
 from apps.portal import selectors
+from apps.portal.export import driver_export
+from apps.portal.privacy import privacy_overview
+from apps.telematics.rewards import driver_rewards, region_leaderboard
 
 TRIPS_PER_PAGE = 25
 
@@ -62,3 +70,65 @@ def trip_detail(request, trip_id: int):
     if trip is None:
         raise Http404("no such trip")
     return render(request, "portal/trip_detail.html", {"driver": request.driver, **selectors.trip_detail(trip=trip)})
+
+
+@driver_required
+def rewards(request):
+    driver = request.driver
+    region_id = driver.home_store.region_id if driver.home_store_id else None
+    board = region_leaderboard(driver_id=driver.pk, region_id=region_id, now=timezone.now())
+    return render(
+        request, "portal/rewards.html", {"driver": driver, "board": board, **driver_rewards(driver_id=driver.pk)}
+    )
+
+
+@driver_required
+@require_http_methods(["GET", "POST"])
+def privacy(request):
+    driver = request.driver
+    if request.method == "POST":
+        action = request.POST.get("action")
+        try:
+            if action == "consent_withdraw":
+                customer_services.consent_withdraw(customer=driver, actor=request.user)
+                messages.success(request, "Telematics consent withdrawn: from now on no trip of yours is stored.")
+            elif action == "consent_grant":
+                customer_services.consent_grant(customer=driver, actor=request.user)
+                messages.success(request, "Telematics consent given: your trips will be scored again.")
+            elif action == "preferences":
+                customer_services.customer_preferences_update(
+                    customer=driver,
+                    leaderboard_opt_in=request.POST.get("leaderboard_opt_in") == "on",
+                    notify_by_email=request.POST.get("notify_by_email") == "on",
+                    actor=request.user,
+                )
+                messages.success(request, "Your choices are saved.")
+            elif action == "erasure":
+                customer_services.erasure_request_create(
+                    customer=driver, reason=request.POST.get("reason", ""), actor=request.user
+                )
+                messages.success(request, "Your request is recorded; the back office will answer by e-mail.")
+            else:
+                messages.error(request, "Unknown action.")
+        except ApplicationError as exc:
+            messages.error(request, str(exc))
+        return redirect("portal:privacy")
+    return render(request, "portal/privacy.html", {"driver": driver, **privacy_overview(driver=driver)})
+
+
+@driver_required
+def privacy_export(request):
+    stamp = timezone.localdate().isoformat()
+    return FileResponse(
+        driver_export(customer=request.driver), as_attachment=True, filename=f"fleetops-my-data-{stamp}.zip"
+    )
+
+
+@driver_required
+@require_http_methods(["GET", "POST"])
+def notifications(request):
+    if request.method == "POST":
+        customer_services.notifications_mark_read(customer=request.driver)
+        return redirect("portal:notifications")
+    page = Paginator(selectors.driver_notifications(driver_id=request.driver.pk), 30).get_page(request.GET.get("page"))
+    return render(request, "portal/notifications.html", {"driver": request.driver, "page": page})

@@ -187,3 +187,27 @@ class TelematicsSample(models.Model):
 
     def __str__(self) -> str:
         return f"{self.trip_id}@{self.recorded_at.isoformat()}"
+
+
+class Badge(models.Model):
+    """A reward a driver earned from real trips; the rules are `apps.telematics.rewards.RULES`.
+    Earned once per driver and rule, and kept: a later bad trip does not take it away."""
+
+    driver = models.ForeignKey("customers.Customer", on_delete=models.CASCADE, related_name="badges")
+    code = models.CharField(max_length=32)
+    earned_at = models.DateTimeField()
+    trip = models.ForeignKey(Trip, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-earned_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["driver", "code"],
+                name="%(app_label)s_%(class)s_once_per_driver",
+                violation_error_message="This driver has this badge already.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.code} ({self.driver_id})"

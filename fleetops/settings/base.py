@@ -142,6 +142,8 @@ ARTIFACT_ROOT = env.path("ARTIFACT_ROOT", default=str(VAR_DIR / "artifacts"))
 
 EMAIL_BACKEND = env("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="fleetops@localhost")
+# Links in e-mails to drivers (notifications, password reset) start with this.
+PORTAL_BASE_URL = env("FLEETOPS_BASE_URL", default="http://localhost:8000")
 
 # --- Celery -----------------------------------------------------------------
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", default=REDIS_URL)
