@@ -12,8 +12,10 @@ from django.apps import apps
 from django.db import IntegrityError, connection, transaction
 
 from apps.audit.models import AuditEntry
+from apps.customers.models import ErasureRequest, Notification
 from apps.common.partitions import ensure_month_partitions
 from apps.pricing.models import PremiumChange
+from apps.telematics.models import Badge
 from tests.accounts import factories as accounts
 from tests.alerts.factories import OperationalEventFactory
 from tests.customers import factories as customers
@@ -157,6 +159,48 @@ case("customers_telematicsconsent_withdrawn_after_given")(
 @case("customers_telematicsconsent_one_in_force")
 def _():
     return duplicates(customers.TelematicsConsentFactory, customer=customers.CustomerFactory())
+
+
+def _erasure(**kwargs):
+    return ErasureRequest.objects.create(**{"customer": customers.CustomerFactory(), **kwargs})
+
+
+@case("customers_erasurerequest_one_pending")
+def _():
+    first = _erasure()
+    return ErasureRequest, lambda: _erasure(customer=first.customer)
+
+
+@case("customers_erasurerequest_status_valid")
+def _():
+    return ErasureRequest, lambda: _erasure(status="lost", handled_at=NOW)
+
+
+@case("customers_erasurerequest_handled_when_closed")
+def _():
+    return ErasureRequest, lambda: _erasure(status="done")
+
+
+@case("customers_notification_once_per_event")
+def _():
+    driver = customers.CustomerFactory()
+
+    def write():
+        return Notification.objects.create(customer=driver, kind="badge", title="t", dedupe_key="badge:x")
+
+    write()
+    return Notification, write
+
+
+@case("telematics_badge_once_per_driver")
+def _():
+    driver = customers.CustomerFactory()
+
+    def write():
+        return Badge.objects.create(driver=driver, code="first_trip", earned_at=NOW)
+
+    write()
+    return Badge, write
 
 
 # --- transactions --------------------------------------------------------------------------------
