@@ -12,8 +12,8 @@ from django.apps import apps
 from django.db import IntegrityError, connection, transaction
 
 from apps.audit.models import AuditEntry
-from apps.customers.models import ErasureRequest, Notification
 from apps.common.partitions import ensure_month_partitions
+from apps.customers.models import ErasureRequest, Notification
 from apps.pricing.models import PremiumChange
 from apps.telematics.models import Badge
 from tests.accounts import factories as accounts
