@@ -3,6 +3,7 @@ portal selectors; every read is scoped to the driver's own customer record."""
 
 from functools import wraps
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.views import redirect_to_login
@@ -48,6 +49,48 @@ class PortalLoginView(auth_views.LoginView):
 
 class PortalLogoutView(auth_views.LogoutView):
     next_page = reverse_lazy("portal:login")
+
+
+# Password change and reset: Django's own views, in the portal's templates and URLs. The reset
+# e-mail's link starts with PORTAL_BASE_URL, so it is right behind a proxy too.
+class PortalPasswordChangeView(auth_views.PasswordChangeView):
+    template_name = "portal/password_change.html"
+    success_url = reverse_lazy("portal:password-change-done")
+
+
+class PortalPasswordChangeDoneView(auth_views.PasswordChangeDoneView):
+    template_name = "portal/password_message.html"
+    extra_context = {"heading": "Password changed", "text": "Your new password is in use from now on."}
+
+
+class PortalPasswordResetView(auth_views.PasswordResetView):
+    template_name = "portal/password_reset.html"
+    email_template_name = "portal/email/password_reset.txt"
+    subject_template_name = "portal/email/password_reset_subject.txt"
+    success_url = reverse_lazy("portal:password-reset-done")
+
+    @property
+    def extra_email_context(self):
+        return {"base_url": settings.PORTAL_BASE_URL.rstrip("/")}
+
+
+class PortalPasswordResetDoneView(auth_views.PasswordResetDoneView):
+    template_name = "portal/password_message.html"
+    extra_context = {
+        "heading": "Check your e-mail",
+        "text": "If an account has that address, a link to choose a new password is on its way. "
+        "It works once and for three days.",
+    }
+
+
+class PortalPasswordResetConfirmView(auth_views.PasswordResetConfirmView):
+    template_name = "portal/password_reset_confirm.html"
+    success_url = reverse_lazy("portal:password-reset-complete")
+
+
+class PortalPasswordResetCompleteView(auth_views.PasswordResetCompleteView):
+    template_name = "portal/password_message.html"
+    extra_context = {"heading": "Password set", "text": "You can sign in with your new password now."}
 
 
 @driver_required
