@@ -427,7 +427,7 @@ def run_world(world: str) -> dict:
         rows.append((kind, f"{timings[kind]:7.2f} s  {verdict}  {summaries[kind]}"))
     # Not nightly: the one-off backfill of a year of store KPIs (the forecast reads rentals directly).
     started = time.perf_counter()
-    from apps.regions.services import store_daily_metrics_refresh
+    from apps.intelligence.kpis import store_daily_metrics_refresh
 
     backfill = store_daily_metrics_refresh(days=365)
     rows.append(("kpis backfill 365 days", f"{time.perf_counter() - started:7.2f} s  {backfill['rows']:,} rows"))

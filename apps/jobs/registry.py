@@ -1,8 +1,9 @@
-"""The registry of batch job kinds. Each app registers its batch work in its `jobs.py`:
+"""The registry of batch job kinds. Each app registers its batch work in its `jobs.py`, under
+kind names prefixed with the app's label:
 
     from apps.jobs.registry import JobContext, register
 
-    @register("payments.ingest", title="Ingest payment files", params={"paths": list})
+    @register("transactions.ingest", title="Ingest payment files", params={"paths": list})
     def ingest(ctx: JobContext, *, paths: list) -> dict:
         ctx.set_total(n); ...; ctx.advance(k); ctx.check_cancelled()
         return {"rows": n}          # stored as the run's result
@@ -66,9 +67,7 @@ def register(
 
 
 def discover() -> None:
-    # `<app>/intelligence/jobs.py` too: the intelligence of an app owned by another team
-    # (apps/transactions/intelligence) registers its kinds without touching that app's jobs.py.
-    autodiscover_modules("jobs", "intelligence.jobs")
+    autodiscover_modules("jobs")
 
 
 def get(name: str) -> JobKind:

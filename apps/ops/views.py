@@ -9,10 +9,12 @@ from django.urls import reverse_lazy
 from django.utils import timezone
 
 from apps.alerts.selectors import event_live_counts, event_live_list
-from apps.fleet.selectors import maintenance_queue, vehicle_performance_report, vehicle_revenue_opportunities
-from apps.regions.selectors import company_metrics, demand_forecast_latest, region_metrics_rollup
-from apps.transactions.intelligence.reports import driver_performance_report, rows_to_csv
-from apps.transactions.intelligence.segments import customer_segment_summary
+from apps.fleet.selectors import maintenance_queue
+from apps.intelligence.reports import driver_performance_report, rows_to_csv, vehicle_performance_report
+from apps.intelligence.revenue import vehicle_revenue_opportunities
+from apps.intelligence.segments import customer_segment_summary
+from apps.intelligence.selectors import demand_forecast_latest
+from apps.regions.selectors import company_metrics, region_metrics_rollup
 
 staff_required = user_passes_test(lambda u: u.is_active and u.is_staff, login_url=reverse_lazy("admin:login"))
 

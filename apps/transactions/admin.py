@@ -74,7 +74,7 @@ class IngestRunAdmin(ReadOnlyModelAdmin):
         ]
 
     def start_view(self, request):
-        """Start an ingestion of a delivery: queues an IngestRun and its payments.ingest job."""
+        """Start an ingestion of a delivery: queues an IngestRun and its transactions.ingest job."""
         from django.conf import settings
         from django.core.exceptions import PermissionDenied
 

@@ -4,7 +4,7 @@ from apps.jobs.registry import JobCancelled, JobContext, register
 
 
 @register(
-    "payments.ingest",
+    "transactions.ingest",
     title="Ingest a card-payment delivery",
     params={"ingest_run_id": int, "paths": list, "source_tz": str},
 )
@@ -52,7 +52,9 @@ def ingest(ctx: JobContext, *, ingest_run_id: int | None = None, paths: list | N
     }
 
 
-@register("payments.refresh_views", title="Refresh the enriched_transactions view", params={}, schedule="30 1 * * *")
+@register(
+    "transactions.refresh_views", title="Refresh the enriched_transactions view", params={}, schedule="30 1 * * *"
+)
 def refresh_views(ctx: JobContext) -> dict:
     """REFRESH MATERIALIZED VIEW CONCURRENTLY enriched_transactions (also run by every ingest);
     nightly as well, for fraud scores written by other jobs since."""

@@ -11,6 +11,7 @@ from django.conf import settings
 from django.db import transaction
 
 from apps.common.exceptions import ApplicationError
+from apps.transactions.hooks import payments_ingested
 from apps.transactions.models import IngestRun, MerchantCategory
 
 
@@ -117,20 +118,18 @@ def ingest_run_execute(
         raise
     run.refresh_from_db()
     if run.status == IngestRun.Status.SUCCEEDED and run.rows_loaded:
-        from apps.transactions.intelligence.payment_fraud import payments_scoring_requested
-
-        # The follow-up is explicit: score the new payments and refresh the fraud events.
-        payments_scoring_requested()
+        # The follow-up is explicit: the intelligence app connects to score the new payments.
+        payments_ingested.send(ingest_run=run)
     return run
 
 
 def ingest_run_start(*, paths: list[str], source_tz: str = "UTC", user=None, restrict_to_root: bool = True):
-    """Queues a run and the `payments.ingest` job that executes it (admin action, ops)."""
+    """Queues a run and the `transactions.ingest` job that executes it (admin action, ops)."""
     from apps.jobs.services import job_start
 
     with transaction.atomic():
         run = ingest_run_create(paths=paths, source_tz=source_tz, user=user, restrict_to_root=restrict_to_root)
-        job = job_start(kind="payments.ingest", parameters={"ingest_run_id": run.pk}, user=user)
+        job = job_start(kind="transactions.ingest", parameters={"ingest_run_id": run.pk}, user=user)
     return run, job
 
 

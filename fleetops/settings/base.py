@@ -54,6 +54,7 @@ INSTALLED_APPS = [
     "apps.pricing",
     "apps.alerts",
     "apps.jobs",
+    "apps.intelligence",
     "apps.ops",
     "apps.portal",
 ]

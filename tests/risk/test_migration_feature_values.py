@@ -4,18 +4,11 @@ its model's feature names, and back."""
 import datetime as dt
 
 import pytest
-from django.db import connection
-from django.db.migrations.executor import MigrationExecutor
+
+from tests.migrations import migrate as _migrate
 
 BEFORE = [("risk", "0003_riskscore_model_index_unused")]
 AFTER = [("risk", "0004_riskscore_feature_values")]
-
-
-def _migrate(targets):
-    executor = MigrationExecutor(connection)
-    executor.loader.build_graph()
-    executor.migrate(targets)
-    return executor.loader.project_state(targets).apps
 
 
 @pytest.mark.django_db(transaction=True)

@@ -40,7 +40,7 @@ def test_start_ingestion_from_the_admin_runs_the_job(back_office_client, tmp_pat
         )
     assert response.status_code == 302
     run = IngestRun.objects.get()
-    job = JobRun.objects.get(kind="payments.ingest")
+    job = JobRun.objects.get(kind="transactions.ingest")
     # Celery is eager in tests: the job has run.
     assert job.status == JobRun.Status.SUCCEEDED and job.result["ingest_run_id"] == run.pk
     assert job.progress_done == job.progress_total

@@ -12,15 +12,15 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 def test_job_kinds_are_registered():
     kinds = registry.all_kinds()
-    assert kinds["payments.ingest"].params == {"ingest_run_id": int, "paths": list, "source_tz": str}
-    assert kinds["payments.refresh_views"].schedule == "30 1 * * *"
+    assert kinds["transactions.ingest"].params == {"ingest_run_id": int, "paths": list, "source_tz": str}
+    assert kinds["transactions.refresh_views"].schedule == "30 1 * * *"
 
 
 def test_ingest_job_by_paths_then_refresh_job(tmp_path):
     drop_payment_partitions()
     path = write_delivery(tmp_path / "d")
     with override_settings(PAYMENTS_INGEST_ROOT=str(tmp_path)):
-        job = job_start(kind="payments.ingest", parameters={"paths": str(path)})
+        job = job_start(kind="transactions.ingest", parameters={"paths": str(path)})
     job.refresh_from_db()
 
     assert job.status == JobRun.Status.SUCCEEDED, job.error
@@ -28,7 +28,7 @@ def test_ingest_job_by_paths_then_refresh_job(tmp_path):
     assert IngestRun.objects.get().status == IngestRun.Status.SUCCEEDED
 
     Payment.objects.filter(id=GOOD_TRANSACTION_IDS[0]).update(fraud_score=0.9)
-    refresh = job_start(kind="payments.refresh_views")
+    refresh = job_start(kind="transactions.refresh_views")
     refresh.refresh_from_db()
     assert refresh.status == JobRun.Status.SUCCEEDED
     assert refresh.result["mode"] == "concurrently"
@@ -38,7 +38,7 @@ def test_ingest_job_by_paths_then_refresh_job(tmp_path):
 def test_ingest_job_with_a_bad_delivery_fails_with_the_reason(tmp_path):
     path = write_delivery(tmp_path / "d", transactions_header="id,date")
     with override_settings(PAYMENTS_INGEST_ROOT=str(tmp_path)):
-        job = job_start(kind="payments.ingest", parameters={"paths": str(path)})
+        job = job_start(kind="transactions.ingest", parameters={"paths": str(path)})
     job.refresh_from_db()
     assert job.status == JobRun.Status.FAILED
     assert "missing column(s)" in job.error
@@ -48,7 +48,7 @@ def test_ingest_job_with_a_bad_delivery_fails_with_the_reason(tmp_path):
 def test_ingest_job_refuses_files_outside_the_ingest_root(tmp_path):
     path = write_delivery(tmp_path / "d")
     with override_settings(PAYMENTS_INGEST_ROOT=str(tmp_path / "root")):
-        job = job_start(kind="payments.ingest", parameters={"paths": str(path)})
+        job = job_start(kind="transactions.ingest", parameters={"paths": str(path)})
     job.refresh_from_db()
     assert job.status == JobRun.Status.FAILED and "must lie under" in job.error
     assert not IngestRun.objects.exists()

@@ -5,8 +5,9 @@ import pytest
 
 from apps.alerts.models import OperationalEvent
 from apps.fleet.models import MaintenanceForecast
-from apps.fleet.selectors import maintenance_queue, vehicle_revenue_opportunities
-from apps.fleet.services import maintenance_forecast_refresh, revenue_opportunities_sync
+from apps.fleet.selectors import maintenance_queue
+from apps.intelligence.maintenance import maintenance_forecast_refresh
+from apps.intelligence.revenue import revenue_opportunities_sync, vehicle_revenue_opportunities
 from tests.fleet.factories import MaintenanceRecordFactory, VehicleCategoryFactory, VehicleFactory
 from tests.regions.factories import StoreFactory
 from tests.telematics.factories import DeviceFactory, TripFactory

@@ -19,10 +19,10 @@ from pathlib import Path
 
 from django.utils import timezone
 
-from apps.alerts.config import intelligence_config
 from apps.alerts.services import events_sync
+from apps.intelligence.config import intelligence_config
+from apps.intelligence.segments import rfm_sql
 from apps.jobs import sql as batch_sql
-from apps.transactions.intelligence.segments import rfm_sql
 
 SOURCE = "intelligence.rental_fraud"
 SQL = Path(__file__).resolve().parent / "sql" / "rental_fraud.sql"

@@ -5,9 +5,9 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from apps.common.exceptions import ApplicationError
+from apps.intelligence.kpis import store_daily_metrics_refresh
 from apps.regions.models import StoreDailyMetrics
 from apps.regions.selectors import company_metrics, region_metrics_rollup
-from apps.regions.services import store_daily_metrics_refresh
 from tests.fleet.factories import VehicleFactory
 from tests.regions.factories import RegionFactory, StoreFactory
 from tests.transactions.factories import RentalFactory

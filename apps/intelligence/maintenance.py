@@ -1,5 +1,5 @@
-"""Fleet intelligence writes: maintenance forecasts and the alerts of the revenue and
-maintenance jobs."""
+"""Predictive maintenance: the next service of every vehicle (MaintenanceForecast rows, owned by
+fleet) and the maintenance events of the vehicles due or overdue."""
 
 import datetime as dt
 import math
@@ -9,9 +9,8 @@ from pathlib import Path
 from django.db import connection, transaction
 from django.utils import timezone
 
-from apps.alerts.config import intelligence_config
 from apps.alerts.services import events_sync
-from apps.fleet.selectors import REVENUE_DEFAULTS, vehicle_revenue_opportunities
+from apps.intelligence.config import intelligence_config
 from apps.jobs import sql as batch_sql
 
 SQL_DIR = Path(__file__).resolve().parent / "sql"
@@ -30,10 +29,8 @@ MAINTENANCE_DEFAULTS = {
     "DUE_SOON_DAYS": 7,
     "PLANNED_DAYS": 30,
 }
-REVENUE_EVENT_DEFAULTS = {"EVENT_LIMIT": 25, "MIN_EVENT_EFFECT": 150}
 
 SOURCE_MAINTENANCE = "intelligence.maintenance"
-SOURCE_REVENUE = "intelligence.revenue"
 
 
 def _rows(sql_name: str, params: dict) -> list[dict]:
@@ -207,56 +204,4 @@ def maintenance_forecast_refresh(*, as_of: dt.date | None = None) -> dict:
         "by_urgency": by_urgency,
         "fleet_median_harsh_per_100km": round(fleet_median_harsh, 2) if fleet_median_harsh else None,
         "events": sync,
-    }
-
-
-@transaction.atomic
-def revenue_opportunities_sync(*, as_of: dt.datetime | None = None) -> dict:
-    """Ranks the revenue opportunities and keeps an `anomaly` event open for the largest ones
-    (at most EVENT_LIMIT with an effect of at least MIN_EVENT_EFFECT over 30 days)."""
-    cfg = intelligence_config("REVENUE_EVENTS", REVENUE_EVENT_DEFAULTS)
-    horizon = intelligence_config("REVENUE", REVENUE_DEFAULTS)["HORIZON_DAYS"]
-    ranked = vehicle_revenue_opportunities(as_of=as_of)
-    biggest = [o for o in ranked if o["effect_30d"] >= cfg["MIN_EVENT_EFFECT"]][: cfg["EVENT_LIMIT"]]
-    findings = [
-        {
-            "severity": "high" if o["effect_30d"] >= 1000 else "medium" if o["effect_30d"] >= 300 else "low",
-            "entity_type": "fleet.vehicle",
-            "entity_id": o["vehicle_id"],
-            "title": (
-                f"{o['plate']} {o['verdict'].replace('_', '-')}: list {o['list_rate']} → {o['suggested_rate']}"
-                f" (+{o['effect_30d']} over {horizon} days)"
-            ),
-            "description": o["reason"],
-            "metadata": {
-                "revenue": {
-                    k: o[k]
-                    for k in (
-                        "verdict",
-                        "list_rate",
-                        "actual_rate",
-                        "suggested_rate",
-                        "effect_30d",
-                        "utilisation",
-                        "peer_utilisation",
-                        "idle_days",
-                        "rentals",
-                    )
-                }
-            },
-            "score": float(o["effect_30d"]),
-        }
-        for o in biggest
-    ]
-    sync = events_sync(event_type="anomaly", findings=findings, source=SOURCE_REVENUE)
-    return {
-        "opportunities": len(ranked),
-        "under_priced": sum(1 for o in ranked if o["verdict"] == "under_priced"),
-        "over_priced": sum(1 for o in ranked if o["verdict"] == "over_priced"),
-        "total_effect_30d": sum((o["effect_30d"] for o in ranked), start=0),
-        "events": sync,
-        "top": [
-            {k: o[k] for k in ("vehicle_id", "plate", "verdict", "list_rate", "suggested_rate", "effect_30d")}
-            for o in ranked[:20]
-        ],
     }

@@ -4,8 +4,8 @@ from decimal import Decimal
 import pytest
 
 from apps.alerts.models import OperationalEvent
-from apps.transactions.intelligence.rental_fraud import anomaly_points, rental_fraud_run, rental_fraud_scan
-from apps.transactions.intelligence.segments import customer_rfm_list, customer_segment_summary
+from apps.intelligence.rental_fraud import anomaly_points, rental_fraud_run, rental_fraud_scan
+from apps.intelligence.segments import customer_rfm_list, customer_segment_summary
 from tests.customers.factories import CustomerFactory, PaymentCardFactory
 from tests.fleet.factories import VehicleFactory
 from tests.regions.factories import RegionFactory, StoreFactory
@@ -142,7 +142,7 @@ def test_run_opens_events_with_severity_from_score_and_auto_resolves(world, djan
     "score, severity", [(95, "critical"), (80, "critical"), (65, "high"), (45, "medium"), (30, "low")]
 )
 def test_severity_thresholds(score, severity):
-    from apps.transactions.intelligence.rental_fraud import severity_for
+    from apps.intelligence.rental_fraud import severity_for
 
     assert severity_for(score) == severity
 

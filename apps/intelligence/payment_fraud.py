@@ -24,9 +24,9 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
-from apps.alerts.config import intelligence_config
 from apps.alerts.services import events_sync
 from apps.common.exceptions import ApplicationError
+from apps.intelligence.config import intelligence_config
 
 SOURCE = "intelligence.payment_fraud"
 SQL = Path(__file__).resolve().parent / "sql" / "payment_features.sql"
@@ -379,9 +379,10 @@ def payment_fraud_run(*, retrain: bool = False, as_of: dt.datetime | None = None
     return {"model": model, "trained": trained, "scoring": scoring, "events": events}
 
 
-def payments_scoring_requested() -> None:
-    """For the payments pipeline to call after an ingestion committed: queue a payment-fraud run
-    (scores the new payments, refreshes events). A run already live covers it."""
+def payments_scoring_requested(*, ingest_run=None) -> None:
+    """Connected to transactions' `payments_ingested` hook (an ingestion committed new payments):
+    queue a payment-fraud run (scores the new payments, refreshes events). A run already live
+    covers it."""
     from apps.jobs.services import job_start
 
     def start() -> None:

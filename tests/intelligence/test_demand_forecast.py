@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from apps.alerts.models import OperationalEvent
-from apps.regions.services import demand_backtest, demand_forecast_run, forecast_errors, yearly_factor
+from apps.intelligence.demand_forecast import demand_backtest, demand_forecast_run, forecast_errors, yearly_factor
 from apps.transactions.models import Rental
 from tests.customers.factories import CustomerFactory
 from tests.fleet.factories import VehicleFactory
@@ -101,8 +101,8 @@ def test_demand_forecast_run_stores_backtest_and_raises_surges(django_assert_max
 def test_forecast_command_prints_backtest_and_stores_it_on_a_job_run(capsys):
     from django.core.management import call_command
 
+    from apps.intelligence.selectors import demand_forecast_latest
     from apps.jobs.models import JobRun
-    from apps.regions.selectors import demand_forecast_latest
 
     store = StoreFactory()
     vehicle = VehicleFactory(home_store=store)

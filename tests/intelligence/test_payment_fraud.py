@@ -7,14 +7,14 @@ import pytest
 from apps.alerts.models import OperationalEvent
 from apps.common.exceptions import ApplicationError
 from apps.common.partitions import ensure_month_partitions
-from apps.jobs.models import JobRun
-from apps.jobs.services import job_execute, job_start
-from apps.transactions.intelligence.payment_fraud import (
+from apps.intelligence.payment_fraud import (
     best_f1_threshold,
     classification_report,
     payment_fraud_run,
     payment_fraud_train,
 )
+from apps.jobs.models import JobRun
+from apps.jobs.services import job_execute, job_start
 from apps.transactions.models import Payment
 from tests.customers.factories import PaymentCardFactory
 from tests.transactions.factories import MerchantCategoryFactory
@@ -122,3 +122,25 @@ def test_too_few_labels_fail_the_job_with_a_clear_error(django_capture_on_commit
         payment_fraud_train()
     assert JobRun.objects.filter(status="succeeded").count() == 0
     assert job_execute(run_id=run.pk) is None
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_ingestion_that_loads_payments_queues_one_payment_fraud_run(tmp_path):
+    """transactions sends its payments_ingested hook; the intelligence app, connected in its
+    AppConfig.ready, queues the scoring run. A delivery that loads nothing new queues none."""
+    from apps.intelligence.payment_fraud import payments_scoring_requested
+    from apps.transactions.hooks import payments_ingested
+    from apps.transactions.services import ingest_run_create, ingest_run_execute
+    from tests.transactions import delivery
+
+    assert payments_scoring_requested in payments_ingested.receivers
+    delivery.drop_payment_partitions()
+    path = delivery.write_delivery(tmp_path / "d")
+
+    first = ingest_run_execute(run=ingest_run_create(paths=[str(path)]))
+    assert first.rows_loaded > 0
+    assert list(JobRun.objects.filter(kind="intelligence.payment_fraud").values_list("trigger", flat=True)) == ["event"]
+
+    again = ingest_run_execute(run=ingest_run_create(paths=[str(path)]))
+    assert again.rows_loaded == 0
+    assert JobRun.objects.filter(kind="intelligence.payment_fraud").count() == 1

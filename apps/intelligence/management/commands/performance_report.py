@@ -6,8 +6,7 @@ manage.py performance_report drivers            # to stdout
 
 from django.core.management.base import BaseCommand, CommandError
 
-from apps.fleet.selectors import vehicle_performance_report
-from apps.transactions.intelligence.reports import driver_performance_report, rows_to_csv
+from apps.intelligence.reports import driver_performance_report, rows_to_csv, vehicle_performance_report
 
 
 class Command(BaseCommand):

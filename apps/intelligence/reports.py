@@ -1,4 +1,5 @@
-"""Driver performance report (customers as drivers): graded best to worst, exportable as CSV."""
+"""The graded performance reports of vehicles and of drivers (customers): best to worst, exportable
+as CSV."""
 
 import csv
 import datetime as dt
@@ -10,12 +11,22 @@ from django.utils import timezone
 
 from apps.jobs import sql as batch_sql
 
-SQL = Path(__file__).resolve().parent / "sql" / "driver_performance.sql"
+SQL_DIR = Path(__file__).resolve().parent / "sql"
+
+
+def vehicle_performance_report(*, as_of: dt.datetime | None = None, days: int = 90) -> list[dict]:
+    """Every vehicle graded best to worst (utilisation, revenue, incidents, harsh events), one query."""
+    until = as_of or timezone.now()
+    return batch_sql.fetch_dicts(
+        (SQL_DIR / "vehicle_performance.sql").read_text(), {"since": until - dt.timedelta(days=days), "until": until}
+    )
 
 
 def driver_performance_report(*, as_of: dt.datetime | None = None, days: int = 90) -> list[dict]:
     until = as_of or timezone.now()
-    return batch_sql.fetch_dicts(SQL.read_text(), {"since": until - dt.timedelta(days=days), "until": until})
+    return batch_sql.fetch_dicts(
+        (SQL_DIR / "driver_performance.sql").read_text(), {"since": until - dt.timedelta(days=days), "until": until}
+    )
 
 
 def rows_to_csv(rows: Iterable[dict], stream: TextIO) -> int:

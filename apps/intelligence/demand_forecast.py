@@ -1,38 +1,12 @@
-"""Store KPIs and the 7-day demand forecast (writes; reads live in selectors.py)."""
+"""The 7-day demand forecast per store, backtested against seasonal-naive, and the demand_surge
+events of the stores whose expected vehicles on rent exceed their fleet."""
 
 import datetime as dt
-from pathlib import Path
 
 from django.db import connection, transaction
 from django.utils import timezone
 
-from apps.alerts.config import intelligence_config
-from apps.common.exceptions import ApplicationError
-from apps.jobs import sql as batch_sql
-
-SQL_DIR = Path(__file__).resolve().parent / "sql"
-
-
-def _sql(name: str) -> str:
-    return (SQL_DIR / name).read_text()
-
-
-def _local_yesterday() -> dt.date:
-    return timezone.localdate() - dt.timedelta(days=1)
-
-
-@transaction.atomic
-def store_daily_metrics_refresh(*, last_day: dt.date | None = None, days: int = 7) -> dict:
-    """(Re)computes StoreDailyMetrics for every active store over `days` days ending `last_day`
-    (default yesterday) with one set-based upsert. Idempotent: re-running rewrites the same rows;
-    a few days are recomputed each night because late returns change past days."""
-    last_day = last_day or _local_yesterday()
-    if days < 1 or days > 3660:
-        raise ApplicationError("days must be between 1 and 3660", code="invalid_range")
-    first_day = last_day - dt.timedelta(days=days - 1)
-    rows = batch_sql.execute(_sql("store_daily_metrics_upsert.sql"), {"first_day": first_day, "last_day": last_day})
-    return {"first_day": first_day.isoformat(), "last_day": last_day.isoformat(), "rows": rows}
-
+from apps.intelligence.config import intelligence_config
 
 # --- Demand forecast -------------------------------------------------------------------------
 #

@@ -7,8 +7,7 @@ import pytest
 from django.core.management import call_command
 from django.utils import timezone
 
-from apps.fleet.selectors import vehicle_performance_report
-from apps.transactions.intelligence.reports import driver_performance_report
+from apps.intelligence.reports import driver_performance_report, vehicle_performance_report
 from tests.customers.factories import CustomerFactory
 from tests.fleet.factories import MaintenanceRecordFactory, VehicleFactory
 from tests.regions.factories import StoreFactory
