@@ -84,10 +84,7 @@ def demand_forecast_job(ctx: JobContext, *, as_of: str = "") -> dict:
 )
 def revenue_job(ctx: JobContext, *, as_of: str = "") -> dict:
     ctx.set_total(1, note="rank vehicles")
-    parsed = dt.datetime.fromisoformat(as_of) if as_of else None
-    if parsed is not None and parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=dt.UTC)
-    result = revenue.revenue_opportunities_sync(as_of=parsed)
+    result = revenue.revenue_opportunities_sync(as_of=_as_of(as_of))
     ctx.advance(1)
     return result
 
