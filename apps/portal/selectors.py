@@ -17,7 +17,7 @@ from django.utils import timezone
 from apps.accounts.selectors import driver_latest_score, driver_score_history
 from apps.customers.models import Customer, Notification
 from apps.pricing.models import Policy, PolicyKind, PremiumChange, Quote
-from apps.pricing.services import quote_compute
+from apps.pricing.services import Tariff, quote_compute
 from apps.risk.features import BY_NAME
 from apps.risk.models import RiskScore
 from apps.telematics.models import Trip
@@ -153,7 +153,7 @@ def premium_what_if(*, quote: Quote) -> tuple[list[dict[str, Any]], str]:
         relative = round(_relative_risk_at(target), 6)
         priced = quote_compute(
             inputs={**inputs, "risk_score": {**score, "relative_risk": relative, "safety_score": target}},
-            plan=quote.rate_plan,
+            tariff=Tariff.of(quote.rate_plan),
         )
         rows.append(
             {

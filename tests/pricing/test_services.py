@@ -139,7 +139,7 @@ def test_the_same_inputs_give_the_same_quote_and_other_inputs_another(world):
     assert services.quote_create(**args, kind="phyd", vehicle_age_years=4).pk != first.pk
     # an expired quote is not handed out again
     later = first.valid_until + dt.timedelta(seconds=1)
-    with mock.patch.object(services.timezone, "now", return_value=later):
+    with mock.patch.object(timezone, "now", return_value=later):
         assert services.quote_create(**args, kind="phyd").pk != first.pk
 
 
@@ -151,32 +151,6 @@ def test_the_database_refuses_to_change_a_quote(world):
         Quote.objects.filter(pk=quote.pk).update(annual_premium=Decimal("1.00"))
     quote.refresh_from_db()
     assert quote.annual_premium != Decimal("1.00")
-
-
-@pytest.mark.parametrize(
-    ("relative_risk", "factor"),
-    [(0.01, "0.5500"), (0.3025, "0.5500"), (0.49, "0.7000"), (1.0, "1.0000"), (1.44, "1.2000"), (9.0, "1.4000")],
-)
-def test_the_curve_is_clamped_to_the_plan_bounds(relative_risk, factor):
-    _, clamped = services.telematics_factor_curve(
-        relative_risk=relative_risk,
-        elasticity=Decimal("0.5"),
-        max_discount=Decimal("0.45"),
-        max_surcharge=Decimal("0.40"),
-    )
-    assert clamped == Decimal(factor)
-
-
-def test_the_curve_is_monotone():
-    risks = [i / 50 for i in range(500)]
-    factors = [
-        services.telematics_factor_curve(
-            relative_risk=r, elasticity=Decimal("0.5"), max_discount=Decimal("0.45"), max_surcharge=Decimal("0.40")
-        )[1]
-        for r in risks
-    ]
-    assert factors == sorted(factors)
-    assert min(factors) == Decimal("0.5500") and max(factors) == Decimal("1.4000")
 
 
 def test_phyd_discount_never_exceeds_the_plan_bound(world):
