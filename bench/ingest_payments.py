@@ -106,7 +106,7 @@ def copyable_lines(source: Path, target: Path) -> int:
     """The transactions file without the lines a plain CSV COPY refuses (wrong column count,
     broken quoting, invalid UTF-8): the raw baseline then copies every other row of the same file.
     Not timed."""
-    from apps.transactions.generator import TRANSACTION_COLUMNS
+    from apps.transactions.ingest.layout import TRANSACTION_COLUMNS
     from apps.transactions.ingest.readers import BlockCleaner
 
     cleaner = BlockCleaner(ncols=len(TRANSACTION_COLUMNS), marker="#drop", on_reject=lambda r: None)
@@ -142,7 +142,7 @@ def raw_copy(path: Path) -> tuple[int, float]:
 
 
 def _columns():
-    from apps.transactions.generator import TRANSACTION_COLUMNS
+    from apps.transactions.ingest.layout import TRANSACTION_COLUMNS
 
     return TRANSACTION_COLUMNS
 
@@ -199,7 +199,7 @@ def main() -> None:
     args = parser.parse_args()
 
     setup_django()
-    from apps.transactions.generator import payment_files_generate
+    from apps.demo.payments.generator import payment_files_generate
     from apps.transactions.models import IngestRun
 
     workdir = Path(args.workdir)

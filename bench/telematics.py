@@ -60,7 +60,7 @@ def make_trip_windows(n_trips: int, n_samples: int):
     """Cuts windows of exactly n_samples fixes out of simulated trips (one window per trip)."""
     import numpy as np
 
-    from apps.telematics.simulator import simulate
+    from apps.demo.trips.simulator import simulate
 
     end_day = dt.date.today() - dt.timedelta(days=1)
     windows = []

@@ -57,6 +57,7 @@ INSTALLED_APPS = [
     "apps.intelligence",
     "apps.ops",
     "apps.portal",
+    "apps.demo",
 ]
 
 MIDDLEWARE = [

@@ -143,7 +143,7 @@ def test_backtest_on_the_seeded_demo_world_beats_seasonal_naive():
     from django.core.management import call_command
     from django.utils import timezone
 
-    from apps.common.demo.world import WorldBuilder
+    from apps.demo.world import WorldBuilder
 
     call_command("load_reference_data", stdout=io.StringIO())
     WorldBuilder(size="small", seed=42).build()

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from django.db import connection
 
-from apps.transactions.generator import CARD_COLUMNS, TRANSACTION_COLUMNS, USER_COLUMNS
+from apps.transactions.ingest.layout import CARD_COLUMNS, TRANSACTION_COLUMNS, USER_COLUMNS
 
 CARD_NUMBERS = {"4524": "4344676511950444", "4525": "5500005555555559", "4526": "340000000000009"}
 CVVS = {"4524": "623", "4525": "321", "4526": "9876"}

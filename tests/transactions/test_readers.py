@@ -2,8 +2,8 @@ import numpy as np
 import pytest
 from django.db import connection
 
-from apps.transactions.generator import TRANSACTION_COLUMNS
 from apps.transactions.ingest.checks import OrderTracker, TransactionChecks
+from apps.transactions.ingest.layout import TRANSACTION_COLUMNS
 from apps.transactions.ingest.masking import mask_line
 from apps.transactions.ingest.readers import BlockCleaner
 

@@ -7,7 +7,22 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from apps.common.exceptions import ApplicationError
-from apps.transactions.generator import CARD_COLUMNS, TRANSACTION_COLUMNS, USER_COLUMNS
+
+# The header of each delivery CSV, in file order (the public "Financial Transactions Dataset"
+# layout): files are checked against it and staged by it; the demo's generator writes it.
+TRANSACTION_COLUMNS = [
+    "id", "date", "client_id", "card_id", "amount", "use_chip",
+    "merchant_id", "merchant_city", "merchant_state", "zip", "mcc", "errors",
+]  # fmt: skip
+USER_COLUMNS = [
+    "id", "current_age", "retirement_age", "birth_year", "birth_month", "gender", "address",
+    "latitude", "longitude", "per_capita_income", "yearly_income", "total_debt", "credit_score",
+    "num_credit_cards",
+]  # fmt: skip
+CARD_COLUMNS = [
+    "id", "client_id", "card_brand", "card_type", "card_number", "expires", "cvv", "has_chip",
+    "num_cards_issued", "credit_limit", "acct_open_date", "year_pin_last_changed", "card_on_dark_web",
+]  # fmt: skip
 
 COLUMNS = {
     "users": USER_COLUMNS,

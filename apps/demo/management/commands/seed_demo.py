@@ -1,7 +1,7 @@
 """Builds the demo world once: `manage.py seed_demo --size small|medium [--seed N]`.
 
-The core world (apps.common.demo.world) is written in one transaction and recorded in the audit
-log as `demo.seeded`; each extension listed in apps.common.demo.EXTENSIONS then runs in its own
+The core world (apps.demo.world) is written in one transaction and recorded in the audit
+log as `demo.seeded`; each extension listed in apps.demo.extensions.EXTENSIONS then runs in its own
 transaction and is recorded as `demo.extension`. A second run finds those entries and does only
 what is missing (an extension that failed before), so it is safe to call on every `make run`."""
 
@@ -15,8 +15,8 @@ from django.utils.module_loading import import_string
 
 from apps.audit.models import AuditEntry
 from apps.audit.services import audit_record
-from apps.common import demo
-from apps.common.demo.world import SIZES, WorldBuilder
+from apps.demo import extensions
+from apps.demo.world import SIZES, WorldBuilder
 from apps.fleet.models import Vehicle
 from apps.transactions.models import Rental
 
@@ -81,8 +81,8 @@ class Command(BaseCommand):
     def run_extensions(self, *, size: str, seed: int) -> list[str]:
         done = set(AuditEntry.objects.filter(action="demo.extension").values_list("entity_id", flat=True))
         failed = []
-        for path in demo.EXTENSIONS:
-            if path in done:
+        for path in extensions.EXTENSIONS:
+            if path in done or extensions.FORMER_PATHS.get(path) in done:
                 continue
             started = time.perf_counter()
             self.stdout.write(f"Demo extension {path} …")

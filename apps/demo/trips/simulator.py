@@ -3,7 +3,7 @@ routes of urban, rural and highway segments at 1 Hz; claims follow as a Poisson 
 rate rises with latent risk and kilometres driven.
 
 Everything here is pure numpy (no database): `simulate()` returns the traits, the trips and
-their samples; `apps.telematics.simulation` stores them (through the ingestion service, or on
+their samples; `apps.demo.trips.simulation` stores them (through the ingestion service, or on
 the fast features-only path). The physics runs vectorised over a batch of trips, one second per
 step, so thousands of trips advance together.
 

@@ -6,7 +6,7 @@ from django.core.management.base import OutputWrapper
 
 from apps.accounts.models import ApiToken, Partner
 from apps.accounts.services import api_token_authenticate
-from apps.pricing import demo
+from apps.demo.extensions import pricing
 from apps.pricing.models import Policy
 from tests.customers.factories import CustomerFactory
 
@@ -16,7 +16,7 @@ pytestmark = pytest.mark.django_db
 def test_demo_seed_creates_partners_tokens_shown_once_and_policies(world):
     CustomerFactory.create_batch(5)
     buffer = io.StringIO()
-    demo.seed(size="small", rng=random.Random(7), stdout=OutputWrapper(buffer))
+    pricing.seed(size="small", rng=random.Random(7), stdout=OutputWrapper(buffer))
     text = buffer.getvalue()
     assert Partner.objects.filter(slug__in=["aurora", "nordlicht"]).count() == 2
     keys = [line.rsplit(" ", 1)[1] for line in text.splitlines() if "API key" in line]
@@ -29,6 +29,6 @@ def test_demo_seed_creates_partners_tokens_shown_once_and_policies(world):
     # a second run adds no keys and binds nobody twice
     again = io.StringIO()
     before = Policy.objects.count()
-    demo.seed(size="small", rng=random.Random(7), stdout=OutputWrapper(again))
+    pricing.seed(size="small", rng=random.Random(7), stdout=OutputWrapper(again))
     assert "API key" not in again.getvalue()
     assert Policy.objects.count() == before

@@ -1,23 +1,22 @@
 import datetime as dt
 import io
 import re
-from decimal import Decimal
 
 import pytest
 from django.contrib.auth import authenticate
 from django.core.management import CommandError, call_command
 from django.db import connection, transaction
 from django.utils import timezone
+from django.utils.module_loading import import_string
 
 from apps.accounts.models import User
 from apps.audit.models import AuditEntry
-from apps.common import demo
-from apps.common.demo import world
+from apps.audit.services import audit_record
 from apps.customers.models import Customer, PaymentCard
-from apps.fleet.models import MaintenanceRecord, Vehicle, VehicleCategory
-from apps.pricing.models import RatePlan
+from apps.demo import extensions, world
+from apps.fleet.models import MaintenanceRecord, Vehicle
 from apps.regions.models import Region, Salesperson, Store
-from apps.transactions.models import MerchantCategory, Rental
+from apps.transactions.models import Rental
 from tests.fleet.factories import VehicleFactory
 
 pytestmark = pytest.mark.django_db
@@ -38,7 +37,7 @@ def failing_extension(*, size, rng, stdout):
 @pytest.fixture
 def tiny(monkeypatch):
     monkeypatch.setitem(world.SIZES, "small", TINY)
-    monkeypatch.setattr(demo, "EXTENSIONS", [])
+    monkeypatch.setattr(extensions, "EXTENSIONS", [])
     monkeypatch.setenv("DEMO_PASSWORD", "demo-pass-for-tests")
     CALLS.clear()
 
@@ -55,41 +54,11 @@ def fetch(sql: str, params=None) -> list[tuple]:
         return cursor.fetchall()
 
 
-# --- reference data ------------------------------------------------------------------------------
-
-
-def test_load_reference_data_loads_the_fixtures_and_merchant_categories_once():
-    out = io.StringIO()
-    call_command("load_reference_data", stdout=out)
-    assert "regions.json: 6 inserted, 0 already present" in out.getvalue()
-    assert set(Region.objects.values_list("code", flat=True)) == {"BER", "NRD", "RHR", "RMN", "BAY", "SAX"}
-    assert VehicleCategory.objects.count() == 8
-    assert MerchantCategory.objects.filter(code="5812").exists()
-    assert MerchantCategory.objects.count() > 900
-
-    plan = RatePlan.objects.get(name="standard", version=1)
-    assert (plan.per_km_rate, plan.minimum_premium) == (Decimal("0.0300"), Decimal("150.00"))
-    assert (plan.max_discount, plan.max_surcharge) == (Decimal("0.450"), Decimal("0.400"))
-    assert (plan.eligibility_min_trips, plan.eligibility_min_km, plan.eligibility_window_days) == (20, 500, 90)
-    assert plan.base_premiums["COMP"]["BER"] == "667.00"
-    assert plan.base_premiums["*"]["*"] == "600.00"
-    assert [f["min_years"] for f in plan.experience_factors] == sorted(f["min_years"] for f in plan.experience_factors)
-
-    # A second run inserts nothing and leaves edited rows alone.
-    Region.objects.filter(code="BER").update(name="Berlin (renamed by staff)")
-    out = io.StringIO()
-    call_command("load_reference_data", stdout=out)
-    assert "regions.json: 0 inserted, 6 already present" in out.getvalue()
-    assert "rate_plans.json: 0 inserted, 1 already present" in out.getvalue()
-    assert Region.objects.get(code="BER").name == "Berlin (renamed by staff)"
-    assert RatePlan.objects.count() == 1
-
-
 # --- the demo world ------------------------------------------------------------------------------
 
 
 def test_small_world_is_complete_and_coherent(monkeypatch):
-    monkeypatch.setattr(demo, "EXTENSIONS", [])
+    monkeypatch.setattr(extensions, "EXTENSIONS", [])
     monkeypatch.setenv("DEMO_PASSWORD", "demo-pass-for-tests")
     output = seed("--size", "small", "--seed", "7")
 
@@ -221,23 +190,25 @@ def test_refuses_to_build_on_top_of_a_fleet_it_did_not_build(tiny):
 
 
 def test_extensions_run_once_after_the_core_world(tiny, monkeypatch):
-    monkeypatch.setattr(demo, "EXTENSIONS", ["tests.common.test_demo.record_extension"])
+    monkeypatch.setattr(extensions, "EXTENSIONS", ["tests.demo.test_seed_demo.record_extension"])
     seed("--size", "small", "--seed", "3")
     seed("--size", "small", "--seed", "3")
 
     assert len(CALLS) == 1
     assert CALLS[0][0] == "small"
     assert Region.objects.filter(code="EXT").count() == 1
-    done = AuditEntry.objects.filter(action="demo.extension", entity_id="tests.common.test_demo.record_extension")
+    done = AuditEntry.objects.filter(action="demo.extension", entity_id="tests.demo.test_seed_demo.record_extension")
     assert done.count() == 1
 
 
 def test_a_failing_extension_is_rolled_back_reported_and_retried_alone(tiny, monkeypatch):
     monkeypatch.setattr(
-        demo, "EXTENSIONS", ["tests.common.test_demo.failing_extension", "tests.common.test_demo.record_extension"]
+        extensions,
+        "EXTENSIONS",
+        ["tests.demo.test_seed_demo.failing_extension", "tests.demo.test_seed_demo.record_extension"],
     )
     output = seed("--size", "small")
-    assert "Demo extension tests.common.test_demo.failing_extension failed: RuntimeError: extension bug" in output
+    assert "Demo extension tests.demo.test_seed_demo.failing_extension failed: RuntimeError: extension bug" in output
     assert "1 demo extension(s) failed and were rolled back" in output
     assert not Region.objects.filter(code="HALF").exists()
     assert Region.objects.filter(code="EXT").exists()  # the others still ran
@@ -245,6 +216,27 @@ def test_a_failing_extension_is_rolled_back_reported_and_retried_alone(tiny, mon
     with pytest.raises(CommandError, match="failing_extension"):
         seed("--size", "small", "--strict")
     assert len(CALLS) == 1  # only the failed one was tried again
+
+
+def test_every_extension_resolves_and_each_former_path_names_one():
+    for path in extensions.EXTENSIONS:
+        assert callable(import_string(path)), path
+    assert set(extensions.FORMER_PATHS) == set(extensions.EXTENSIONS)
+
+
+def test_extensions_logged_under_their_former_paths_do_not_run_again(tiny, monkeypatch):
+    """A database seeded before the extensions moved to apps.demo logged them as apps.<app>.demo.seed;
+    the audit log is append-only, so those entries must still count as done."""
+    seed("--size", "small")
+    for former in extensions.FORMER_PATHS.values():
+        audit_record(action="demo.extension", actor="seed_demo", entity_type="demo.extension", entity_id=former)
+    monkeypatch.setattr(extensions, "EXTENSIONS", list(extensions.FORMER_PATHS))
+    entries = AuditEntry.objects.count()
+
+    output = seed("--size", "small")
+
+    assert "Demo extension" not in output
+    assert AuditEntry.objects.count() == entries
 
 
 def test_demo_logins_prints_the_urls_and_logins(tiny):

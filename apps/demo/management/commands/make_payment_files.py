@@ -3,7 +3,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from apps.transactions.generator import payment_files_generate
+from apps.demo.payments.generator import payment_files_generate
 
 
 class Command(BaseCommand):

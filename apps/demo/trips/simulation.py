@@ -1,4 +1,4 @@
-"""Stores simulated driving (apps.telematics.simulator) for real customers.
+"""Stores simulated driving (apps.demo.trips.simulator) for real customers.
 
 Two paths, the same simulator and the same feature code:
 - full: every trip goes through `trip_ingest` (cleaning, COPY of every sample into the
@@ -19,11 +19,11 @@ from django.utils import timezone
 
 from apps.accounts.services import hash_key, new_secret_key
 from apps.customers.models import Customer, TelematicsConsent
+from apps.demo.trips.simulator import DriverTraits, draw_traits, simulate_claims, simulate_drivers
 from apps.telematics import services
 from apps.telematics.features import compute_features
 from apps.telematics.ingest import US, TripUpload
 from apps.telematics.models import Device, Trip
-from apps.telematics.simulator import DriverTraits, draw_traits, simulate_claims, simulate_drivers
 
 TRIP_CHUNK = 500
 

@@ -4,7 +4,7 @@ generator wrote, kind by kind, and the counts balance."""
 import pytest
 from django.db.models import Count
 
-from apps.transactions.generator import payment_files_generate
+from apps.demo.payments.generator import payment_files_generate
 from apps.transactions.models import IngestRun, Payment, RejectedRow
 from apps.transactions.services import ingest_run_create, ingest_run_execute
 from tests.transactions.delivery import drop_payment_partitions

@@ -4,15 +4,10 @@ import json
 import pytest
 from django.core.management import call_command
 
-from apps.transactions.generator import (
-    CARD_COLUMNS,
-    DIRTY_KINDS,
-    TRANSACTION_COLUMNS,
-    USER_COLUMNS,
-    luhn_complete,
-    payment_files_generate,
-)
-from apps.transactions.ingest.layout import collect_files
+from apps.demo.payments.generator import payment_files_generate
+from apps.demo.payments.profiles import DIRTY_KINDS
+from apps.demo.payments.reference import luhn_complete
+from apps.transactions.ingest.layout import CARD_COLUMNS, TRANSACTION_COLUMNS, USER_COLUMNS, collect_files
 
 
 def test_files_have_the_dataset_layout(tmp_path):

@@ -5,8 +5,8 @@ import time
 from django.core.management.base import BaseCommand, CommandError
 
 from apps.customers.models import Customer
+from apps.demo.trips.simulation import simulation_run
 from apps.fleet.models import Vehicle
-from apps.telematics.simulation import simulation_run
 
 
 class Command(BaseCommand):

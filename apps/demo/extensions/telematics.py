@@ -12,8 +12,8 @@ day still hold the 20 claims the risk extension trains on (it had 12 at 0.6, and
 import random
 
 from apps.customers.models import Customer
+from apps.demo.trips.simulation import simulation_run
 from apps.fleet.models import Vehicle
-from apps.telematics.simulation import simulation_run
 
 DEMO_CLAIM_FREQUENCY = 0.6
 DEMO_SIZES = {

@@ -5,7 +5,7 @@ import os
 from django.core.management.base import BaseCommand
 
 from apps.accounts.models import User
-from apps.common.demo.world import STAFF_LOGINS, demo_password
+from apps.demo.world import STAFF_LOGINS, demo_password
 
 PAGES = [
     ("/admin/", "back office (Django admin)"),

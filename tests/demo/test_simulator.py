@@ -5,9 +5,9 @@ import pytest
 from django.core.management import call_command
 
 from apps.customers.models import Customer
+from apps.demo.trips.simulator import DriverTraits, simulate, simulate_claims
 from apps.risk.models import Claim
 from apps.telematics.models import DriverFeatures, TelematicsSample, Trip
-from apps.telematics.simulator import DriverTraits, simulate, simulate_claims
 
 END = dt.date.today() - dt.timedelta(days=1)
 

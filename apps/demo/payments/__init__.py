@@ -1,0 +1,1 @@
+"""Synthetic card-payment deliveries for the payments ELT: see generator.py."""
