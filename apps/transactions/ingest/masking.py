@@ -1,8 +1,8 @@
 """Every rule of what a payments delivery's text may keep, in one place: card numbers reduced to
 their last four digits, a CVV replaced, the street address of a user withheld. The readers and
 the staging apply these to the text of rejected lines (`RejectedRow.raw_line`) and of staged
-lines; the SQL transforms apply the same card-number rule through `transactions_mask_pan`
-(`sql/mask_function.sql`)."""
+lines; the SQL transforms apply the same card-number rule through `transactions_mask_pan` (created by
+migration transactions 0003)."""
 
 from __future__ import annotations
 
