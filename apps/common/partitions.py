@@ -7,6 +7,7 @@ import datetime as dt
 from dataclasses import dataclass
 
 from django.db import connection
+from psycopg import sql
 
 
 @dataclass(frozen=True)
@@ -30,6 +31,18 @@ def partition_name(parent: str, month: dt.date) -> str:
     return f"{parent}_y{month.year:04d}m{month.month:02d}"
 
 
+def month_bounds(month: dt.date) -> tuple[sql.Literal, sql.Literal]:
+    """The bounds of a month's partition, as the dates PostgreSQL reads in the session's time zone."""
+    return sql.Literal(month.isoformat()), sql.Literal(add_months(month, 1).isoformat())
+
+
+def partition_create_sql(parent: str, month: dt.date) -> sql.Composed:
+    """CREATE TABLE IF NOT EXISTS of a month's partition of `parent`, names quoted as identifiers."""
+    return sql.SQL("CREATE TABLE IF NOT EXISTS {} PARTITION OF {} FOR VALUES FROM ({}) TO ({})").format(
+        sql.Identifier(partition_name(parent, month)), sql.Identifier(parent), *month_bounds(month)
+    )
+
+
 def ensure_month_partitions(parent: str, first: dt.date, last: dt.date) -> list[str]:
     """Create the month partitions covering [first, last] that do not exist yet."""
     created = []
@@ -39,12 +52,7 @@ def ensure_month_partitions(parent: str, first: dt.date, last: dt.date) -> list[
             name = partition_name(parent, month)
             cursor.execute("SELECT to_regclass(%s)", [name])
             if cursor.fetchone()[0] is None:
-                nxt = add_months(month, 1)
-                # Identifiers come from code (parent) and dates, never from user input.
-                cursor.execute(
-                    f'CREATE TABLE IF NOT EXISTS "{name}" PARTITION OF "{parent}" '
-                    f"FOR VALUES FROM ('{month.isoformat()}') TO ('{nxt.isoformat()}')"
-                )
+                cursor.execute(partition_create_sql(parent, month))
                 created.append(name)
             month = add_months(month, 1)
     return created

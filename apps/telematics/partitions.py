@@ -14,6 +14,7 @@ from pathlib import Path
 from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
+from psycopg import sql
 
 from apps.common.exceptions import ApplicationError
 from apps.common.partitions import (
@@ -119,10 +120,14 @@ def partitions_detach(*, table: str = SAMPLES_TABLE, before: dt.date, archive_di
         if part.end is None or part.end > before:
             continue
         with connection.cursor() as cursor:
-            cursor.execute(f'SELECT count(*) FROM "{part.name}"')
+            cursor.execute(sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(part.name)))
             rows = cursor.fetchone()[0]
             with transaction.atomic():
-                cursor.execute(f'ALTER TABLE "{table}" DETACH PARTITION "{part.name}"')
+                cursor.execute(
+                    sql.SQL("ALTER TABLE {} DETACH PARTITION {}").format(
+                        sql.Identifier(table), sql.Identifier(part.name)
+                    )
+                )
         path = directory / f"{part.name}.dump"
         dump = subprocess.run(
             [pg_dump, *args, "--format=custom", "--compress=6", "--table", f"public.{part.name}", "--file", str(path)],
@@ -136,14 +141,18 @@ def partitions_detach(*, table: str = SAMPLES_TABLE, before: dt.date, archive_di
         if dump.returncode != 0 or listing.returncode != 0 or f"TABLE DATA public {part.name}" not in listing.stdout:
             with connection.cursor() as cursor, transaction.atomic():
                 cursor.execute(
-                    f'ALTER TABLE "{table}" ATTACH PARTITION "{part.name}" '
-                    f"FOR VALUES FROM ('{part.start.isoformat()}') TO ('{part.end.isoformat()}')"
+                    sql.SQL("ALTER TABLE {} ATTACH PARTITION {} FOR VALUES FROM ({}) TO ({})").format(
+                        sql.Identifier(table),
+                        sql.Identifier(part.name),
+                        sql.Literal(part.start.isoformat()),
+                        sql.Literal(part.end.isoformat()),
+                    )
                 )
             error = (dump.stderr or (listing.stderr if listing else "") or "the dump has no table data").strip()
             raise ApplicationError(
                 f"archiving {part.name} failed, the partition was attached again: {error}", code="archive_failed"
             )
         with connection.cursor() as cursor, transaction.atomic():
-            cursor.execute(f'DROP TABLE "{part.name}"')
+            cursor.execute(sql.SQL("DROP TABLE {}").format(sql.Identifier(part.name)))
         archived.append(Archived(partition=part.name, path=str(path), bytes=path.stat().st_size, rows=rows))
     return archived

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import psycopg
 from psycopg import sql
 
-from apps.common.partitions import add_months, partition_name
+from apps.common.partitions import add_months, partition_create_sql, partition_name
 from apps.transactions.ingest.context import (
     PAYMENT_TABLE,
     IngestAborted,
@@ -100,14 +100,7 @@ def _candidate_months(ctx: IngestContext, f: SourceFile) -> list[dt.date]:
 
 def create_partitions(conn: psycopg.Connection, months: list[dt.date]) -> None:
     for month in months:
-        conn.execute(
-            sql.SQL("CREATE TABLE IF NOT EXISTS {} PARTITION OF {} FOR VALUES FROM ({}) TO ({})").format(
-                sql.Identifier(partition_name(PAYMENT_TABLE, month)),
-                sql.Identifier(PAYMENT_TABLE),
-                sql.Literal(month.isoformat()),
-                sql.Literal(add_months(month, 1).isoformat()),
-            )
-        )
+        conn.execute(partition_create_sql(PAYMENT_TABLE, month))
 
 
 def load_plan(ctx: IngestContext, f: SourceFile) -> list[LoadPart]:
