@@ -6,7 +6,6 @@ import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cached_property
-from pathlib import Path
 
 import numpy as np
 import psycopg
@@ -19,6 +18,7 @@ from psycopg.types.numeric import Int8
 from apps.accounts.services import hash_key, new_secret_key, split_key
 from apps.audit.services import audit_record
 from apps.common.exceptions import ApplicationError
+from apps.common.sql import statement
 from apps.telematics import selectors
 from apps.telematics.features import bounds_from_trip_ids, compute_features
 from apps.telematics.ingest import (
@@ -35,7 +35,6 @@ from apps.telematics.partitions import SAMPLES_TABLE, partitions_ensure
 
 logger = logging.getLogger(__name__)
 
-SQL_DIR = Path(__file__).resolve().parent / "sql"
 TRIP_FEATURE_FIELDS = (
     "distance_km",
     "duration_s",
@@ -309,12 +308,8 @@ def trip_ingest(*, device: Device, upload: TripUpload, enqueue_features: bool = 
         return existing
 
 
-def _sql_without_comments(path: Path) -> str:
-    # Shorter than 4 kB, psycopg caches the statement's placeholder conversion.
-    return "\n".join(line for line in path.read_text().splitlines() if not line.lstrip().startswith("--"))
-
-
-_TRIP_INSERT_SQL = _sql_without_comments(SQL_DIR / "trip_insert.sql")
+# Its comment stays in the file: shorter than 4 kB, psycopg caches the placeholder conversion.
+_TRIP_INSERT_SQL = statement(__name__, "trip_insert.sql", "trip_insert")
 
 
 def _int8_or_none(value: int | None) -> Int8 | None:
@@ -539,7 +534,7 @@ def driver_features_refresh(
     zone = timezone.get_default_timezone()
     window_end = dt.datetime.combine(as_of + dt.timedelta(days=1), dt.time(), tzinfo=zone)
     window_start = dt.datetime.combine(as_of - dt.timedelta(days=window - 1), dt.time(), tzinfo=zone)
-    sql = (SQL_DIR / "driver_features.sql").read_text()
+    sql = statement(__name__, "driver_features.sql")
     with connection.cursor() as cursor:
         cursor.execute(
             sql,

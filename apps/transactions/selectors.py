@@ -18,7 +18,9 @@ from decimal import Decimal
 
 from django.db import connection
 from django.db.models import Count, Q, QuerySet, Sum
+from psycopg import sql
 
+from apps.common.sql import statement_sql
 from apps.transactions.models import EnrichedTransaction
 
 Z_95 = 1.959963984540054
@@ -164,23 +166,9 @@ def fraud_by_error_type(*, start: dt.datetime | None = None, end: dt.datetime | 
     if end is not None:
         conditions.append("e.paid_at < %s")
         params.append(end)
-    where = ("WHERE " + " AND ".join(conditions)) if conditions else ""
+    where = sql.SQL(("WHERE " + " AND ".join(conditions)) if conditions else "")
     with connection.cursor() as cursor:
-        cursor.execute(
-            f"""
-            SELECT coalesce(t.error, 'none') AS error,
-                   count(*) AS payments,
-                   count(*) FILTER (WHERE e.is_fraud IS NOT NULL) AS labelled,
-                   count(*) FILTER (WHERE e.is_fraud) AS frauds,
-                   sum(e.amount) FILTER (WHERE e.is_fraud AND e.amount > 0) AS fraud_loss
-            FROM enriched_transactions e
-            LEFT JOIN LATERAL unnest(e.errors) AS t(error) ON true
-            {where}
-            GROUP BY 1
-            ORDER BY 1
-            """,
-            params,
-        )
+        cursor.execute(statement_sql(__name__, "fraud_by_error_type.sql", where=where), params)
         names = [c[0] for c in cursor.description]
         rows = [dict(zip(names, r, strict=True)) for r in cursor.fetchall()]
     return [_stat(r["error"], r["error"], r) for r in rows]

@@ -5,6 +5,8 @@
 -- settles concurrent uploads of one trip: the loser's insert waits for the winner and then does
 -- nothing, and the service reads the winner's row. Every parameter is cast: the statement is
 -- prepared once per connection (server-side binding), so its plan is not rebuilt per upload.
+
+-- @statement trip_insert
 WITH dev AS (
     SELECT id, customer_id, vehicle_id
     FROM telematics_device

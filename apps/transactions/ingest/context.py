@@ -4,22 +4,20 @@ staging relations, the run's own connections and the SQL files of the transforms
 
 from __future__ import annotations
 
-import re
 import secrets
 import threading
 import time
 from collections.abc import Callable
-from pathlib import Path
 
 import psycopg
 from psycopg import sql
 
-from apps.common.sql import own_connection
+from apps.common.sql import own_connection, statements
 from apps.transactions.ingest.layout import SourceFile
 from apps.transactions.ingest.progress import Progress
 from apps.transactions.models import IngestRun
 
-SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
+SQL_OWNER = "apps.transactions"  # the transforms' statements are in apps/transactions/sql/
 STAGING_SCHEMA = "ingest_staging"
 LOCK_NAMESPACE = 18245  # pg advisory lock class id: (NS, run id) = "run alive", (NS, 0) = transform mutex
 PAYMENT_TABLE = "transactions_payment"
@@ -33,13 +31,9 @@ class IngestAborted(Exception):
     pass
 
 
-_STATEMENT = re.compile(r"^-- @statement (\w+)\s*$", re.MULTILINE)
-
-
-def load_statements(name: str) -> dict[str, str]:
-    text = (SQL_DIR / name).read_text()
-    parts = _STATEMENT.split(text)
-    return {parts[i]: parts[i + 1].strip().rstrip(";") for i in range(1, len(parts), 2)}
+def load_statements(filename: str) -> dict[str, str]:
+    """The named statements of one of the transforms' SQL files."""
+    return statements(SQL_OWNER, filename)
 
 
 def staging(name: str) -> sql.Identifier:
