@@ -113,6 +113,12 @@ def test_fraud_by_state_method_and_error_type(payments):
     assert errors["none"].payments == 1403
 
 
+def test_fraud_by_error_type_over_a_period(payments):
+    march = selectors.fraud_by_error_type(start=T0.replace(day=1), end=dt.datetime(2026, 4, 1, tzinfo=dt.UTC))
+    assert {s.key: s.payments for s in march} == {"none": 1402, "Bad PIN": 1, "Insufficient Balance": 1}
+    assert selectors.fraud_by_error_type(start=dt.datetime(2030, 1, 1, tzinfo=dt.UTC)) == []
+
+
 def test_total_loss_over_a_period(payments):
     march = selectors.fraud_loss_total(start=T0.replace(day=1), end=dt.datetime(2026, 4, 1, tzinfo=dt.UTC))
     assert (march["payments"], march["labelled"], march["frauds"]) == (1403, 1403, 5)

@@ -1,6 +1,6 @@
 -- Payments, labelled payments, frauds and fraud loss by error reported with the payment ("none"
--- for payments without one; a payment with two errors counts under both). {where} is the
--- selector's optional period on paid_at.
+-- for payments without one; a payment with two errors counts under both), in the selector's
+-- optional period on paid_at. (No braces in comments here: the text is a psycopg format string.)
 SELECT coalesce(t.error, 'none') AS error,
        count(*) AS payments,
        count(*) FILTER (WHERE e.is_fraud IS NOT NULL) AS labelled,
