@@ -47,9 +47,9 @@ def prepare(notes: list[str], partner_slug: str) -> dict:
     from django.db.models import Count, Q
     from django.utils import timezone
 
-    from apps.accounts.models import Partner
-    from apps.accounts.services import api_token_create
     from apps.customers.models import Customer
+    from apps.partners.models import Partner
+    from apps.partners.services import api_token_create
     from apps.pricing.models import Policy
     from apps.risk.models import RiskModel, RiskScore
 
@@ -375,7 +375,7 @@ def cpu_per_request(data: dict, n: int = 2000) -> dict[str, float]:
     from django.test import Client
     from django.test.utils import override_settings
 
-    from apps.accounts.selectors import _cache_key
+    from apps.partners.selectors import _cache_key
 
     client = Client(HTTP_AUTHORIZATION=f"Token {data['key']}")
     drivers = data["drivers"]

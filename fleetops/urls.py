@@ -5,11 +5,8 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from apps.common import views as common_views
 
 api_v1 = [
-    path("", include("apps.accounts.api.urls")),
+    path("", include("apps.partners.api.urls")),
     path("telematics/", include("apps.telematics.api.urls")),
-    path("", include("apps.risk.api.urls")),
-    path("", include("apps.pricing.api.urls")),
-    path("", include("apps.jobs.api.urls")),
     path("", include("apps.ops.api.urls")),
 ]
 

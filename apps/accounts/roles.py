@@ -10,7 +10,17 @@
 
 from django.contrib.auth.models import Group, Permission
 
-OPERATIONAL_APPS = {"regions", "fleet", "customers", "transactions", "telematics", "pricing", "risk", "accounts"}
+OPERATIONAL_APPS = {
+    "regions",
+    "fleet",
+    "customers",
+    "transactions",
+    "telematics",
+    "pricing",
+    "risk",
+    "accounts",
+    "partners",
+}
 # Rows nobody edits by hand (written by services only).
 IMMUTABLE_MODELS = {
     "pricing.quote",
@@ -20,8 +30,8 @@ IMMUTABLE_MODELS = {
     "transactions.payment",
     "risk.riskscore",
     "telematics.driverfeatures",
-    "accounts.idempotencykey",
-    "accounts.webhookdelivery",
+    "partners.idempotencykey",
+    "partners.webhookdelivery",
     "regions.storedailymetrics",
     "fleet.maintenanceforecast",
     "customers.notification",

@@ -14,8 +14,8 @@ from typing import Any
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from apps.accounts.selectors import driver_latest_score, driver_score_history
 from apps.customers.models import Customer, Notification
+from apps.partners.selectors import driver_latest_score, driver_score_history
 from apps.pricing.models import Policy, PolicyKind, PremiumChange, Quote
 from apps.pricing.services import Tariff, quote_compute
 from apps.risk.features import BY_NAME

@@ -9,7 +9,6 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
-from apps.accounts.models import Partner
 from apps.common.admin import ReadOnlyModelAdmin
 from apps.common.exceptions import ApplicationError
 from apps.customers.models import Customer
@@ -163,7 +162,10 @@ class PremiumChangeInline(admin.TabularInline):
 
 class PolicyBindForm(forms.Form):
     driver = forms.ModelChoiceField(queryset=Customer.objects.all())
-    partner = forms.ModelChoiceField(queryset=Partner.objects.filter(is_active=True).order_by("name"))
+    # The partners a policy can name (the foreign key's model: partners sits above pricing).
+    partner = forms.ModelChoiceField(
+        queryset=Policy._meta.get_field("partner").related_model.objects.filter(is_active=True).order_by("name")
+    )
     kind = forms.ChoiceField(choices=PolicyKind.choices, initial=PolicyKind.PHYD)
     vehicle_category = forms.ModelChoiceField(queryset=VehicleCategory.objects.order_by("code"))
     region = forms.ModelChoiceField(queryset=Region.objects.order_by("code"))

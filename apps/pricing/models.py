@@ -77,7 +77,7 @@ class Quote(models.Model):
 
     driver = models.ForeignKey("customers.Customer", on_delete=models.PROTECT, related_name="quotes")
     partner = models.ForeignKey(
-        "accounts.Partner", on_delete=models.PROTECT, null=True, blank=True, related_name="quotes"
+        "partners.Partner", on_delete=models.PROTECT, null=True, blank=True, related_name="quotes"
     )
     rate_plan = models.ForeignKey(RatePlan, on_delete=models.PROTECT, related_name="quotes")
     risk_score = models.ForeignKey(
@@ -132,7 +132,7 @@ class Policy(TimeStampedModel):
         EXPIRED = "expired"
 
     driver = models.ForeignKey("customers.Customer", on_delete=models.PROTECT, related_name="policies")
-    partner = models.ForeignKey("accounts.Partner", on_delete=models.PROTECT, related_name="policies")
+    partner = models.ForeignKey("partners.Partner", on_delete=models.PROTECT, related_name="policies")
     quote = models.OneToOneField(Quote, on_delete=models.PROTECT, related_name="policy")
     kind = models.CharField(max_length=12, choices=PolicyKind.choices)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.ACTIVE)
@@ -183,7 +183,7 @@ class PremiumChange(models.Model):
 
     policy = models.ForeignKey(Policy, on_delete=models.PROTECT, related_name="premium_changes")
     driver = models.ForeignKey("customers.Customer", on_delete=models.PROTECT, related_name="premium_changes")
-    partner = models.ForeignKey("accounts.Partner", on_delete=models.PROTECT, related_name="+")
+    partner = models.ForeignKey("partners.Partner", on_delete=models.PROTECT, related_name="+")
     quote = models.ForeignKey(Quote, on_delete=models.PROTECT, related_name="premium_changes")
     reason = models.CharField(max_length=10, choices=Reason.choices)
     previous_premium = models.DecimalField(max_digits=10, decimal_places=2, null=True, blank=True)
@@ -210,7 +210,7 @@ class PartnerJob(models.Model):
     """Which partner started a job run through the API (JobRun itself knows only staff users);
     a partner can read only its own runs."""
 
-    partner = models.ForeignKey("accounts.Partner", on_delete=models.CASCADE, related_name="+")
+    partner = models.ForeignKey("partners.Partner", on_delete=models.CASCADE, related_name="+")
     job = models.OneToOneField("jobs.JobRun", on_delete=models.CASCADE, related_name="partner_link")
     created_at = models.DateTimeField(default=timezone.now)
 

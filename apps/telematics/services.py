@@ -15,9 +15,9 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from psycopg.types.numeric import Int8
 
-from apps.accounts.services import hash_key, new_secret_key, split_key
 from apps.audit.services import audit_record
 from apps.common.exceptions import ApplicationError
+from apps.common.keys import hash_key, new_secret_key, split_key
 from apps.common.sql import statement
 from apps.telematics import selectors
 from apps.telematics.features import bounds_from_trip_ids, compute_features

@@ -55,6 +55,7 @@ INSTALLED_APPS = [
     "apps.alerts",
     "apps.jobs",
     "apps.intelligence",
+    "apps.partners",
     "apps.ops",
     "apps.portal",
     "apps.demo",

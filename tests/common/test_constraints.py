@@ -16,11 +16,11 @@ from apps.common.partitions import ensure_month_partitions
 from apps.customers.models import ErasureRequest, Notification
 from apps.pricing.models import PremiumChange
 from apps.telematics.models import Badge
-from tests.accounts import factories as accounts
 from tests.alerts.factories import OperationalEventFactory
 from tests.customers import factories as customers
 from tests.fleet import factories as fleet
 from tests.jobs.factories import JobRunFactory
+from tests.partners import factories as partners
 from tests.pricing import factories as pricing
 from tests.regions import factories as regions
 from tests.risk import factories as risk
@@ -51,29 +51,29 @@ def duplicates(factory, **kwargs):
 
 NOW = dt.datetime(2026, 3, 2, 10, 0, tzinfo=dt.UTC)
 
-# --- accounts ----------------------------------------------------------------------------------
-case("accounts_apitoken_scopes_known")(lambda: violates(accounts.ApiTokenFactory, scopes=["admin:all"]))
-case("accounts_apitoken_key_hash_sha256")(lambda: violates(accounts.ApiTokenFactory, key_hash="not-a-sha256"))
-case("accounts_webhookdelivery_status_valid")(lambda: violates(accounts.WebhookDeliveryFactory, status="lost"))
-case("accounts_webhookendpoint_events_known")(lambda: violates(accounts.WebhookEndpointFactory, events=["x.y"]))
+# --- partners ----------------------------------------------------------------------------------
+case("partners_apitoken_scopes_known")(lambda: violates(partners.ApiTokenFactory, scopes=["admin:all"]))
+case("partners_apitoken_key_hash_sha256")(lambda: violates(partners.ApiTokenFactory, key_hash="not-a-sha256"))
+case("partners_webhookdelivery_status_valid")(lambda: violates(partners.WebhookDeliveryFactory, status="lost"))
+case("partners_webhookendpoint_events_known")(lambda: violates(partners.WebhookEndpointFactory, events=["x.y"]))
 
 
-@case("accounts_webhookendpoint_unique_url")
+@case("partners_webhookendpoint_unique_url")
 def _():
-    partner = accounts.PartnerFactory()
-    return duplicates(accounts.WebhookEndpointFactory, partner=partner, url="https://hooks.example.com/same")
+    partner = partners.PartnerFactory()
+    return duplicates(partners.WebhookEndpointFactory, partner=partner, url="https://hooks.example.com/same")
 
 
-@case("accounts_webhookdelivery_once_per_event")
+@case("partners_webhookdelivery_once_per_event")
 def _():
-    endpoint = accounts.WebhookEndpointFactory()
+    endpoint = partners.WebhookEndpointFactory()
     event_id = "8c4f3c1e-0d0a-4c55-9a43-1f0b6f5d2a10"
-    return duplicates(accounts.WebhookDeliveryFactory, endpoint=endpoint, event_id=event_id)
+    return duplicates(partners.WebhookDeliveryFactory, endpoint=endpoint, event_id=event_id)
 
 
-@case("accounts_idempotencykey_unique_key")
+@case("partners_idempotencykey_unique_key")
 def _():
-    return duplicates(accounts.IdempotencyKeyFactory, partner=accounts.PartnerFactory(), key="same-key")
+    return duplicates(partners.IdempotencyKeyFactory, partner=partners.PartnerFactory(), key="same-key")
 
 
 # --- audit ---------------------------------------------------------------------------------------

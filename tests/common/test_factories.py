@@ -9,6 +9,7 @@ from tests.audit.factories import audit_entry
 from tests.customers import factories as customers
 from tests.fleet import factories as fleet
 from tests.jobs.factories import JobRunFactory
+from tests.partners import factories as partners
 from tests.pricing import factories as pricing
 from tests.regions import factories as regions
 from tests.risk import factories as risk
@@ -17,11 +18,11 @@ from tests.transactions import factories as transactions
 
 FACTORIES = [
     accounts.UserFactory,
-    accounts.PartnerFactory,
-    accounts.ApiTokenFactory,
-    accounts.WebhookEndpointFactory,
-    accounts.WebhookDeliveryFactory,
-    accounts.IdempotencyKeyFactory,
+    partners.PartnerFactory,
+    partners.ApiTokenFactory,
+    partners.WebhookEndpointFactory,
+    partners.WebhookDeliveryFactory,
+    partners.IdempotencyKeyFactory,
     regions.RegionFactory,
     regions.StoreFactory,
     regions.SalespersonFactory,

@@ -4,9 +4,9 @@ import random
 import pytest
 from django.core.management.base import OutputWrapper
 
-from apps.accounts.models import ApiToken, Partner
-from apps.accounts.services import api_token_authenticate
 from apps.demo.extensions import pricing
+from apps.partners.models import ApiToken, Partner
+from apps.partners.services import api_token_authenticate
 from apps.pricing.models import Policy
 from tests.customers.factories import CustomerFactory
 

@@ -4,9 +4,10 @@ from decimal import Decimal
 import pytest
 from rest_framework.test import APIClient
 
-from tests.accounts.factories import ApiTokenFactory, UserFactory
+from tests.accounts.factories import UserFactory
 from tests.alerts.factories import OperationalEventFactory
 from tests.fleet.factories import VehicleFactory
+from tests.partners.factories import ApiTokenFactory
 from tests.regions.factories import RegionFactory, StoreDailyMetricsFactory, StoreFactory
 
 URL = "/api/v1/metrics/"

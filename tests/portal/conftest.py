@@ -4,9 +4,10 @@ import pytest
 from django.utils import timezone
 
 from apps.pricing import services as pricing
-from tests.accounts.factories import PartnerFactory, UserFactory
+from tests.accounts.factories import UserFactory
 from tests.customers.factories import CustomerFactory, TelematicsConsentFactory
 from tests.fleet.factories import VehicleCategoryFactory
+from tests.partners.factories import PartnerFactory
 from tests.pricing.factories import RatePlanFactory
 from tests.regions.factories import RegionFactory
 from tests.risk.factories import RiskModelFactory, RiskScoreFactory

@@ -5,9 +5,9 @@ import factory
 from django.utils import timezone
 
 from apps.pricing.models import Policy, PolicyKind, Quote, RatePlan
-from tests.accounts.factories import PartnerFactory
 from tests.customers.factories import CustomerFactory
 from tests.fleet.factories import VehicleCategoryFactory
+from tests.partners.factories import PartnerFactory
 from tests.regions.factories import RegionFactory
 
 

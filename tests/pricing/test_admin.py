@@ -89,10 +89,10 @@ def _bind_form(world, partner, **overrides):
 
 
 def test_back_office_quotes_and_binds_a_driver_into_a_partners_book(admin_client, world):
-    from apps.accounts.selectors import partner_driver_visible
     from apps.audit.models import AuditEntry
+    from apps.partners.selectors import partner_driver_visible
     from apps.pricing.models import Policy, PremiumChange
-    from tests.accounts.factories import PartnerFactory
+    from tests.partners.factories import PartnerFactory
 
     partner = PartnerFactory()
     assert not partner_driver_visible(partner=partner, driver_id=world["driver"].pk)
@@ -118,7 +118,7 @@ def test_back_office_quotes_and_binds_a_driver_into_a_partners_book(admin_client
 
 def test_a_refused_bind_stores_nothing_and_names_the_field(admin_client, world):
     from apps.pricing.models import Policy, Quote
-    from tests.accounts.factories import PartnerFactory
+    from tests.partners.factories import PartnerFactory
 
     partner = PartnerFactory()
     late = (timezone.localdate() + dt.timedelta(days=120)).isoformat()

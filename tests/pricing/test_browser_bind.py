@@ -20,7 +20,7 @@ def test_back_office_finds_a_driver_and_binds_a_policy(live_server, role_user, p
     from playwright.sync_api import expect, sync_playwright
 
     from apps.pricing.models import Policy
-    from tests.accounts.factories import PartnerFactory
+    from tests.partners.factories import PartnerFactory
 
     role_user("back_office", username="bo-bind")
     driver = CustomerFactory(first_name="Greta", last_name="Quellmalz")

@@ -7,7 +7,7 @@ import pytest
 from django.utils import timezone
 
 from apps.pricing import services
-from tests.accounts.factories import PartnerFactory
+from tests.partners.factories import PartnerFactory
 
 ACROSS_29_FEBRUARY = [
     (dt.date(2028, 2, 29), dt.date(2029, 2, 28)),  # starts on 29 February: ends on 28 February

@@ -8,18 +8,18 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from apps.accounts.models import WebhookDelivery
-from apps.accounts.selectors import _cache_key, driver_score_cached
 from apps.common.exceptions import ApplicationError
 from apps.customers.models import Customer, TelematicsConsent
+from apps.partners.models import WebhookDelivery
+from apps.partners.selectors import _cache_key, driver_score_cached
 from apps.pricing import services
 from apps.pricing.models import PremiumChange, Quote
 from apps.pricing.selectors import premium_history
 from apps.risk.models import RiskModel, RiskScore
 from apps.telematics.models import DriverFeatures
-from tests.accounts.factories import PartnerFactory, WebhookEndpointFactory
 from tests.customers.factories import CustomerFactory
 from tests.fleet.factories import VehicleCategoryFactory
+from tests.partners.factories import PartnerFactory, WebhookEndpointFactory
 from tests.regions.factories import RegionFactory
 from tests.risk.factories import RiskScoreFactory
 from tests.telematics.factories import TripFactory
@@ -75,7 +75,7 @@ def test_driver_scores_changed_requotes_records_history_sends_webhook_and_drops_
         band="high",
     )
     sent = []
-    monkeypatch.setattr("apps.accounts.webhooks._dispatch", lambda ids: sent.extend(ids))
+    monkeypatch.setattr("apps.partners.tasks.webhook_deliveries_dispatch", lambda ids: sent.extend(ids))
     with django_capture_on_commit_callbacks(execute=True):
         services.driver_scores_changed(driver_ids=[world["driver"].pk])
     policy.refresh_from_db()

@@ -3,7 +3,7 @@ import datetime as dt
 import factory
 from django.utils import timezone
 
-from apps.accounts.services import hash_key, new_secret_key
+from apps.common.keys import hash_key, new_secret_key
 from apps.telematics.models import Device, DriverFeatures, Trip
 from tests.customers.factories import CustomerFactory
 from tests.fleet.factories import VehicleFactory

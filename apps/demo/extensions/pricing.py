@@ -8,10 +8,10 @@ import random
 
 from django.db.models import Exists, OuterRef
 
-from apps.accounts.models import Partner, Scope
-from apps.accounts.services import api_token_create
 from apps.customers.models import Customer, TelematicsConsent
 from apps.fleet.models import VehicleCategory
+from apps.partners.models import Partner, Scope
+from apps.partners.services import api_token_create
 from apps.pricing.models import PolicyKind
 from apps.pricing.services import QuoteRequest, policies_bind_bulk
 from apps.regions.models import Region

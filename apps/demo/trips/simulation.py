@@ -17,7 +17,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from apps.accounts.services import hash_key, new_secret_key
+from apps.common.keys import hash_key, new_secret_key
 from apps.customers.models import Customer, TelematicsConsent
 from apps.demo.trips.simulator import DriverTraits, draw_traits, simulate_claims, simulate_drivers
 from apps.telematics import services

@@ -1,6 +1,6 @@
 from rest_framework import permissions
 
-from apps.accounts.models import ApiToken
+from apps.partners.models import ApiToken
 
 
 class StaffOrScopedToken(permissions.BasePermission):

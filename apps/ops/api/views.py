@@ -3,11 +3,11 @@ from rest_framework import authentication
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from apps.accounts.authentication import PartnerTokenAuthentication
 from apps.alerts.selectors import event_live_counts
 from apps.fleet.selectors import vehicle_status_counts
 from apps.ops.api.permissions import StaffOrScopedToken
 from apps.ops.api.serializers import MetricsOutput, MetricsQuery
+from apps.partners.authentication import PartnerTokenAuthentication
 from apps.regions.selectors import company_metrics, region_metrics_rollup
 
 

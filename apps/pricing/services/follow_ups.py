@@ -1,4 +1,4 @@
-"""Follow-ups of a rescoring: the score cache, the partners' webhooks and the requote of policies."""
+"""Follow-ups of a rescoring: the partners told (through pricing.hooks) and the requote of policies."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import logging
 
 from django.db import transaction
 
+from apps.pricing import hooks
 from apps.pricing.models import Policy
-from apps.risk.models import RiskScore
 
 logger = logging.getLogger(__name__)
 
@@ -15,20 +15,20 @@ REQUOTE_CHUNK = 500
 
 
 def driver_scores_changed(*, driver_ids: list[int]) -> None:
-    """Called by risk after new scores are committed: drops the cached score and explanation,
-    sends `score.changed` to partners with an active policy for the driver, and queues the
-    requote of those drivers' active policies (in chunks, by Celery). Drivers without an active
-    policy have nothing to requote: a new quote reads the latest score anyway."""
+    """Called by risk after new scores are committed: says the drivers' scores are stale
+    (hooks.driver_scores_stale: partners drops the cached score and explanation), names the
+    partners with an active policy for each driver (hooks.insured_drivers_rescored: partners sends
+    `score.changed`), and queues the requote of those drivers' active policies (in chunks, by
+    Celery). Drivers without an active policy have nothing to requote: a new quote reads the latest
+    score anyway."""
     from django.db.models.expressions import RawSQL
 
-    from apps.accounts.selectors import driver_score_cache_invalidate, score_payload
-    from apps.accounts.webhooks import webhook_events_enqueue
     from apps.common.sql import int_array_literal
 
     ids = sorted({int(d) for d in driver_ids})
     if not ids:
         return
-    driver_score_cache_invalidate(driver_ids=ids)
+    hooks.driver_scores_stale.send(driver_ids=ids)
     # One array parameter, not one per driver: batch scoring calls this per 1,000 drivers, most
     # of whom hold no policy, so the common case is this one read and no transaction at all.
     pairs = list(
@@ -45,7 +45,7 @@ def driver_scores_changed(*, driver_ids: list[int]) -> None:
         from apps.pricing.tasks import requote_drivers
 
         # A late reader may have re-cached the old score between invalidation and commit.
-        driver_score_cache_invalidate(driver_ids=ids)
+        hooks.driver_scores_stale.send(driver_ids=ids)
         for start in range(0, len(insured), REQUOTE_CHUNK):
             part = insured[start : start + REQUOTE_CHUNK]
             try:
@@ -56,14 +56,5 @@ def driver_scores_changed(*, driver_ids: list[int]) -> None:
     if not pairs:
         return  # nobody to notify or requote, and no transaction a stale read could race with
     with transaction.atomic():
-        scores = {
-            s.driver_id: s
-            for s in RiskScore.objects.filter(driver_id__in=insured, model__is_active=True)
-            .select_related("model")
-            .defer("feature_values", "contributions")
-            .order_by("driver_id", "-as_of", "-created_at")
-            .distinct("driver_id")
-        }
-        events = [(partner_id, score_payload(scores[d])) for d, partner_id in pairs if d in scores]
-        webhook_events_enqueue(event_type="score.changed", events=events)
+        hooks.insured_drivers_rescored.send(pairs=pairs)
         transaction.on_commit(enqueue)

@@ -5,13 +5,16 @@ from __future__ import annotations
 from typing import Any
 
 from django.db import transaction
+from django.db.models import Model
 
-from apps.accounts.models import Partner
 from apps.pricing.models import PartnerJob
+
+# A `partner` argument is a partners.Partner: pricing refers to it by foreign key only (partners
+# sits above pricing in the layers and pricing never imports it), so it is typed as a Model here.
 
 
 @transaction.atomic
-def partner_job_start(*, partner: Partner, kind: str, parameters: dict[str, Any]) -> PartnerJob:
+def partner_job_start(*, partner: Model, kind: str, parameters: dict[str, Any]) -> PartnerJob:
     """Queues a job for a partner and remembers that the partner owns it (GET /jobs/{id}/)."""
     from apps.jobs.services import job_start
 

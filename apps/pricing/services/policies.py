@@ -8,15 +8,19 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import transaction
+from django.db.models import Model
 from django.utils import timezone
 
-from apps.accounts.models import Partner
 from apps.common.exceptions import ApplicationError
 from apps.customers.models import Customer
 from apps.fleet.models import VehicleCategory
+from apps.pricing import hooks
 from apps.pricing.models import Policy, PolicyKind, PremiumChange, Quote
 from apps.pricing.services.quotes import QuoteRequest, quote_create, quotes_for
 from apps.regions.models import Region
+
+# A `partner` argument is a partners.Partner: pricing refers to it by foreign key only (partners
+# sits above pricing in the layers and pricing never imports it), so it is typed as a Model here.
 
 
 def policy_ends_on(starts_on: dt.date) -> dt.date:
@@ -40,10 +44,8 @@ def _policy_event(policy: Policy, event: str) -> dict[str, Any]:
 
 
 @transaction.atomic
-def policy_bind(*, quote: Quote, partner: Partner, starts_on: dt.date | None = None) -> Policy:
+def policy_bind(*, quote: Quote, partner: Model, starts_on: dt.date | None = None) -> Policy:
     """Binds a partner's valid quote into an active one-year policy."""
-    from apps.accounts.webhooks import webhook_events_enqueue
-
     quote = Quote.objects.select_for_update().get(pk=quote.pk)
     if quote.partner_id != partner.pk:
         raise ApplicationError("Quote not found.", code="not_found")
@@ -77,7 +79,7 @@ def policy_bind(*, quote: Quote, partner: Partner, starts_on: dt.date | None = N
         previous_premium=None,
         annual_premium=quote.annual_premium,
     )
-    webhook_events_enqueue(event_type="policy.updated", events=[(partner.pk, _policy_event(policy, "bound"))])
+    hooks.policies_updated.send(events=[(partner.pk, _policy_event(policy, "bound"))])
     return policy
 
 
@@ -85,7 +87,7 @@ def policy_bind(*, quote: Quote, partner: Partner, starts_on: dt.date | None = N
 def policy_quote_and_bind(
     *,
     driver: Customer,
-    partner: Partner,
+    partner: Model,
     vehicle_category: VehicleCategory,
     region: Region,
     kind: str = PolicyKind.PHYD,
@@ -124,13 +126,11 @@ def policy_quote_and_bind(
 
 @transaction.atomic
 def policies_bind_bulk(
-    *, partner: Partner, requests: list[QuoteRequest], starts_on: dt.date | None = None
+    *, partner: Model, requests: list[QuoteRequest], starts_on: dt.date | None = None
 ) -> list[Policy]:
     """Quotes and binds many drivers at once (back-office imports, the demo world): the same rules
     as quote_create + policy_bind, in a fixed number of queries. Drivers that already have an
     active policy with the partner are skipped."""
-    from apps.accounts.webhooks import webhook_events_enqueue
-
     taken = set(Policy.objects.filter(partner=partner, status=Policy.Status.ACTIVE).values_list("driver_id", flat=True))
     requests = [r for r in requests if r.driver_id not in taken and r.partner_id == partner.pk]
     if not requests:
@@ -171,16 +171,12 @@ def policies_bind_bulk(
         ],
         batch_size=1000,
     )
-    webhook_events_enqueue(
-        event_type="policy.updated", events=[(partner.pk, _policy_event(p, "bound")) for p in policies]
-    )
+    hooks.policies_updated.send(events=[(partner.pk, _policy_event(p, "bound")) for p in policies])
     return policies
 
 
 @transaction.atomic
 def policy_cancel(*, policy: Policy, reason: str = "") -> Policy:
-    from apps.accounts.webhooks import webhook_events_enqueue
-
     policy = Policy.objects.select_for_update().get(pk=policy.pk)
     if policy.status != Policy.Status.ACTIVE:
         raise ApplicationError(f"The policy is {policy.status}, not active.", code="policy_not_active")
@@ -200,9 +196,7 @@ def policy_cancel(*, policy: Policy, reason: str = "") -> Policy:
         annual_premium=Decimal("0.00"),
         created_at=policy.cancelled_at,
     )
-    webhook_events_enqueue(
-        event_type="policy.updated", events=[(policy.partner_id, _policy_event(policy, "cancelled"))]
-    )
+    hooks.policies_updated.send(events=[(policy.partner_id, _policy_event(policy, "cancelled"))])
     return policy
 
 
@@ -227,8 +221,6 @@ def policies_requote(
 
     A policy whose premium moves gets the new premium, a PremiumChange row and a
     `policy.updated` webhook. Idempotent: the same inputs give the same quote and no change."""
-    from apps.accounts.webhooks import webhook_events_enqueue
-
     qs = Policy.objects.filter(status=Policy.Status.ACTIVE).select_related("quote").order_by("pk")
     if driver_ids is not None:
         qs = qs.filter(driver_id__in=sorted(set(driver_ids)))
@@ -273,8 +265,7 @@ def policies_requote(
     PremiumChange.objects.bulk_create(changes, batch_size=500)
     Policy.objects.bulk_update(changed_policies, ["annual_premium", "updated_at"], batch_size=500)
     if changed_policies:
-        webhook_events_enqueue(
-            event_type="policy.updated",
+        hooks.policies_updated.send(
             events=[(p.partner_id, _policy_event(p, "premium_changed")) for p in changed_policies],
         )
     return {"policies": len(policies), "changed": len(changed_policies)}

@@ -13,10 +13,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Count, Sum
+from django.db.models import Count, Model, Sum
 from django.utils import timezone
 
-from apps.accounts.models import Partner
 from apps.common.exceptions import ApplicationError
 from apps.customers.models import Customer, TelematicsConsent
 from apps.fleet.models import Vehicle, VehicleCategory
@@ -26,6 +25,9 @@ from apps.pricing.services.rating import Tariff, quote_compute, years_between
 from apps.regions.models import Region
 from apps.risk.models import RiskScore
 from apps.telematics.models import DriverFeatures, Trip
+
+# A `partner` argument is a partners.Partner: pricing refers to it by foreign key only (partners
+# sits above pricing in the layers and pricing never imports it), so it is typed as a Model here.
 
 FEATURES_MAX_AGE_DAYS = 2
 
@@ -242,7 +244,7 @@ def quote_create(
     vehicle_category: VehicleCategory,
     region: Region,
     kind: str = PolicyKind.PHYD,
-    partner: Partner | None = None,
+    partner: Model | None = None,
     vehicle: Vehicle | None = None,
     vehicle_age_years: int | None = None,
     as_of: dt.date | None = None,
