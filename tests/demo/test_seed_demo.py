@@ -1,5 +1,6 @@
 import datetime as dt
 import io
+import random
 import re
 
 import pytest
@@ -237,6 +238,17 @@ def test_extensions_logged_under_their_former_paths_do_not_run_again(tiny, monke
 
     assert "Demo extension" not in output
     assert AuditEntry.objects.count() == entries
+
+
+def test_a_moved_extension_draws_from_the_random_stream_of_its_former_path(tiny, monkeypatch):
+    """The same seed gives the same world as before the extensions moved."""
+    path = "tests.demo.test_seed_demo.record_extension"
+    monkeypatch.setattr(extensions, "EXTENSIONS", [path])
+    monkeypatch.setattr(extensions, "FORMER_PATHS", {path: "apps.old.demo.seed"})
+    seed("--size", "small", "--seed", "3")
+
+    assert len(CALLS) == 1
+    assert CALLS[0][1] == random.Random("3:apps.old.demo.seed").random()
 
 
 def test_demo_logins_prints_the_urls_and_logins(tiny):

@@ -89,7 +89,10 @@ class Command(BaseCommand):
             try:
                 seed_extension = import_string(path)
                 with transaction.atomic():
-                    seed_extension(size=size, rng=random.Random(f"{seed}:{path}"), stdout=self.stdout)
+                    # Keyed on the path an extension had when it was written, so a seed builds the
+                    # same world as before the extensions moved to apps.demo.
+                    rng = random.Random(f"{seed}:{extensions.FORMER_PATHS.get(path, path)}")
+                    seed_extension(size=size, rng=rng, stdout=self.stdout)
                     seconds = round(time.perf_counter() - started, 1)
                     audit_record(
                         action="demo.extension",
