@@ -4,7 +4,8 @@ SQL lives in `apps/<app>/sql/<file>.sql` (or a `sql/` folder beside the module t
 file holds one statement, or several, each after a marker line `-- @statement <name>`; text before
 the first marker is the file's comment. Names of tables and schemas are never pasted into the
 text: the statements carry `{placeholders}` that the caller fills with `psycopg.sql.Identifier`
-through `statement_sql(...).format(...)`.
+through `statement_sql(...).format(...)`. `execute` and `fetch_dicts` run a batch statement with
+JIT off.
 """
 
 import functools
@@ -15,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import psycopg
 from django.db import connection as django_connection
+from django.db import transaction
 from psycopg import sql
 
 _STATEMENT_MARKER = re.compile(r"^-- @statement (\w+)\s*$", re.MULTILINE)
@@ -60,6 +62,29 @@ def statement_sql(anchor: str, filename: str, name: str | None = None, **identif
     (names always as `sql.Identifier`, never as text)."""
     query = sql.SQL(statement(anchor, filename, name))
     return query.format(**identifiers) if identifiers else query
+
+
+# Batch statements run with JIT off (SET LOCAL: for their own transaction only). The planner cannot
+# see how many rows `generate_series`, `unnest` and CTEs return, so it prices these statements in
+# the millions and switches on JIT compilation, which then costs seconds on statements that run in
+# milliseconds.
+
+
+def execute(query: str | sql.Composable, params: dict | None = None) -> int:
+    """Runs one batch statement with JIT off; returns its row count."""
+    with transaction.atomic(), django_connection.cursor() as cursor:
+        cursor.execute("SET LOCAL jit = off")
+        cursor.execute(query, params)
+        return cursor.rowcount
+
+
+def fetch_dicts(query: str | sql.Composable, params: dict | None = None) -> list[dict]:
+    """Runs one batch query with JIT off and returns its rows as dicts keyed by column name."""
+    with transaction.atomic(), django_connection.cursor() as cursor:
+        cursor.execute("SET LOCAL jit = off")
+        cursor.execute(query, params)
+        columns = [c.name for c in cursor.description]
+        return [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
 
 
 def own_connection(*, application_name: str) -> psycopg.Connection:

@@ -6,6 +6,7 @@ import datetime as dt
 from django.db import connection, transaction
 from django.utils import timezone
 
+from apps.common.sql import statement
 from apps.intelligence.config import intelligence_config
 
 # --- Demand forecast -------------------------------------------------------------------------
@@ -41,23 +42,9 @@ def _daily_starts(*, first_day: dt.date, last_day: dt.date):
     import pandas as pd
 
     with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute("SET LOCAL jit = off")  # see apps.jobs.sql
+        cursor.execute("SET LOCAL jit = off")  # see apps.common.sql
         cursor.execute(
-            """
-            WITH stores AS (
-                SELECT s.id, g.timezone AS tz FROM regions_store s JOIN regions_region g ON g.id = s.region_id
-                WHERE s.is_active
-            ),
-            counts AS (
-                SELECT r.pickup_store_id AS store_id, (r.rented_at AT TIME ZONE st.tz)::date AS day, count(*) AS n
-                FROM transactions_rental r JOIN stores st ON st.id = r.pickup_store_id
-                WHERE r.status <> 'cancelled'
-                  AND r.rented_at >= (%(first_day)s::date - 1)::timestamptz
-                  AND r.rented_at < (%(last_day)s::date + 2)::timestamptz
-                GROUP BY 1, 2
-            )
-            SELECT store_id, day, n FROM counts WHERE day BETWEEN %(first_day)s AND %(last_day)s
-            """,
+            statement(__name__, "demand_forecast.sql", "daily_starts"),
             {"first_day": first_day, "last_day": last_day},
         )
         rows = cursor.fetchall()
@@ -229,16 +216,7 @@ def _fleet_and_duration(*, as_of: dt.date, window_days: int) -> dict[int, tuple[
     until = dt.datetime.combine(as_of, dt.time.min, tzinfo=timezone.get_current_timezone())
     with connection.cursor() as cursor:
         cursor.execute(
-            """
-            SELECT s.id,
-                   (SELECT count(*) FROM fleet_vehicle v
-                    WHERE v.home_store_id = s.id AND v.status IN ('available', 'rented')) AS fleet,
-                   (SELECT avg(extract(epoch FROM (r.returned_at - r.rented_at)) / 86400)
-                    FROM transactions_rental r
-                    WHERE r.pickup_store_id = s.id AND r.status = 'completed'
-                      AND r.rented_at >= %(since)s AND r.rented_at < %(until)s) AS mean_days
-            FROM regions_store s WHERE s.is_active
-            """,
+            statement(__name__, "demand_forecast.sql", "fleet_and_duration"),
             {"since": until - dt.timedelta(days=window_days), "until": until},
         )
         return {row[0]: (row[1], float(row[2]) if row[2] is not None else 1.0) for row in cursor.fetchall()}

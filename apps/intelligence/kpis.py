@@ -2,19 +2,12 @@
 roll-ups over them are regions' own reads (apps.regions.selectors)."""
 
 import datetime as dt
-from pathlib import Path
 
 from django.db import transaction
 from django.utils import timezone
 
 from apps.common.exceptions import ApplicationError
-from apps.jobs import sql as batch_sql
-
-SQL_DIR = Path(__file__).resolve().parent / "sql"
-
-
-def _sql(name: str) -> str:
-    return (SQL_DIR / name).read_text()
+from apps.common.sql import execute, statement
 
 
 def _local_yesterday() -> dt.date:
@@ -30,5 +23,6 @@ def store_daily_metrics_refresh(*, last_day: dt.date | None = None, days: int = 
     if days < 1 or days > 3660:
         raise ApplicationError("days must be between 1 and 3660", code="invalid_range")
     first_day = last_day - dt.timedelta(days=days - 1)
-    rows = batch_sql.execute(_sql("store_daily_metrics_upsert.sql"), {"first_day": first_day, "last_day": last_day})
+    upsert = statement(__name__, "store_daily_metrics_upsert.sql")
+    rows = execute(upsert, {"first_day": first_day, "last_day": last_day})
     return {"first_day": first_day.isoformat(), "last_day": last_day.isoformat(), "rows": rows}

@@ -4,16 +4,13 @@ fleet) and the maintenance events of the vehicles due or overdue."""
 import datetime as dt
 import math
 import statistics
-from pathlib import Path
 
 from django.db import connection, transaction
 from django.utils import timezone
 
 from apps.alerts.services import events_sync
+from apps.common.sql import fetch_dicts, statement
 from apps.intelligence.config import intelligence_config
-from apps.jobs import sql as batch_sql
-
-SQL_DIR = Path(__file__).resolve().parent / "sql"
 
 MAINTENANCE_DEFAULTS = {
     "WINDOW_DAYS": 90,
@@ -34,7 +31,7 @@ SOURCE_MAINTENANCE = "intelligence.maintenance"
 
 
 def _rows(sql_name: str, params: dict) -> list[dict]:
-    return batch_sql.fetch_dicts((SQL_DIR / sql_name).read_text(), params)
+    return fetch_dicts(statement(__name__, sql_name), params)
 
 
 def _end_of_day(day: dt.date) -> dt.datetime:
@@ -137,20 +134,7 @@ def maintenance_forecast_refresh(*, as_of: dt.date | None = None) -> dict:
     now = timezone.now()
     with connection.cursor() as cursor:
         cursor.execute(
-            """
-            INSERT INTO fleet_maintenanceforecast AS f (
-                vehicle_id, as_of, predicted_service_on, km_since_service, days_since_service, utilisation,
-                idle_days, harsh_event_load, urgency, reason, created_at, updated_at)
-            SELECT v, %(as_of)s, p, k, d, round(u::numeric, 4), i, h, g, r, %(now)s, %(now)s
-            FROM unnest(%(vehicle)s::bigint[], %(predicted)s::date[], %(km)s::int[], %(days)s::int[],
-                        %(util)s::float8[], %(idle)s::int[], %(harsh)s::float8[], %(urgency)s::text[],
-                        %(reason)s::text[]) AS x(v, p, k, d, u, i, h, g, r)
-            ON CONFLICT (vehicle_id, as_of) DO UPDATE SET
-                predicted_service_on = EXCLUDED.predicted_service_on, km_since_service = EXCLUDED.km_since_service,
-                days_since_service = EXCLUDED.days_since_service, utilisation = EXCLUDED.utilisation,
-                idle_days = EXCLUDED.idle_days, harsh_event_load = EXCLUDED.harsh_event_load,
-                urgency = EXCLUDED.urgency, reason = EXCLUDED.reason, updated_at = EXCLUDED.updated_at
-            """,
+            statement(__name__, "maintenance_forecast_upsert.sql"),
             {
                 "as_of": as_of,
                 "now": now,

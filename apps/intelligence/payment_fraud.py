@@ -1,6 +1,6 @@
 """Payment fraud: an XGBoost classifier on the labelled card payments, against a rule baseline.
 
-Training (`payment_fraud_train`): features from one SQL statement (sql/payment_features.sql);
+Training (`payment_fraud_train`): features from one SQL statement (sql/payment_fraud.sql, `features`);
 a time-based split on the labelled payments' months: the last TEST_FRACTION of months is the
 test set, and the last VALID_FRACTION of the remaining rows (by time) is the validation set that
 early-stops the boosting and chooses the alert threshold (the best F1). Reported on the test set:
@@ -26,10 +26,10 @@ from django.utils import timezone
 
 from apps.alerts.services import events_sync
 from apps.common.exceptions import ApplicationError
+from apps.common.sql import statement
 from apps.intelligence.config import intelligence_config
 
 SOURCE = "intelligence.payment_fraud"
-SQL = Path(__file__).resolve().parent / "sql" / "payment_features.sql"
 
 DEFAULTS = {
     "TEST_FRACTION": 0.2,
@@ -67,10 +67,10 @@ def _frame(*, since, until, labelled_only=False, unscored_only=False, keep_per_m
     parts = []
     with transaction.atomic():
         with connection.cursor() as cursor:
-            cursor.execute("SET LOCAL jit = off")  # see apps.jobs.sql
+            cursor.execute("SET LOCAL jit = off")  # see apps.common.sql
         with connection.chunked_cursor() as cursor:
             cursor.execute(
-                SQL.read_text(),
+                statement(__name__, "payment_fraud.sql", "features"),
                 {
                     "since": since,
                     "until": until,
@@ -277,12 +277,7 @@ def payment_fraud_score(*, model_meta: dict, progress=None) -> dict:
             scores = booster.predict(xgb.DMatrix(frame[model_meta["features"]].astype(float)))
             with transaction.atomic(), connection.cursor() as cursor:
                 cursor.execute(
-                    """
-                    UPDATE transactions_payment p SET fraud_score = s.score
-                    FROM unnest(%(ids)s::bigint[], %(paid)s::timestamptz[], %(scores)s::float8[])
-                        AS s(id, paid_at, score)
-                    WHERE p.id = s.id AND p.paid_at = s.paid_at
-                    """,
+                    statement(__name__, "payment_fraud.sql", "scores_write"),
                     {
                         "ids": frame["id"].astype(np.int64).tolist(),
                         "paid": frame["paid_at"].tolist(),
@@ -309,15 +304,7 @@ def payment_fraud_events(*, model_meta: dict, as_of: dt.datetime | None = None) 
         if as_of is None:
             return events_sync(event_type="fraud_risk", findings=[], source=SOURCE)
         cursor.execute(
-            """
-            SELECT customer_id, count(*) AS flagged, max(fraud_score) AS max_score,
-                   sum(abs(amount)) AS flagged_amount, sum(fraud_score * abs(amount)) AS expected_loss
-            FROM transactions_payment
-            WHERE paid_at > %(since)s AND paid_at <= %(until)s AND fraud_score >= %(threshold)s
-            GROUP BY customer_id
-            ORDER BY expected_loss DESC, customer_id
-            LIMIT %(limit)s
-            """,
+            statement(__name__, "payment_fraud.sql", "flagged_customers"),
             {
                 "since": as_of - dt.timedelta(days=cfg["EVENT_DAYS"]),
                 "until": as_of,

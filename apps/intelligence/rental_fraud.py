@@ -15,17 +15,16 @@ All of it is one SQL statement (sql/rental_fraud.sql); Python only words the fin
 import datetime as dt
 import json
 from decimal import Decimal
-from pathlib import Path
 
 from django.utils import timezone
+from psycopg import sql
 
 from apps.alerts.services import events_sync
+from apps.common.sql import fetch_dicts, statement_sql
 from apps.intelligence.config import intelligence_config
 from apps.intelligence.segments import rfm_sql
-from apps.jobs import sql as batch_sql
 
 SOURCE = "intelligence.rental_fraud"
-SQL = Path(__file__).resolve().parent / "sql" / "rental_fraud.sql"
 
 DEFAULTS = {
     "WINDOW_DAYS": 30,
@@ -97,7 +96,7 @@ def rental_fraud_scan(*, as_of: dt.datetime | None = None) -> list[dict]:
         "min_far_returns": cfg["MIN_FAR_RETURNS"],
         "reason_z": cfg["REASON_Z"],
     }
-    rows = batch_sql.fetch_dicts(SQL.read_text().replace("{rfm}", rfm_sql()), params)
+    rows = fetch_dicts(statement_sql(__name__, "rental_fraud.sql", rfm=sql.SQL(rfm_sql())), params)
 
     results = []
     for row in rows:

@@ -4,28 +4,25 @@ as CSV."""
 import csv
 import datetime as dt
 from collections.abc import Iterable
-from pathlib import Path
 from typing import TextIO
 
 from django.utils import timezone
 
-from apps.jobs import sql as batch_sql
-
-SQL_DIR = Path(__file__).resolve().parent / "sql"
+from apps.common.sql import fetch_dicts, statement
 
 
 def vehicle_performance_report(*, as_of: dt.datetime | None = None, days: int = 90) -> list[dict]:
     """Every vehicle graded best to worst (utilisation, revenue, incidents, harsh events), one query."""
     until = as_of or timezone.now()
-    return batch_sql.fetch_dicts(
-        (SQL_DIR / "vehicle_performance.sql").read_text(), {"since": until - dt.timedelta(days=days), "until": until}
+    return fetch_dicts(
+        statement(__name__, "vehicle_performance.sql"), {"since": until - dt.timedelta(days=days), "until": until}
     )
 
 
 def driver_performance_report(*, as_of: dt.datetime | None = None, days: int = 90) -> list[dict]:
     until = as_of or timezone.now()
-    return batch_sql.fetch_dicts(
-        (SQL_DIR / "driver_performance.sql").read_text(), {"since": until - dt.timedelta(days=days), "until": until}
+    return fetch_dicts(
+        statement(__name__, "driver_performance.sql"), {"since": until - dt.timedelta(days=days), "until": until}
     )
 
 

@@ -3,16 +3,13 @@ their expected effect, and the anomaly events of the largest ones."""
 
 import datetime as dt
 from decimal import ROUND_HALF_UP, Decimal
-from pathlib import Path
 
 from django.db import transaction
 from django.utils import timezone
 
 from apps.alerts.services import events_sync
+from apps.common.sql import fetch_dicts, statement
 from apps.intelligence.config import intelligence_config
-from apps.jobs import sql as batch_sql
-
-SQL_DIR = Path(__file__).resolve().parent / "sql"
 
 REVENUE_DEFAULTS = {
     "WINDOW_DAYS": 90,
@@ -35,7 +32,7 @@ SOURCE_REVENUE = "intelligence.revenue"
 
 
 def _rows(sql_name: str, params: dict) -> list[dict]:
-    return batch_sql.fetch_dicts((SQL_DIR / sql_name).read_text(), params)
+    return fetch_dicts(statement(__name__, sql_name), params)
 
 
 def _half_euro(value: float) -> Decimal:

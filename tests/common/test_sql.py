@@ -60,3 +60,11 @@ def test_sql_files_load_by_statement_name(tmp_path, monkeypatch):
         sql_files.statement("fake_sql_owner", "two.sql", "third")
     composed = sql_files.statement_sql("fake_sql_owner", "two.sql", "second", table=sql.Identifier('odd "name'))
     assert composed.as_string(None) == 'SELECT * FROM "odd ""name"'
+
+
+@pytest.mark.django_db
+def test_batch_statements_run_with_jit_off_and_return_dicts_or_a_row_count():
+    from apps.common.sql import execute, fetch_dicts
+
+    assert fetch_dicts("SELECT current_setting('jit') AS jit, %(n)s::int AS n", {"n": 7}) == [{"jit": "off", "n": 7}]
+    assert execute("SELECT generate_series(1, %(n)s)", {"n": 3}) == 3

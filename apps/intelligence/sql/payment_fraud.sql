@@ -1,3 +1,6 @@
+-- Payment fraud's statements (apps.intelligence.payment_fraud).
+
+-- @statement features
 -- Model features of card payments paid in [%(since)s, %(until)s): the payment itself, its card and
 -- client, and the card's recent history (velocity over 24 hours, amount against the card's mean
 -- of the previous 30 days, time since its previous payment, a change of merchant state). History
@@ -59,4 +62,22 @@ WHERE b.paid_at >= %(since)s
   AND (NOT %(labelled_only)s OR b.is_fraud IS NOT NULL)
   AND (NOT %(unscored_only)s OR b.fraud_score IS NULL)
   AND (b.is_fraud IS TRUE OR %(keep_per_mille)s >= 1000 OR mod(b.id, 1000) < %(keep_per_mille)s)
-ORDER BY b.paid_at, b.id
+ORDER BY b.paid_at, b.id;
+
+-- @statement scores_write
+-- The scores of a chunk of payments, from arrays (one statement).
+UPDATE transactions_payment p SET fraud_score = s.score
+FROM unnest(%(ids)s::bigint[], %(paid)s::timestamptz[], %(scores)s::float8[])
+    AS s(id, paid_at, score)
+WHERE p.id = s.id AND p.paid_at = s.paid_at;
+
+-- @statement flagged_customers
+-- The clients with the largest expected fraud loss (score x amount) among their flagged payments
+-- in (since, until].
+SELECT customer_id, count(*) AS flagged, max(fraud_score) AS max_score,
+       sum(abs(amount)) AS flagged_amount, sum(fraud_score * abs(amount)) AS expected_loss
+FROM transactions_payment
+WHERE paid_at > %(since)s AND paid_at <= %(until)s AND fraud_score >= %(threshold)s
+GROUP BY customer_id
+ORDER BY expected_loss DESC, customer_id
+LIMIT %(limit)s;
