@@ -53,10 +53,11 @@ def test_uploads_queue_one_feature_task_while_one_is_waiting(device, monkeypatch
     from django.core.cache import cache
 
     from apps.telematics import services, tasks
+    from apps.telematics.services.trip_features import _features_requested_key
 
     queued = []
     monkeypatch.setattr(tasks.trip_features_pending, "delay", lambda: queued.append(1))
-    cache.delete(services._features_requested_key())
+    cache.delete(_features_requested_key())
     for n in range(3):
         with django_capture_on_commit_callbacks(execute=True):
             trip_ingest(device=device, upload=_upload(f"q{n}"))
@@ -68,7 +69,7 @@ def test_uploads_queue_one_feature_task_while_one_is_waiting(device, monkeypatch
     with django_capture_on_commit_callbacks(execute=True):
         trip_ingest(device=device, upload=_upload("after"))
     assert queued == [1, 1]  # the task cleared the key before it read the pending trips
-    cache.delete(services._features_requested_key())
+    cache.delete(_features_requested_key())
 
 
 def test_pending_features_task_computes_every_pending_trip_in_chunks(device):
@@ -84,6 +85,7 @@ def test_pending_features_task_computes_every_pending_trip_in_chunks(device):
 
 def test_a_trip_whose_features_fail_does_not_hold_up_the_others(device, monkeypatch):
     from apps.telematics import services
+    from apps.telematics.services import trip_features
 
     ids = [trip_ingest(device=device, upload=_upload(f"f{n}"), enqueue_features=False).trip_id for n in range(3)]
     real = services.trip_features_compute_many
@@ -93,7 +95,7 @@ def test_a_trip_whose_features_fail_does_not_hold_up_the_others(device, monkeypa
             raise ValueError("bad trip")
         return real(trip_ids=trip_ids, **kwargs)
 
-    monkeypatch.setattr(services, "trip_features_compute_many", failing_for_the_second)
+    monkeypatch.setattr(trip_features, "trip_features_compute_many", failing_for_the_second)
     assert services.trip_features_compute_pending() == 2
     status = dict(Trip.objects.filter(pk__in=ids).values_list("pk", "feature_status"))
     assert status == {ids[0]: "done", ids[1]: "failed", ids[2]: "done"}

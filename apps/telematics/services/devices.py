@@ -1,0 +1,108 @@
+"""Devices: created with a token shown once, rotated, revoked, and authenticated per request."""
+
+import secrets
+import time
+
+from django.db import connection, transaction
+from django.utils import timezone
+
+from apps.audit.services import audit_record
+from apps.common.keys import hash_key, new_secret_key, split_key
+from apps.telematics.models import Device
+from apps.telematics.services.prepared import prepared_cursor
+
+
+@transaction.atomic
+def device_create(
+    *, serial: str, kind: str = Device.Kind.OBD, vehicle=None, customer=None, actor=None
+) -> tuple[Device, str]:
+    """Creates a device and returns it with its raw token, which is never stored or shown again."""
+    raw, prefix = new_secret_key("dev")
+    device = Device.objects.create(
+        serial=serial, kind=kind, vehicle=vehicle, customer=customer, token_prefix=prefix, token_hash=hash_key(raw)
+    )
+    audit_record(action="device.create", actor=actor, entity=device, data={"serial": serial, "kind": kind})
+    return device, raw
+
+
+@transaction.atomic
+def device_token_rotate(*, device: Device, actor=None) -> tuple[Device, str]:
+    raw, prefix = new_secret_key("dev")
+    device.token_prefix, device.token_hash = prefix, hash_key(raw)
+    device.save(update_fields=["token_prefix", "token_hash", "updated_at"])
+    audit_record(action="device.token_rotate", actor=actor, entity=device)
+    return device, raw
+
+
+@transaction.atomic
+def device_revoke(*, device: Device, actor=None) -> Device:
+    if device.revoked_at is None:
+        device.revoked_at = timezone.now()
+        device.is_active = False
+        device.save(update_fields=["revoked_at", "is_active", "updated_at"])
+        audit_record(action="device.revoke", actor=actor, entity=device)
+    return device
+
+
+# In the model's field order, as Model.from_db expects for a partial row.
+_DEVICE_FIELDS = tuple(
+    f.attname
+    for f in Device._meta.concrete_fields
+    if f.attname in {"id", "token_hash", "is_active", "revoked_at", "last_seen_at", "customer_id", "vehicle_id"}
+)
+_DEVICE_BY_PREFIX_SQL = f"SELECT {', '.join(_DEVICE_FIELDS)} FROM telematics_device WHERE token_prefix = %s"
+
+
+def device_authenticate(*, raw_token: str) -> Device | None:
+    """The active device for a presented token, or None. Records last contact at most once a minute.
+
+    One plain query on the token prefix: it runs on every upload, where the ORM's query
+    building cost more than the query. The device comes back with only these fields loaded
+    (the rest are deferred)."""
+    prefix = split_key(raw_token)
+    if prefix is None:
+        return None
+    with prepared_cursor() as cursor:
+        cursor.execute(_DEVICE_BY_PREFIX_SQL, [prefix], prepare=True)
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    device = Device.from_db(connection.alias, _DEVICE_FIELDS, row)
+    if not secrets.compare_digest(device.token_hash, hash_key(raw_token)):
+        return None
+    if not device.is_active or device.revoked_at is not None:
+        return None
+    now = timezone.now()
+    if device.last_seen_at is None or (now - device.last_seen_at).total_seconds() > 60:
+        with connection.cursor() as cursor:
+            cursor.execute("UPDATE telematics_device SET last_seen_at = %s WHERE id = %s", [now, device.pk])
+        device.last_seen_at = now
+    return device
+
+
+# Devices this process authenticated for uploads lately: the token's SHA-256 -> (device, when).
+_UPLOAD_DEVICES: dict[str, tuple[Device, float]] = {}
+UPLOAD_DEVICE_SECONDS = 30
+_UPLOAD_DEVICES_MAX = 10_000
+
+
+def device_authenticate_for_upload(*, raw_token: str) -> Device | None:
+    """device_authenticate, remembered by this process for UPLOAD_DEVICE_SECONDS.
+
+    For uploads only: the trip statement reads the device row again in the upload's own
+    transaction and refuses a device revoked or deactivated meanwhile (DeviceRefused), so this
+    saves a query per upload without letting such a device store anything. Until the memory
+    expires it can still be told why a malformed body was refused (400) instead of 401."""
+    key = hash_key(raw_token)
+    now = time.monotonic()
+    known = _UPLOAD_DEVICES.get(key)
+    if known is not None and now - known[1] < UPLOAD_DEVICE_SECONDS:
+        return known[0]
+    device = device_authenticate(raw_token=raw_token)
+    if device is None:
+        _UPLOAD_DEVICES.pop(key, None)
+        return None
+    if len(_UPLOAD_DEVICES) >= _UPLOAD_DEVICES_MAX:
+        _UPLOAD_DEVICES.clear()
+    _UPLOAD_DEVICES[key] = (device, now)
+    return device
