@@ -7,7 +7,7 @@ import pandas as pd
 from django.db import connection
 from psycopg import sql as pgsql
 
-from apps.common.sql import int_array_literal, pgcopy_decode
+from apps.common.sql import int_array_literal, pgcopy_decode, statement_sql
 from apps.risk.features import FEATURE_NAMES
 from apps.risk.models import RiskModel, RiskScore
 
@@ -18,6 +18,11 @@ def _columns(feature_names) -> str:
     if unknown:
         raise ValueError(f"unknown feature columns: {sorted(unknown)}")
     return ", ".join(f"f.{name}" for name in feature_names)
+
+
+def _identifiers(alias: str, names) -> pgsql.Composed:
+    """`alias.name, ...` of allow-listed feature columns, quoted as identifiers."""
+    return pgsql.SQL(", ").join(pgsql.Identifier(alias, name) for name in names)
 
 
 def risk_model_active() -> RiskModel | None:
@@ -41,24 +46,14 @@ def training_frame(*, as_of: dt.date, window_days: int, follow_days: int, claims
     are known until; drivers who drove nothing in the window are left out."""
     follow_end = min(as_of + dt.timedelta(days=follow_days), claims_known_until)
     exposure_years = (follow_end - as_of).days / 365.25
-    sql = f"""
-        SELECT f.driver_id, {_columns(FEATURE_NAMES)}, COALESCE(c.claims, 0) AS claims
-        FROM telematics_driverfeatures f
-        LEFT JOIN (
-            SELECT driver_id, count(*) AS claims FROM risk_claim
-            WHERE occurred_at >= %(start)s AND occurred_at < %(end)s AND status <> 'rejected'
-            GROUP BY driver_id
-        ) c ON c.driver_id = f.driver_id
-        WHERE f.as_of = %(as_of)s AND f.window_days = %(window)s AND f.km > 0
-        ORDER BY f.driver_id
-    """
+    query = statement_sql(__name__, "features.sql", "training_frame", columns=_identifiers("f", FEATURE_NAMES))
     from django.utils import timezone
 
     tz = timezone.get_current_timezone()
     start = dt.datetime.combine(as_of + dt.timedelta(days=1), dt.time.min, tzinfo=tz)
     end = dt.datetime.combine(follow_end + dt.timedelta(days=1), dt.time.min, tzinfo=tz)
     with connection.cursor() as cursor:
-        cursor.execute(sql, {"as_of": as_of, "window": window_days, "start": start, "end": end})
+        cursor.execute(query, {"as_of": as_of, "window": window_days, "start": start, "end": end})
         rows = cursor.fetchall()
     frame = pd.DataFrame(rows, columns=["driver_id", *FEATURE_NAMES, "claims"])
     frame[list(FEATURE_NAMES)] = frame[list(FEATURE_NAMES)].astype(float)
@@ -70,16 +65,10 @@ def training_frame(*, as_of: dt.date, window_days: int, follow_days: int, claims
 def drivers_to_score(*, model: RiskModel, as_of: dt.date, driver_ids: list[int] | None = None) -> np.ndarray:
     """Ids of the drivers with features as of `as_of` that this model has not scored for that day
     (sorted). Taking them out up front is what lets a killed run pick up where it stopped."""
-    sql = f"""
-        SELECT f.driver_id FROM telematics_driverfeatures f
-        WHERE f.as_of = %(as_of)s AND f.window_days = %(window)s
-        {"AND f.driver_id = ANY(%(ids)s)" if driver_ids is not None else ""}
-        AND NOT EXISTS (SELECT 1 FROM risk_riskscore s
-                        WHERE s.driver_id = f.driver_id AND s.model_id = %(model)s AND s.as_of = %(as_of)s)
-        ORDER BY f.driver_id
-    """
+    only = pgsql.SQL("AND f.driver_id = ANY(%(ids)s)" if driver_ids is not None else "")
+    query = statement_sql(__name__, "features.sql", "drivers_to_score", only_ids=only)
     with connection.cursor() as cursor:
-        cursor.execute(sql, {"as_of": as_of, "window": model.window_days, "ids": driver_ids, "model": model.pk})
+        cursor.execute(query, {"as_of": as_of, "window": model.window_days, "ids": driver_ids, "model": model.pk})
         return np.fromiter((row[0] for row in cursor.fetchall()), dtype=np.int64)
 
 
@@ -93,12 +82,11 @@ def features_chunk(*, model: RiskModel, as_of: dt.date, driver_ids) -> tuple[np.
     names = list(model.feature_names)
     _columns(names)  # allow-listed identifiers only: they become SQL column names below
     # COPY takes no bind parameters: the values are quoted as literals by psycopg.
-    statement = pgsql.SQL(
-        f"""COPY (SELECT f.driver_id::bigint, {", ".join(f"f.{name}::float8" for name in names)}
-                  FROM telematics_driverfeatures f
-                  WHERE f.driver_id = ANY({{ids}}::bigint[]) AND f.as_of = {{as_of}} AND f.window_days = {{window}}
-                  ORDER BY f.driver_id) TO STDOUT (FORMAT binary)"""
-    ).format(
+    statement = statement_sql(
+        __name__,
+        "features.sql",
+        "features_chunk",
+        columns=pgsql.SQL(", ").join(pgsql.SQL("{}::float8").format(pgsql.Identifier("f", name)) for name in names),
         ids=pgsql.Literal(int_array_literal(driver_ids)),
         as_of=pgsql.Literal(as_of),
         window=pgsql.Literal(int(model.window_days)),
