@@ -33,7 +33,7 @@ def trained():
 
 def test_split_by_group_keeps_every_group_in_one_part():
     groups = np.repeat(np.arange(200), 3)  # three rows per driver
-    parts = modeling.split_by_group(groups, seed=7)
+    parts = modeling.split_by_group(groups, seed=7, fractions=(0.6, 0.2, 0.2))
     seen = {}
     for group, part in zip(groups, parts, strict=True):
         assert seen.setdefault(group, part) == part
@@ -43,7 +43,12 @@ def test_split_by_group_keeps_every_group_in_one_part():
     assert by_part["validation"].isdisjoint(by_part["test"])
     assert sum(len(s) for s in by_part.values()) == 200
     assert (len(by_part["train"]), len(by_part["validation"]), len(by_part["test"])) == (120, 40, 40)
-    assert (modeling.split_by_group(groups, seed=7) == parts).all()
+    assert (modeling.split_by_group(groups, seed=7, fractions=(0.6, 0.2, 0.2)) == parts).all()
+
+
+def test_the_default_split_holds_a_third_of_the_groups_out_for_the_test():
+    parts = modeling.split_by_group(np.arange(1000), seed=0)
+    assert {p: int((parts == p).sum()) for p in modeling.PARTS} == {"train": 503, "validation": 167, "test": 330}
 
 
 def test_split_refuses_too_few_groups_and_bad_fractions():
