@@ -7,6 +7,7 @@ from apps.common.exceptions import ApplicationError
 from apps.jobs.selectors import user_can_operate_jobs
 from apps.jobs.services import job_start
 from apps.risk.models import Claim, RiskModel, RiskScore
+from apps.risk.selectors import risk_model_card
 from apps.risk.services import risk_model_activate
 
 
@@ -27,6 +28,10 @@ def _table(headers: list[str], rows: list[list]) -> str:
         "", "<tr>{}</tr>", ((format_html_join("", "<td>{}</td>", ((c,) for c in row)),) for row in rows)
     )
     return format_html('<table class="risk-card"><thead><tr>{}</tr></thead><tbody>{}</tbody></table>', head, body)
+
+
+def _pct(value) -> str:
+    return "—" if value is None else f"{value:.1%}"
 
 
 def _num(value, digits=4):
@@ -60,7 +65,10 @@ class RiskModelAdmin(ReadOnlyModelAdmin):
         "training_data_hash",
         "feature_names",
         "card_metrics",
+        "card_gate",
         "card_calibration",
+        "card_calibration_check",
+        "card_fairness",
         "card_size_tradeoff",
         "card_importances",
         "card_shap",
@@ -115,13 +123,14 @@ class RiskModelAdmin(ReadOnlyModelAdmin):
     def xgb_gini(self, obj):
         return _num((obj.metrics or {}).get("xgboost", {}).get("normalised_gini"), 3)
 
-    @admin.display(description="test metrics (XGBoost vs GLM)")
+    @admin.display(description="test metrics (XGBoost vs the GLMs and the constant)")
     def card_metrics(self, obj):
-        xgb, glm = (obj.metrics or {}).get("xgboost"), (obj.metrics or {}).get("glm")
-        if not xgb or not glm:
+        metrics = obj.metrics or {}
+        names = [n for n in ("xgboost", "glm", "glm_linear", "constant") if n in metrics]
+        if not {"xgboost", "glm"} <= set(names):
             return "—"
         rows = [
-            [label, _num(xgb.get(key), digits), _num(glm.get(key), digits)]
+            [label, *(_num(metrics[n].get(key), digits) for n in names)]
             for key, label, digits in (
                 ("mean_poisson_deviance", "mean Poisson deviance", 4),
                 ("d2", "D²", 4),
@@ -132,7 +141,46 @@ class RiskModelAdmin(ReadOnlyModelAdmin):
                 ("exposure", "exposure (years)", 1),
             )
         ]
-        return _table(["test part", "XGBoost", "GLM"], rows)
+        labels = {"xgboost": "XGBoost", "glm": "GLM (standard)", "glm_linear": "GLM (linear)", "constant": "constant"}
+        return _table(["test part", *(labels[n] for n in names)], rows)
+
+    @admin.display(description="activation gate (test deviance minus each comparator's, bootstrap 95% interval)")
+    def card_gate(self, obj):
+        card = risk_model_card(model=obj)
+        rows = [
+            [r["against"] + (f" ({r['version']})" if r["version"] else ""),
+             r["error"] or f"{r['difference']:+.5f} [{r['ci95'][0]:+.5f}, {r['ci95'][1]:+.5f}]",
+             "passed" if r["passed"] else "FAILED"]
+            for r in card["gate"]
+        ]  # fmt: skip
+        rows.append(["decision", card["decision"] + (f": {card['decision_reason']}" if card["decision_reason"] else ""),
+                     card["decision_by"] or ""])  # fmt: skip
+        return _table(["against", "deviance difference", ""], rows)
+
+    @admin.display(description="calibration check (worst decile with 30+ claims, predicted / observed - 1)")
+    def card_calibration_check(self, obj):
+        calibration = risk_model_card(model=obj)["calibration"]
+        if not calibration:
+            return "—"
+        rows = [
+            [label, _pct(calibration[key]["worst_decile_error"])]
+            for key, label in (("validation_before", "validation, before"), ("test_before", "test, before correction"),
+                               ("test_after", "test, as scored"))
+        ]  # fmt: skip
+        rows.append(["correction", "applied" if calibration["corrected"] else "none"])
+        return _table(["", ""], rows)
+
+    @admin.display(description="fairness report (monitoring only: never a feature or a rating factor)")
+    def card_fairness(self, obj):
+        fairness = risk_model_card(model=obj)["fairness"]
+        rows = [
+            [group, r["group"], r["drivers"], _num(r.get("mean_expected_frequency"), 4), _num(r.get("ratio_score"), 3),
+             _num(r.get("mean_premium"), 2), _num(r.get("ratio_premium"), 3)]
+            for group, table in fairness.get("groups", {}).items()
+            for r in table
+        ]  # fmt: skip
+        headers = ["by", "group", "drivers", "mean expected frequency", "ratio", "mean premium", "ratio"]
+        return _table(headers, rows) if rows else "—"
 
     @admin.display(description="calibration by decile")
     def card_calibration(self, obj):
@@ -147,14 +195,16 @@ class RiskModelAdmin(ReadOnlyModelAdmin):
         headers = ["decile", "drivers", "XGBoost predicted", "observed", "GLM predicted", "observed"]
         return _table(headers, rows)
 
-    @admin.display(description="model size vs accuracy and SHAP cost")
+    @admin.display(description="model size vs accuracy and SHAP cost (chosen on validation)")
     def card_size_tradeoff(self, obj):
         rows = [
-            [r["model"], r["trees"], r["max_depth"], _num(r["test_mean_poisson_deviance"]), _num(r["test_d2"]),
-             _num(r["test_normalised_gini"], 3), f"{r['pred_contribs_rows_per_s_1_thread']:,}"]
+            [r["model"], r["trees"], r["max_depth"], r.get("eta", "—"), _num(r.get("validation_mean_poisson_deviance")),
+             _num(r.get("test_mean_poisson_deviance")), _num(r.get("test_normalised_gini"), 3),
+             f"{r['pred_contribs_rows_per_s_1_thread']:,}" if "pred_contribs_rows_per_s_1_thread" in r else "—"]
             for r in (obj.model_card or {}).get("size_tradeoff", [])
         ]  # fmt: skip
-        headers = ["model", "trees", "depth", "deviance", "D²", "norm. Gini", "SHAP rows/s (1 thread)"]
+        headers = ["model", "trees", "depth", "eta", "validation deviance", "test deviance", "norm. Gini",
+                   "SHAP rows/s (1 thread)"]  # fmt: skip
         return _table(headers, rows) if rows else "—"
 
     @admin.display(description="feature importances (share of total gain)")

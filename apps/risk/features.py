@@ -4,6 +4,7 @@ keeps protected attributes out of every model."""
 from dataclasses import dataclass
 
 from apps.common.exceptions import ApplicationError
+from apps.risk.fairness import FORBIDDEN_ATTRIBUTES, forbidden_among, model_attributes
 
 
 @dataclass(frozen=True)
@@ -30,32 +31,9 @@ FEATURES: tuple[Feature, ...] = (
 FEATURE_NAMES: tuple[str, ...] = tuple(f.name for f in FEATURES)
 BY_NAME = {f.name: f for f in FEATURES}
 
-# Names that must never be a feature: the protected attributes and their proxies. Every field of
+# Names that must never be a feature: the fairness policy's forbidden attributes. Every field of
 # customers.Customer is added at check time (none of them is about how someone drives).
-PROTECTED_NAMES = frozenset(
-    {
-        "age",
-        "age_band",
-        "driver_age",
-        "drivage",
-        "gender",
-        "sex",
-        "birth_year",
-        "birth_date",
-        "date_of_birth",
-        "year_of_birth",
-        "nationality",
-        "ethnicity",
-        "religion",
-        "marital_status",
-        "postal_area",
-        "city",
-        "yearly_income",
-        "total_debt",
-        "credit_score",
-        "licence_since",
-    }
-)
+PROTECTED_NAMES = FORBIDDEN_ATTRIBUTES
 
 
 def customer_field_names() -> set[str]:
@@ -72,14 +50,14 @@ def customer_field_names() -> set[str]:
 def feature_names_check(names: list[str] | tuple[str, ...]) -> None:
     """Refuses a feature list holding a protected attribute, a customer field or anything that is
     not one of the known driving features."""
-    forbidden = PROTECTED_NAMES | customer_field_names()
-    protected = sorted(n for n in names if n.lower() in forbidden)
+    customer = customer_field_names()
+    protected = sorted(set(forbidden_among(names)) | {n for n in names if n.lower() in customer})
     if protected:
         raise ApplicationError(
             f"protected or non-driving attribute(s) cannot be risk features: {', '.join(protected)}",
             code="protected_feature",
         )
-    unknown = sorted(set(names) - set(FEATURE_NAMES))
+    unknown = sorted(set(names) - (set(FEATURE_NAMES) & set(model_attributes())))
     if unknown:
         raise ApplicationError(f"unknown risk feature(s): {', '.join(unknown)}", code="unknown_feature")
     if not names:

@@ -16,14 +16,29 @@ def _date(value: str) -> dt.date | None:
 @register(
     "risk.train",
     title="Train a claim-frequency model (XGBoost beside a GLM); activation stays manual",
-    params={"as_of": str, "window_days": int, "follow_days": int, "seed": int},
+    params={"as_of": str, "window_days": int, "follow_days": int, "seed": int, "min_claims": int},
     schedule="0 4 * * 0",
 )
-def train(ctx: JobContext, *, as_of: str = "", window_days: int = 90, follow_days: int = 365, seed: int = 0) -> dict:
+def train(
+    ctx: JobContext,
+    *,
+    as_of: str = "",
+    window_days: int = 90,
+    follow_days: int = 365,
+    seed: int = 0,
+    min_claims: int = 0,
+) -> dict:
+    """min_claims 0: the RISK_MIN_TRAINING_CLAIMS setting."""
     from apps.risk.services import risk_model_train
 
     ctx.set_total(1, note="building the driver-level data set and training")
-    model = risk_model_train(as_of=_date(as_of), window_days=window_days, follow_days=follow_days, seed=seed)
+    model = risk_model_train(
+        as_of=_date(as_of),
+        window_days=window_days,
+        follow_days=follow_days,
+        seed=seed,
+        min_claims=min_claims or None,
+    )
     ctx.advance(1)
     xgb, glm = model.metrics["xgboost"], model.metrics["glm"]
     return {
@@ -34,6 +49,11 @@ def train(ctx: JobContext, *, as_of: str = "", window_days: int = 90, follow_day
         "glm_test_deviance": glm["mean_poisson_deviance"],
         "xgboost_normalised_gini": xgb["normalised_gini"],
         "glm_normalised_gini": glm["normalised_gini"],
+        "trees": model.model_card["params"]["trees"],
+        "gate_comparisons": {
+            name: {"difference": row["difference"], "ci95": row["ci95"]}
+            for name, row in model.model_card["gate"]["comparisons"].items()
+        },
     }
 
 

@@ -3,17 +3,19 @@ safety score, the band, and the SHAP contributions with reasons in plain words.
 
 How the numbers relate (documented for people reading a score):
 - expected claims per year = exp(margin) where margin is the model's log claim frequency for one
-  year of exposure (base_margin = log 1 = 0);
-- relative risk = expected claims per year / the portfolio mean frequency (the exposure-weighted
-  mean prediction over the drivers the model was trained on, kept in its model card);
+  year of exposure: the base margin (log 1 year + the training part's observed log frequency,
+  kept in the artifact) plus the trees; then the model's calibration correction, if it has one;
+- relative risk = expected claims per year / the portfolio mean frequency (observed claims over
+  exposure of the drivers the model was trained on, kept in its model card);
 - safety score = round(100 / (1 + (relative_risk / 1.5) ** 2)), strictly decreasing in relative
   risk: an average driver (1.0) scores 69, half the average risk 90, twice the average 36, three
   times 20; 100 and 0 are the limits for no risk and unbounded risk;
 - band from relative risk: low < 0.8 <= mild < 1.1 <= medium < 1.5 <= high (safety scores
   about 78+, 65-77, 50-64, 50 and below).
-- contributions: XGBoost's exact TreeSHAP (`pred_contribs`) on the margin; base value +
-  sum(contributions) = margin, so exp(contribution) - 1 is a feature's effect on expected
-  claims, other features held at their contribution.
+- contributions: XGBoost's exact TreeSHAP (`pred_contribs`) on the margin; base value (which
+  includes the base margin) + sum(contributions) = margin, so exp(contribution) - 1 is a
+  feature's effect on expected claims before calibration, other features held at their
+  contribution.
 """
 
 import datetime as dt
@@ -33,7 +35,7 @@ from django.utils import timezone
 from apps.common.sql import pgcopy_encode
 from apps.risk import selectors
 from apps.risk.features import BY_NAME
-from apps.risk.modeling import booster_load
+from apps.risk.modeling import booster_base, booster_load, corrected
 from apps.risk.models import RiskModel, RiskScore
 
 logger = logging.getLogger(__name__)
@@ -120,11 +122,22 @@ class ScoredChunk:
     base_values: np.ndarray | None
 
 
+def expected_frequency(*, model: RiskModel, values: np.ndarray) -> np.ndarray:
+    """Expected claims per year of each row of features (model feature order), calibrated."""
+    booster = model_booster(model)
+    base = np.full(len(values), booster_base(booster))
+    matrix = xgb.DMatrix(values, base_margin=base, feature_names=list(model.feature_names), nthread=1)
+    booster.set_param({"nthread": 1})
+    margin = booster.predict(matrix, output_margin=True).astype(float)
+    return corrected(np.exp(margin), (model.model_card or {}).get("calibration_correction"))
+
+
 def scores_compute(*, model: RiskModel, driver_ids: np.ndarray, values: np.ndarray, explain: bool) -> ScoredChunk:
     """One predict and (when explaining) one pred_contribs call for the whole chunk."""
     booster = model_booster(model)
     # nthread=1: building a 1,000-row matrix is faster than waking a thread pool for it
-    matrix = xgb.DMatrix(values, base_margin=np.zeros(len(values)), feature_names=list(model.feature_names), nthread=1)
+    base = np.full(len(values), booster_base(booster))
+    matrix = xgb.DMatrix(values, base_margin=base, feature_names=list(model.feature_names), nthread=1)
     # A plain prediction of 1,000 rows takes a millisecond on one thread: waking a thread pool
     # costs more than that on a busy machine. Exact SHAP is the heavy part and gets every core.
     booster.set_param({"nthread": 1})
@@ -134,7 +147,7 @@ def scores_compute(*, model: RiskModel, driver_ids: np.ndarray, values: np.ndarr
         booster.set_param({"nthread": 0})
         contribs = booster.predict(matrix, pred_contribs=True).astype(float)
         contributions, base_values = contribs[:, :-1], contribs[:, -1]
-    expected = np.exp(margin)
+    expected = corrected(np.exp(margin), model.model_card.get("calibration_correction"))
     portfolio_mean = float(model.model_card["portfolio_mean_frequency"])
     relative = expected / portfolio_mean
     return ScoredChunk(

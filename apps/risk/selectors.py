@@ -119,3 +119,35 @@ def risk_score_latest(*, driver_id: int) -> RiskScore | None:
     return (
         RiskScore.objects.filter(driver_id=driver_id).select_related("model").order_by("-as_of", "-created_at").first()
     )
+
+
+def risk_model_card(*, model: RiskModel) -> dict:
+    """A model card's decision data as plain rows (the admin and the ops pages show these): the
+    test comparison of every model, the activation gate's comparisons and decision, calibration
+    before and after its correction, and the fairness report (monitoring only)."""
+    metrics, card = model.metrics or {}, model.model_card or {}
+    comparison = [
+        {"model": name, **{k: metrics[name].get(k) for k in ("mean_poisson_deviance", "d2", "normalised_gini",
+                                                              "total_predicted", "total_observed")}}
+        for name in ("xgboost", "glm", "glm_linear", "constant")
+        if name in metrics
+    ]  # fmt: skip
+    activation = card.get("activation") or {}
+    comparisons = activation.get("comparisons") or (card.get("gate") or {}).get("comparisons") or {}
+    gate = [
+        {"against": name, "version": row.get("version"), "difference": row.get("difference"),
+         "ci95": row.get("ci95"), "error": row.get("error"),
+         "passed": "error" not in row and row.get("ci95") is not None and row["ci95"][1] < 0}
+        for name, row in comparisons.items()
+    ]  # fmt: skip
+    return {
+        "comparison": comparison,
+        "gate": gate,
+        "decision": activation.get("decision", "not yet asked"),
+        "decision_reason": activation.get("reason", ""),
+        "decision_by": activation.get("by"),
+        "calibration": card.get("calibration") or {},
+        "calibration_correction": card.get("calibration_correction"),
+        "portfolio_mean_frequency": card.get("portfolio_mean_frequency"),
+        "fairness": card.get("fairness") or {},
+    }

@@ -142,6 +142,8 @@ STORAGES = {
 MEDIA_ROOT = env.path("MEDIA_ROOT", default=str(VAR_DIR / "media"))
 # Where trained model artifacts (XGBoost JSON) are written.
 ARTIFACT_ROOT = env.path("ARTIFACT_ROOT", default=str(VAR_DIR / "artifacts"))
+# Fewest claims the training part of a risk model must hold (apps/risk/services/training.py).
+RISK_MIN_TRAINING_CLAIMS = env.int("RISK_MIN_TRAINING_CLAIMS", default=200)
 
 EMAIL_BACKEND = env("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="fleetops@localhost")

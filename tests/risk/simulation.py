@@ -15,7 +15,9 @@ AS_OF = dt.date(2025, 1, 31)
 TODAY = dt.date(2026, 2, 1)  # 365 following days are known
 
 
-def driver_frame(n: int, *, seed: int = 0, effect: float = 0.6, base_frequency: float = 0.25):
+def driver_frame(n: int, *, seed: int = 0, effect: float = 0.6, base_frequency: float = 0.25, interaction: float = 0.0):
+    """With `interaction`, the drivers in the top 30% of both night driving and speeding have their
+    frequency multiplied by exp(interaction): a risk no additive GLM can express, trees can."""
     rng = np.random.default_rng(seed)
     a = rng.normal(size=n)
     features = {
@@ -30,13 +32,25 @@ def driver_frame(n: int, *, seed: int = 0, effect: float = 0.6, base_frequency: 
         "phone_use_per_hour": np.maximum(0, rng.normal(30 + 20 * a, 15)),
     }
     frequency = np.exp(np.log(base_frequency) + effect * a)
+    if interaction:
+        night, speeding = features["night_share"], features["speeding_share"]
+        both = (night > np.quantile(night, 0.7)) & (speeding > np.quantile(speeding, 0.7))
+        frequency = frequency * np.exp(interaction * both)
     return a, features, frequency, rng
 
 
-def seed_drivers(n: int, *, seed: int = 0, effect: float = 0.6, as_of: dt.date = AS_OF, follow_days: int = 365):
+def seed_drivers(
+    n: int,
+    *,
+    seed: int = 0,
+    effect: float = 0.6,
+    as_of: dt.date = AS_OF,
+    follow_days: int = 365,
+    interaction: float = 0.0,
+):
     """Creates n customers, their 90-day features as of `as_of` and Poisson claims over the
     following `follow_days`. Returns (customer ids, latent aggressiveness)."""
-    a, features, frequency, rng = driver_frame(n, seed=seed, effect=effect)
+    a, features, frequency, rng = driver_frame(n, seed=seed, effect=effect, interaction=interaction)
     customers = Customer.objects.bulk_create(
         [Customer(first_name="Sim", last_name=f"Driver {i}", email=f"sim{seed}-{i}@example.com") for i in range(n)]
     )

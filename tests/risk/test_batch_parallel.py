@@ -7,19 +7,21 @@ import numpy as np
 import pytest
 from django.db import connection
 
-from apps.risk import scoring, selectors, services
+from apps.risk import scoring, selectors
 from apps.risk.models import RiskScore
 from apps.risk.services import risk_model_activate, risk_model_train
+from apps.risk.services import scores as services
 from apps.telematics.models import DriverFeatures
 from tests.risk.simulation import AS_OF, TODAY, seed_drivers
 
 
 @pytest.fixture
-def committed_model(transactional_db, artifact_root):
+def committed_model(transactional_db, artifact_root, settings):
     """Drivers, features and an active model committed for real: worker threads have their own
     connections and only see committed rows."""
+    settings.RISK_MIN_TRAINING_CLAIMS = 20
     ids, _ = seed_drivers(300, seed=4)
-    model = risk_model_activate(model=risk_model_train(as_of=AS_OF, today=TODAY))
+    model = risk_model_activate(model=risk_model_train(as_of=AS_OF, today=TODAY), force_reason="test: 300 drivers")
     return ids, model
 
 

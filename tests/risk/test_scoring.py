@@ -9,8 +9,9 @@ from apps.alerts.models import OperationalEvent
 from apps.common.exceptions import ApplicationError
 from apps.jobs.models import JobRun
 from apps.jobs.services import job_execute, job_start
-from apps.risk import scoring, services
+from apps.risk import scoring
 from apps.risk.models import RiskScore
+from apps.risk.services import scores as services
 from apps.telematics.models import DriverFeatures
 from tests.risk.simulation import AS_OF
 

@@ -9,6 +9,7 @@ from apps.audit.models import AuditEntry
 from apps.common.exceptions import ApplicationError
 from apps.customers.models import Customer
 from apps.risk.features import FEATURE_NAMES, PROTECTED_NAMES, feature_names_check
+from apps.risk.modeling import SEARCH_GRID
 from apps.risk.models import Claim, RiskModel
 from apps.risk.scoring import artifact_file
 from apps.risk.services import risk_model_activate, risk_model_train
@@ -39,10 +40,21 @@ def test_training_stores_an_inactive_model_with_its_card(simulated, artifact_roo
     card = model.model_card
     assert card["data"]["drivers"] == 600
     assert card["data"]["claims"] == Claim.objects.count()
-    assert [r["model"] for r in card["size_tradeoff"]] == ["chosen", "deeper", "reference"]
+    assert len(card["size_tradeoff"]) == len(SEARCH_GRID)
+    assert [r["model"] for r in card["size_tradeoff"]].count("chosen") == 1
+    chosen = next(r for r in card["size_tradeoff"] if r["model"] == "chosen")
+    assert chosen["validation_mean_poisson_deviance"] == min(
+        r["validation_mean_poisson_deviance"] for r in card["size_tradeoff"]
+    )
+    assert (card["params"]["max_depth"], card["params"]["trees"]) == (chosen["max_depth"], chosen["trees"])
+    assert not card["params"]["cap_reached"] and card["params"]["trees"] < card["params"]["max_trees"]
     assert {r["feature"] for r in card["shap_summary_test"]} == set(FEATURE_NAMES)
     assert {r["feature"] for r in card["feature_importances"]} == set(FEATURE_NAMES)
-    assert card["portfolio_mean_frequency"] > 0
+    # the portfolio mean is the observed one: claims over exposure of the drivers trained on
+    exposure_years = 600 * 365 / 365.25  # each driver followed 365 days
+    assert card["portfolio_mean_frequency"] == pytest.approx(Claim.objects.count() / exposure_years)
+    assert set(card["gate"]["comparisons"]) == {"constant", "glm"}
+    assert {"xgboost", "glm", "glm_linear", "constant"} <= set(model.metrics)
     assert set(card["feature_quantiles"]) == set(FEATURE_NAMES)
     # the latent effect drives harsh braking: its SHAP values rise with the value
     harsh = next(r for r in card["shap_summary_test"] if r["feature"] == "harsh_brake_per_100km")
@@ -126,15 +138,14 @@ def test_every_trained_model_passes_the_guard(simulated, artifact_root):
 # --- activation ----------------------------------------------------------------------------------
 
 
-def test_activation_keeps_exactly_one_model_active(simulated, artifact_root):
-    first = risk_model_activate(model=risk_model_train(as_of=AS_OF, today=TODAY))
-    second = risk_model_train(as_of=AS_OF, today=TODAY, seed=5)
+def test_activation_keeps_exactly_one_model_active(gate_world):
+    first, second = gate_world
     call_command("activate_risk_model", second.version)
     assert list(RiskModel.objects.filter(is_active=True).values_list("pk", flat=True)) == [second.pk]
     first.refresh_from_db()
     assert not first.is_active
     entry = AuditEntry.objects.filter(action="risk.model_activated").order_by("-id").first()
-    assert entry.data == {"version": second.version, "previous": [first.version]}
+    assert entry.data == {"version": second.version, "previous": [first.version], "gate": "activated"}
 
 
 def test_activation_refuses_a_missing_artifact(simulated, artifact_root):

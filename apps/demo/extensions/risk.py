@@ -1,5 +1,7 @@
-"""Demo world extension: train a claim-frequency model on the demo drivers, activate it and score
-every driver, when the demo drivers carry enough claims to learn from.
+"""Demo world extension: train a claim-frequency model on the demo drivers, activate it if it
+passes the activation gate and score every driver, when the demo drivers carry enough claims to
+learn from (RISK_MIN_TRAINING_CLAIMS in the training part; otherwise the seed says why there is no
+model). A model that fails the gate is kept inactive, never forced.
 
 The telematics demo simulates the last 45-60 days of driving with claims. The model needs claims
 that happen AFTER the features it learns from, so the driver features are taken as of 31 days
@@ -12,16 +14,17 @@ import random
 
 from django.utils import timezone
 
+from apps.common.exceptions import ApplicationError
 from apps.risk import selectors
 from apps.risk.services import (
     MIN_FOLLOW_DAYS,
     MIN_TRAINING_DRIVERS,
     drivers_score,
+    min_training_claims,
     risk_model_activate,
     risk_model_train,
 )
 
-MIN_DEMO_CLAIMS = 20
 WINDOW_DAYS = 90
 
 
@@ -36,15 +39,26 @@ def seed(*, size: str, rng: random.Random, stdout) -> None:
     if drivers == 0:
         # Fail (and so run again on the next seed_demo) rather than record a world without drivers.
         raise RuntimeError(f"no demo driver has driving before {as_of}: the telematics demo extension must run first")
-    if drivers < MIN_TRAINING_DRIVERS or claims < MIN_DEMO_CLAIMS:
+    no_model = " (seed a medium world or simulate more drivers, then `manage.py train_risk_model`)"
+    if drivers < MIN_TRAINING_DRIVERS:
         stdout.write(
-            f"  risk: {drivers} demo drivers with driving before {as_of} and {claims} claims since: too few to "
-            f"train a model (needs {MIN_TRAINING_DRIVERS} drivers and {MIN_DEMO_CLAIMS} claims); no model trained,"
-            " no scores (seed a medium world or simulate more drivers, then `manage.py train_risk_model`)"
+            f"  risk: no model: {drivers} demo drivers with driving before {as_of}, at least {MIN_TRAINING_DRIVERS}"
+            f" are needed{no_model}"
         )
         return
-    model = risk_model_train(as_of=as_of, window_days=WINDOW_DAYS, seed=rng.randrange(1_000), today=today)
-    risk_model_activate(model=model)
+    try:
+        model = risk_model_train(as_of=as_of, window_days=WINDOW_DAYS, seed=rng.randrange(1_000), today=today)
+    except ApplicationError as exc:
+        stdout.write(
+            f"  risk: no model: {drivers} demo drivers, {claims} claims since {as_of}; training refused: {exc.message}"
+            f" (minimum {min_training_claims()} claims in the training part){no_model}"
+        )
+        return
+    try:
+        risk_model_activate(model=model)
+    except ApplicationError as exc:
+        stdout.write(f"  risk: model {model.version} trained but NOT activated, no scores: {exc.message}")
+        return
     result = drivers_score(model=model)
     xgb, glm = model.metrics["xgboost"], model.metrics["glm"]
     stdout.write(

@@ -1,23 +1,15 @@
-"""Risk writes: rescoring requests, scoring, training and activation of claim-frequency models."""
+"""Risk writes: rescoring requests and scoring drivers with the active model."""
 
 import contextlib
-import datetime as dt
-import hashlib
-import json
 import logging
 import threading
-from pathlib import Path
 
-import numpy as np
 from django.conf import settings
 from django.core.cache import cache
 from django.db import connection, transaction
-from django.db.models import Q
 from django.utils import timezone
 
-from apps.audit.services import audit_record
 from apps.common.exceptions import ApplicationError
-from apps.risk.features import FEATURE_NAMES, FEATURES, feature_names_check
 from apps.risk.models import RiskModel, RiskScore
 
 logger = logging.getLogger(__name__)
@@ -240,171 +232,3 @@ def driver_score_refresh(*, model, driver_id: int):
     driver_ids, values = selectors.features_chunk(model=model, as_of=as_of, driver_ids=[driver_id])
     scores_chunk_save(model=model, as_of=as_of, driver_ids=driver_ids, values=values, update_changed=True)
     return RiskScore.objects.get(driver_id=driver_id, model=model, as_of=as_of)
-
-
-# --- training and activation ---------------------------------------------------------------------
-
-MIN_FOLLOW_DAYS = 30
-MIN_TRAINING_DRIVERS = 30
-
-
-def _training_as_of(*, window_days: int, today: dt.date) -> dt.date:
-    from apps.risk import selectors
-
-    usable = [d for d in selectors.feature_dates(window_days=window_days) if d <= today - dt.timedelta(MIN_FOLLOW_DAYS)]
-    if not usable:
-        raise ApplicationError(
-            f"no {window_days}-day driver features at least {MIN_FOLLOW_DAYS} days old: claims in the following"
-            " period cannot be observed yet",
-            code="no_training_data",
-        )
-    return usable[-1]
-
-
-def risk_model_train(
-    *,
-    as_of: dt.date | None = None,
-    window_days: int = 90,
-    follow_days: int = 365,
-    seed: int = 0,
-    today: dt.date | None = None,
-) -> RiskModel:
-    """Trains a claim-frequency model on drivers' features as of `as_of` and their claims in the
-    following `follow_days` (cut at `today`), beside a Poisson GLM, and stores it (inactive) with
-    its model card. Training the same data again returns the model already stored."""
-    from apps.risk import modeling, selectors
-
-    today = today or timezone.localdate()
-    if window_days < 1 or follow_days < 1:
-        raise ApplicationError("window_days and follow_days must be positive", code="invalid")
-    as_of = as_of or _training_as_of(window_days=window_days, today=today)
-    if (today - as_of).days < MIN_FOLLOW_DAYS:
-        raise ApplicationError(
-            f"as_of {as_of} leaves less than {MIN_FOLLOW_DAYS} days of following period before {today}",
-            code="no_training_data",
-        )
-    feature_names_check(FEATURE_NAMES)
-    frame = selectors.training_frame(
-        as_of=as_of, window_days=window_days, follow_days=follow_days, claims_known_until=today
-    )
-    if len(frame) < MIN_TRAINING_DRIVERS:
-        raise ApplicationError(
-            f"{len(frame)} drivers with {window_days}-day features as of {as_of}: at least {MIN_TRAINING_DRIVERS}"
-            " are needed",
-            code="no_training_data",
-        )
-    if frame["claims"].sum() == 0:
-        raise ApplicationError(
-            f"no claims in the {follow_days} days after {as_of}: there is no frequency to learn",
-            code="no_training_data",
-        )
-    settings_used = {"as_of": str(as_of), "window_days": window_days, "follow_days": follow_days, "seed": seed}
-    digest = modeling.data_hash(frame.assign(**{k: str(v) for k, v in settings_used.items()}))
-    # The version names the data and the procedure: the same data trained again by the same code
-    # returns the stored model; a changed procedure (model size, parameters) makes a new one.
-    procedure = json.dumps(
-        {"params": modeling.XGB_PARAMS, "max_trees": modeling.XGB_MAX_TREES, "features": FEATURE_NAMES},
-        sort_keys=True,
-    )
-    version = f"{as_of:%Y%m%d}-{hashlib.sha256((digest + procedure).encode()).hexdigest()[:10]}"
-    existing = RiskModel.objects.filter(version=version).first()
-    if existing:
-        return existing
-
-    dataset = modeling.Dataset(
-        frame=frame, features=list(FEATURE_NAMES), count_col="claims", exposure_col="exposure", group_col="driver_id"
-    )
-    monotone = {f.name: f.monotone for f in FEATURES if f.monotone}
-    try:
-        result = modeling.compare(dataset, monotone=monotone, seed=seed)
-    except ValueError as exc:
-        raise ApplicationError(str(exc), code="no_training_data") from exc
-    test = result.parts == "test"
-    all_rows = np.ones(len(frame), dtype=bool)
-    predicted = modeling.xgb_predict_counts(result.booster, dataset, all_rows)
-    portfolio_mean = float(predicted.sum() / dataset.exposure.sum())
-    relative_path = f"risk/{version}.json"
-    modeling.booster_save(
-        result.booster,
-        Path(settings.ARTIFACT_ROOT) / relative_path,
-        feature_names=list(FEATURE_NAMES),
-        training_data_hash=digest,
-    )
-    quantile_points = np.linspace(0, 1, 1001)
-    card = {
-        "data": {
-            **settings_used,
-            "follow_period": [str(as_of + dt.timedelta(days=1)), str(min(as_of + dt.timedelta(follow_days), today))],
-            "drivers": len(frame),
-            "claims": int(frame["claims"].sum()),
-            "exposure_years": float(dataset.exposure.sum()),
-        },
-        "params": {
-            **modeling.XGB_PARAMS,
-            "max_trees": modeling.XGB_MAX_TREES,
-            "trees": result.booster.num_boosted_rounds(),
-        },
-        "monotone_constraints": monotone,
-        "size_tradeoff": result.size_tradeoff,
-        "feature_importances": result.importances,
-        "shap_summary_test": modeling.shap_summary(result.booster, dataset.xgb_matrix(test)),
-        "glm_coefficients": result.glm_coefficients,
-        "portfolio_mean_frequency": portfolio_mean,
-        "feature_quantiles": {
-            name: np.round(np.quantile(frame[name].to_numpy(), quantile_points), 6).tolist() for name in FEATURE_NAMES
-        },
-    }
-    return _risk_model_create(
-        version=version,
-        relative_path=relative_path,
-        digest=digest,
-        as_of=as_of,
-        window_days=window_days,
-        metrics=result.metrics,
-        card=card,
-    )
-
-
-@transaction.atomic
-def _risk_model_create(*, version, relative_path, digest, as_of, window_days, metrics, card) -> RiskModel:
-    model = RiskModel.objects.create(
-        version=version,
-        algorithm="xgboost-poisson",
-        artifact_path=relative_path,
-        feature_names=list(FEATURE_NAMES),
-        training_data_hash=digest,
-        as_of=as_of,
-        window_days=window_days,
-        metrics=json.loads(json.dumps(metrics, default=float)),
-        model_card=json.loads(json.dumps(card, default=float)),
-    )
-    audit_record(action="risk.model_trained", entity=model, data={"version": version, "as_of": as_of})
-    return model
-
-
-@transaction.atomic
-def risk_model_activate(*, model: RiskModel, user=None) -> RiskModel:
-    """Makes `model` the one active model (the previous one is deactivated in the same
-    transaction). Refused if its features include a protected attribute or its artifact does
-    not load."""
-    from apps.risk import scoring
-
-    feature_names_check(model.feature_names)
-    if "portfolio_mean_frequency" not in (model.model_card or {}):
-        raise ApplicationError(f"model {model.version} has no model card to score with", code="invalid_model")
-    try:
-        scoring.model_booster(model)
-    except (OSError, ValueError) as exc:
-        raise ApplicationError(f"model {model.version}: artifact does not load ({exc})", code="invalid_model") from exc
-    locked = list(RiskModel.objects.select_for_update().filter(Q(is_active=True) | Q(pk=model.pk)).order_by("pk"))
-    previous = [m for m in locked if m.is_active and m.pk != model.pk]
-    RiskModel.objects.filter(pk__in=[m.pk for m in previous]).update(is_active=False)
-    RiskModel.objects.filter(pk=model.pk).update(is_active=True, activated_at=timezone.now(), activated_by=user)
-    model.refresh_from_db()
-    audit_record(
-        action="risk.model_activated",
-        actor=user,
-        entity=model,
-        data={"version": model.version, "previous": [m.version for m in previous]},
-    )
-    return model

@@ -4,7 +4,9 @@ manage.py train_risk_model                          # latest feature day with 30
 manage.py train_risk_model --as-of 2025-06-30 --window-days 90 --follow-days 365
 manage.py train_risk_model --queue                  # leave it to a Celery worker
 
-The model is stored inactive; activate it with `manage.py activate_risk_model VERSION` or the admin.
+The model is stored inactive; activate it with `manage.py activate_risk_model VERSION` or the admin
+(the activation gate decides). Training refuses fewer claims than RISK_MIN_TRAINING_CLAIMS (200) in
+its training part; `--min-claims` sets another minimum for one run.
 """
 
 from django.core.management.base import BaseCommand
@@ -22,10 +24,14 @@ class Command(BaseCommand):
         parser.add_argument("--window-days", type=int, default=90)
         parser.add_argument("--follow-days", type=int, default=365, help="claims counted over this many days after")
         parser.add_argument("--seed", type=int, default=0, help="seed of the split by driver and of XGBoost")
+        parser.add_argument(
+            "--min-claims", type=int, default=0, help="fewest training-part claims (default: RISK_MIN_TRAINING_CLAIMS)"
+        )
         parser.add_argument("--queue", action="store_true", help="queue for a Celery worker instead of running here")
 
-    def handle(self, *args, as_of, window_days, follow_days, seed, queue, **options):
-        params = {"as_of": as_of, "window_days": window_days, "follow_days": follow_days, "seed": seed}
+    def handle(self, *args, as_of, window_days, follow_days, seed, min_claims, queue, **options):
+        params = {"as_of": as_of, "window_days": window_days, "follow_days": follow_days, "seed": seed,
+                  "min_claims": min_claims}  # fmt: skip
         run = job_run_from_command(kind="risk.train", parameters=params, sync=not queue)
         if queue:
             self.stdout.write(f"queued risk.train as run #{run.pk}")
@@ -37,7 +43,7 @@ class Command(BaseCommand):
             f"{card['data']['drivers']} drivers, {card['data']['claims']} claims, "
             f"{card['params']['trees']} trees depth {card['params']['max_depth']}"
         )
-        for line in comparison_lines(model.metrics, card.get("size_tradeoff")):
+        for line in comparison_lines(model.metrics, card.get("size_tradeoff"), card.get("gate", {}).get("comparisons")):
             self.stdout.write(line)
         if not model.is_active:
             self.stdout.write(f"activate with: manage.py activate_risk_model {model.version}")

@@ -1,0 +1,123 @@
+"""The minimum data to train, the champion/challenger activation gate, and the demo's use of both."""
+
+import io
+import random
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+
+from apps.audit.models import AuditEntry
+from apps.common.exceptions import ApplicationError
+from apps.risk import demo
+from apps.risk.models import RiskModel, RiskScore
+from apps.risk.services import risk_model_activate, risk_model_gate, risk_model_train
+from tests.risk.simulation import AS_OF, TODAY, seed_drivers
+
+
+def test_training_refuses_fewer_claims_than_the_default_minimum(db, artifact_root):
+    seed_drivers(600, seed=1)  # about 180 claims, about 90 of them in the training part
+    with pytest.raises(ApplicationError) as raised:
+        risk_model_train(as_of=AS_OF, today=TODAY)
+    assert raised.value.code == "not_enough_claims"
+    assert "claims in the training part" in raised.value.message
+    assert "at least 200 are needed" in raised.value.message
+    assert "RISK_MIN_TRAINING_CLAIMS" in raised.value.message
+    assert not RiskModel.objects.exists() and not (artifact_root / "risk").exists()
+    # configurable, per run or by the setting
+    assert risk_model_train(as_of=AS_OF, today=TODAY, min_claims=40).pk
+
+
+def test_the_train_command_says_why_it_refuses(db, artifact_root):
+    seed_drivers(600, seed=1)
+    with pytest.raises(CommandError, match="at least 200 are needed"):
+        call_command("train_risk_model", "--as-of", AS_OF.isoformat(), stdout=io.StringIO())
+    call_command("train_risk_model", "--as-of", AS_OF.isoformat(), "--min-claims", "40", stdout=io.StringIO())
+    assert RiskModel.objects.count() == 1
+
+
+def test_a_model_failing_the_gate_is_refused_and_the_card_says_why(active_model, simulated):
+    challenger = risk_model_train(as_of=AS_OF, today=TODAY, seed=7)
+    gate = risk_model_gate(model=challenger)
+    assert set(gate["comparisons"]) == {"constant", "glm", "active"}
+    assert gate["comparisons"]["active"]["version"] == active_model.version
+    assert not gate["passed"]
+    with pytest.raises(ApplicationError) as raised:
+        risk_model_activate(model=challenger)
+    assert raised.value.code == "gate_failed"
+    assert "does not lie below zero" in raised.value.message
+    assert RiskModel.objects.get(is_active=True).pk == active_model.pk
+    challenger.refresh_from_db()
+    assert challenger.model_card["activation"]["decision"] == "refused"
+    assert challenger.model_card["activation"]["failed"] == gate["failed"]
+    assert AuditEntry.objects.filter(action="risk.model_activation_refused", entity_id=str(challenger.pk)).exists()
+
+
+def test_forcing_past_the_gate_needs_a_reason_and_is_audited(active_model, simulated):
+    challenger = risk_model_train(as_of=AS_OF, today=TODAY, seed=7)
+    with pytest.raises(ApplicationError, match="fails the activation gate"):
+        risk_model_activate(model=challenger, force_reason="   ")
+    risk_model_activate(model=challenger, force_reason="pilot: compare live for a week")
+    challenger.refresh_from_db()
+    assert challenger.is_active
+    assert challenger.model_card["activation"]["decision"] == "forced"
+    entry = AuditEntry.objects.filter(action="risk.model_activated", entity_id=str(challenger.pk)).get()
+    assert entry.data["gate"] == "forced"
+    assert entry.data["reason"] == "pilot: compare live for a week"
+    assert entry.data["failed"]
+
+
+def test_a_challenger_that_beats_constant_glm_and_champion_goes_live(gate_world):
+    champion, challenger = gate_world
+    gate = risk_model_gate(model=challenger)
+    assert gate["passed"], gate
+    for name in ("constant", "glm", "active"):
+        assert gate["comparisons"][name]["ci95"][1] < 0, name
+    assert gate["comparisons"]["active"]["test_drivers"] == challenger.model_card["gate"]["test_drivers"]
+    risk_model_activate(model=challenger)
+    challenger.refresh_from_db()
+    assert challenger.is_active and challenger.model_card["activation"]["decision"] == "activated"
+    champion.refresh_from_db()
+    assert not champion.is_active
+
+
+def test_the_champion_is_not_compared_when_the_data_changed_since_training(gate_world):
+    from apps.risk.models import Claim
+    from apps.telematics.models import DriverFeatures
+
+    _, challenger = gate_world
+    trained_on = DriverFeatures.objects.filter(as_of=AS_OF).values("driver_id")
+    Claim.objects.filter(driver_id__in=trained_on, occurred_at__date__gt=AS_OF).order_by("pk").first().delete()
+    gate = risk_model_gate(model=challenger)
+    assert "changed since training" in gate["comparisons"]["active"]["error"]
+    assert not gate["passed"] and "active" in gate["failed"]
+
+
+def test_the_demo_says_why_it_has_no_model(db, artifact_root, monkeypatch):
+    import datetime as dt
+
+    from django.utils import timezone
+
+    today = timezone.localdate()
+    seed_drivers(300, seed=2, as_of=today - dt.timedelta(days=31), follow_days=30)
+    monkeypatch.setattr("apps.telematics.services.driver_features_refresh", lambda **kwargs: None)
+    out = io.StringIO()
+    demo.seed(size="small", rng=random.Random(0), stdout=out)
+    text = out.getvalue()
+    assert "risk: no model" in text and "at least 200 are needed" in text
+    assert not RiskModel.objects.exists() and not RiskScore.objects.exists()
+
+
+def test_the_demo_never_activates_a_model_failing_the_gate(db, artifact_root, settings, monkeypatch):
+    import datetime as dt
+
+    from django.utils import timezone
+
+    settings.RISK_MIN_TRAINING_CLAIMS = 5
+    today = timezone.localdate()
+    seed_drivers(300, seed=2, as_of=today - dt.timedelta(days=31), follow_days=30, effect=0.0)
+    monkeypatch.setattr("apps.telematics.services.driver_features_refresh", lambda **kwargs: None)
+    out = io.StringIO()
+    demo.seed(size="small", rng=random.Random(0), stdout=out)
+    assert "trained but NOT activated" in out.getvalue()
+    assert not RiskModel.objects.filter(is_active=True).exists() and not RiskScore.objects.exists()
