@@ -70,3 +70,18 @@ def score_drivers(
 
     ids = [int(i) for i in driver_ids] if driver_ids else None
     return drivers_score(as_of=_date(as_of), driver_ids=ids, explain=explain, chunk_size=chunk_size, ctx=ctx)
+
+
+@register(
+    "risk.drift",
+    title="Drift of the active model's inputs and score (PSI against its training data; anomaly events)",
+    params={"as_of": str},
+    schedule="30 3 * * *",
+)
+def drift(ctx: JobContext, *, as_of: str = "") -> dict:
+    from apps.risk.services.drift import risk_drift_check
+
+    ctx.set_total(1, note="population stability index per feature and of the score")
+    result = risk_drift_check(as_of=_date(as_of))
+    ctx.advance(1)
+    return result

@@ -151,3 +151,82 @@ def risk_model_card(*, model: RiskModel) -> dict:
         "portfolio_mean_frequency": card.get("portfolio_mean_frequency"),
         "fairness": card.get("fairness") or {},
     }
+
+
+def fairness_report(*, driver_ids, expected_frequency, as_of: dt.date) -> dict:
+    """Monitoring only (docs/fairness.md): by gender and by age band, the drivers, their mean
+    expected frequency and mean latest annual premium, each with its ratio to the whole group's.
+    Gender and birth year are read here and nowhere on the way to a score or a price."""
+    from apps.customers.models import Customer
+    from apps.pricing.models import Quote
+    from apps.risk.fairness import AGE_BANDS
+
+    frame = pd.DataFrame({"driver_id": np.asarray(driver_ids, dtype=np.int64),
+                          "frequency": np.asarray(expected_frequency, dtype=float)})  # fmt: skip
+    people = pd.DataFrame(
+        list(Customer.objects.filter(pk__in=frame["driver_id"].tolist()).values_list("pk", "gender", "birth_year")),
+        columns=["driver_id", "gender", "birth_year"],
+    )
+    premiums = pd.DataFrame(
+        list(
+            Quote.objects.filter(driver_id__in=frame["driver_id"].tolist())
+            .order_by("driver_id", "-pk")
+            .distinct("driver_id")
+            .values_list("driver_id", "annual_premium")
+        ),
+        columns=["driver_id", "premium"],
+    )
+    frame = frame.merge(people, on="driver_id", how="left").merge(premiums, on="driver_id", how="left")
+    frame["premium"] = frame["premium"].astype(float)
+    age = as_of.year - frame["birth_year"].astype(float)
+    frame["age_band"] = "unknown"
+    for low, high, label in AGE_BANDS:
+        frame.loc[(age >= low) & (age < high), "age_band"] = label
+    frame["gender"] = frame["gender"].fillna("unknown")
+    overall_frequency = float(frame["frequency"].mean()) if len(frame) else None
+    overall_premium = float(frame["premium"].mean()) if frame["premium"].notna().any() else None
+    groups = {}
+    for column in ("gender", "age_band"):
+        rows = []
+        for value, part in frame.groupby(column, sort=True):
+            mean_frequency = float(part["frequency"].mean())
+            mean_premium = float(part["premium"].mean()) if part["premium"].notna().any() else None
+            rows.append(
+                {
+                    "group": str(value),
+                    "drivers": len(part),
+                    "mean_expected_frequency": round(mean_frequency, 6),
+                    "ratio_score": round(mean_frequency / overall_frequency, 4) if overall_frequency else None,
+                    "drivers_with_premium": int(part["premium"].notna().sum()),
+                    "mean_premium": None if mean_premium is None else round(mean_premium, 2),
+                    "ratio_premium": None
+                    if mean_premium is None or not overall_premium
+                    else round(mean_premium / overall_premium, 4),
+                }
+            )
+        groups[column] = rows
+    return {
+        "use": "monitoring only: never a feature or a rating factor",
+        "drivers": len(frame),
+        "mean_expected_frequency": overall_frequency,
+        "mean_premium": overall_premium,
+        "groups": groups,
+    }
+
+
+def features_all(*, model: RiskModel, as_of: dt.date) -> np.ndarray:
+    """Every driver's features as of `as_of` in the model's feature order (drift checks)."""
+    names = list(model.feature_names)
+    sql = f"SELECT {_columns(names)} FROM telematics_driverfeatures f WHERE f.as_of = %s AND f.window_days = %s"
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [as_of, model.window_days])
+        return np.asarray(cursor.fetchall(), dtype=float).reshape(-1, len(names))
+
+
+def score_values(*, model: RiskModel) -> np.ndarray:
+    """Expected claims per year of the model's latest scoring day (drift checks)."""
+    latest = RiskScore.objects.filter(model=model).order_by("-as_of").values_list("as_of", flat=True).first()
+    if latest is None:
+        return np.empty(0)
+    values = RiskScore.objects.filter(model=model, as_of=latest).values_list("expected_claims_per_year", flat=True)
+    return np.fromiter(values, dtype=float)

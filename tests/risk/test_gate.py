@@ -9,7 +9,7 @@ from django.core.management.base import CommandError
 
 from apps.audit.models import AuditEntry
 from apps.common.exceptions import ApplicationError
-from apps.risk import demo
+from apps.demo.extensions import risk as demo
 from apps.risk.models import RiskModel, RiskScore
 from apps.risk.services import risk_model_activate, risk_model_gate, risk_model_train
 from tests.risk.simulation import AS_OF, TODAY, seed_drivers

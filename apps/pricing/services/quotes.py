@@ -23,6 +23,7 @@ from apps.pricing.models import PolicyKind, Quote, RatePlan
 from apps.pricing.services.rate_plans import rate_plan_fingerprint, rate_plan_in_force
 from apps.pricing.services.rating import Tariff, quote_compute, years_between
 from apps.regions.models import Region
+from apps.risk.fairness import price_inputs_check
 from apps.risk.models import RiskScore
 from apps.telematics.models import DriverFeatures, Trip
 
@@ -30,6 +31,9 @@ from apps.telematics.models import DriverFeatures, Trip
 # sits above pricing in the layers and pricing never imports it), so it is typed as a Model here.
 
 FEATURES_MAX_AGE_DAYS = 2
+# What a quote is rated on besides the telematics score; the fairness policy (apps.risk.fairness,
+# docs/fairness.md) must allow every one of them in a price.
+RATING_ATTRIBUTES = ("licence_since", "vehicle_category", "vehicle_age", "region")
 
 
 @dataclass(frozen=True)
@@ -46,6 +50,7 @@ def _load_inputs(requests: list[QuoteRequest], *, plan: RatePlan, as_of: dt.date
     """Everything each quote depends on, in a fixed number of queries for any number of requests."""
     driver_ids = sorted({r.driver_id for r in requests})
     # Only licence_since: never gender, birth year, income or any other protected or personal field.
+    price_inputs_check(RATING_ATTRIBUTES)
     licence = dict(Customer.objects.filter(pk__in=driver_ids).values_list("pk", "licence_since"))
     missing = [d for d in driver_ids if d not in licence]
     if missing:

@@ -144,7 +144,7 @@ def risk_model_train(
 
 
 def _model_card(*, result, dataset, frame, settings_used, monotone, follow_period, min_claims) -> dict:
-    from apps.risk import modeling
+    from apps.risk import modeling, selectors
 
     test = result.parts == "test"
     everyone = np.ones(len(frame), dtype=bool)
@@ -193,6 +193,11 @@ def _model_card(*, result, dataset, frame, settings_used, monotone, follow_perio
             name: np.round(np.quantile(frame[name].to_numpy(), quantile_points), 6).tolist() for name in FEATURE_NAMES
         },
         "score_quantiles": np.round(np.quantile(predicted, np.linspace(0, 1, 101)), 6).tolist(),
+        "fairness": selectors.fairness_report(
+            driver_ids=frame["driver_id"],
+            expected_frequency=predicted,
+            as_of=dt.date.fromisoformat(settings_used["as_of"]),
+        ),
     }
 
 
