@@ -217,9 +217,10 @@ def fairness_report(*, driver_ids, expected_frequency, as_of: dt.date) -> dict:
 def features_all(*, model: RiskModel, as_of: dt.date) -> np.ndarray:
     """Every driver's features as of `as_of` in the model's feature order (drift checks)."""
     names = list(model.feature_names)
-    sql = f"SELECT {_columns(names)} FROM telematics_driverfeatures f WHERE f.as_of = %s AND f.window_days = %s"
+    _columns(names)  # allow-listed identifiers only
+    query = statement_sql(__name__, "features.sql", "features_all", columns=_identifiers("f", names))
     with connection.cursor() as cursor:
-        cursor.execute(sql, [as_of, model.window_days])
+        cursor.execute(query, {"as_of": as_of, "window": model.window_days})
         return np.asarray(cursor.fetchall(), dtype=float).reshape(-1, len(names))
 
 

@@ -31,3 +31,8 @@ COPY (SELECT f.driver_id::bigint, {columns}
       FROM telematics_driverfeatures f
       WHERE f.driver_id = ANY({ids}::bigint[]) AND f.as_of = {as_of} AND f.window_days = {window}
       ORDER BY f.driver_id) TO STDOUT (FORMAT binary);
+
+-- @statement features_all
+-- Every driver's features as of a day, in the model's feature order (the nightly drift check).
+SELECT {columns} FROM telematics_driverfeatures f
+WHERE f.as_of = %(as_of)s AND f.window_days = %(window)s;
