@@ -1,0 +1,186 @@
+"""The columnar path for transactions_data.csv (issue 20), a prototype not yet wired into the run:
+the reader's structural checks (column count, quoting, UTF-8, NUL bytes) set bad lines aside as
+today, then each cleaned block is parsed by pyarrow's CSV reader as strings and checked with
+Arrow compute instead of Python: the same rules, in the same order, with the same reasons and
+details as `checks.TransactionChecks`, so a line is refused on the same line number for the
+same reason on either path. Lines with a double quote (rare) keep going through
+`TransactionChecks.fields`, as they do today.
+
+`ColumnarReader` yields (file line numbers, string table) of the lines that passed; typing them
+and the references are in `columnar_load`."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+
+from apps.transactions.ingest.checks import TransactionChecks, _quote
+from apps.transactions.ingest.layout import TRANSACTION_COLUMNS
+from apps.transactions.ingest.readers import BLOCK_SIZE, CsvBlockReader, Rejection
+from apps.transactions.ingest.masking import mask_line
+
+_INT = r"^[0-9]{1,18}$"
+_DATE_SHAPE = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[ T][0-9]{2}:[0-9]{2}(:[0-9]{2})?$"
+_AMOUNT = r"^(\$-|-\$|\$|-)?[0-9]{1,10}(\.[0-9]{1,2})?$"
+_ZIP = r"^[0-9]*\.?[0-9]*$"
+_PAN_RUN = r"(^|[^0-9])[0-9]{13,19}([^0-9]|$)"  # a maximal run of 13-19 digits, without look-around
+_MONTH_DAYS = np.array([0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31], dtype=np.int16)
+
+# The vector rules of TransactionChecks.vector, in its order: (reason, column, detail template).
+RULES = [
+    ("bad_value", "id", "id {} is not a number"),
+    ("bad_date", "date", "date {} is not a date and time (YYYY-MM-DD HH:MM[:SS])"),
+    ("bad_amount", "amount", "amount {} is not an amount like $-77.00"),
+    ("bad_value", "client_id", "client_id {} is not a number"),
+    ("bad_value", "card_id", "card_id {} is not a number"),
+    ("bad_value", "merchant_id", "merchant_id {} is not a number"),
+    ("bad_value", "zip", "zip {} is not a postal code"),
+    ("bad_value", "errors", "errors {} is longer than 40 characters"),
+]
+
+
+def _matches(column: pa.ChunkedArray | pa.Array, pattern: str) -> np.ndarray:
+    return pc.match_substring_regex(column, pattern).to_numpy(zero_copy_only=False)
+
+
+def _slice_int(column, start: int, stop: int) -> np.ndarray:
+    return pc.cast(pc.utf8_slice_codeunits(column, start, stop), pa.int16()).to_numpy(zero_copy_only=False)
+
+
+def date_ok(column) -> np.ndarray:
+    """The date rule of TransactionChecks: YYYY-MM-DD HH:MM[:SS] (or T), a real calendar date and
+    time, year 1900-2099."""
+    shape = _matches(column, _DATE_SHAPE)
+    safe = pc.if_else(pa.array(shape), column, "2000-01-01 00:00:00")
+    year, month, day = _slice_int(safe, 0, 4), _slice_int(safe, 5, 7), _slice_int(safe, 8, 10)
+    hour, minute = _slice_int(safe, 11, 13), _slice_int(safe, 14, 16)
+    long_form = pc.equal(pc.utf8_length(safe), 19)
+    second = pc.cast(pc.if_else(long_form, pc.utf8_slice_codeunits(safe, 17, 19), "0"), pa.int16())
+    second = second.to_numpy(zero_copy_only=False)
+    leap = ((year % 4 == 0) & (year % 100 != 0)) | (year % 400 == 0)
+    last_day = _MONTH_DAYS[np.clip(month, 0, 12)] + ((month == 2) & leap)
+    return (
+        shape
+        & (year >= 1900)
+        & (year <= 2099)
+        & (month >= 1)
+        & (month <= 12)
+        & (day >= 1)
+        & (day <= last_day)
+        & (hour <= 23)
+        & (minute <= 59)
+        & (second <= 59)
+    )
+
+
+def first_failing_rule(table: pa.Table) -> np.ndarray:
+    """Per row, 0 when it passes the vector rules, else 1 + the index in RULES of the first rule
+    it fails."""
+    zip_code = table["zip"]
+    zip_length = pc.binary_length(zip_code).to_numpy(zero_copy_only=False)
+    passes = [
+        _matches(table["id"], _INT),
+        date_ok(table["date"]),
+        _matches(table["amount"], _AMOUNT),
+        _matches(table["client_id"], _INT),
+        _matches(table["card_id"], _INT),
+        _matches(table["merchant_id"], _INT),
+        (zip_length == 0) | ((zip_length <= 12) & _matches(zip_code, _ZIP) & _matches(zip_code, "[0-9]")),
+        pc.binary_length(table["errors"]).to_numpy(zero_copy_only=False) <= 40,
+    ]
+    bad = np.zeros(table.num_rows, dtype=np.int8)
+    for code in range(len(passes), 0, -1):  # the last assignment wins: the first rule
+        bad[~passes[code - 1]] = code
+    return bad
+
+
+def check_block(
+    table: pa.Table, lines: np.ndarray, quoted: np.ndarray, on_reject: Callable[[Rejection], None], raw
+) -> np.ndarray:
+    """Mask of the rows of `table` (file lines `lines`) that pass every format check; each other
+    one is reported to `on_reject` with the reason and detail today's reader gives it. `raw(i)`
+    is the bytes of row i's line, for the masked raw text."""
+    bad = first_failing_rule(table)
+    bad[quoted] = 0
+    problems: dict[int, tuple[str, str]] = {}
+    for position in np.flatnonzero(bad).tolist():
+        reason, column, template = RULES[int(bad[position]) - 1]
+        problems[position] = (reason, template.format(_quote(table[column][position].as_py())))
+    maybe_pan = (bad == 0) & ~quoted
+    for name in ("merchant_city", "merchant_state"):
+        hits = maybe_pan & _matches(table[name], _PAN_RUN)
+        for position in np.flatnonzero(hits).tolist():
+            problems[position] = ("bad_value", f"{name} holds a card number")
+        maybe_pan &= ~hits
+    if quoted.any():
+        slow = TransactionChecks()
+        columns = [table[c] for c in TRANSACTION_COLUMNS]
+        for position in np.flatnonzero(quoted).tolist():
+            fields = [column[position].as_py() for column in columns]
+            problem, _ = slow.fields(fields, int(lines[position]))
+            if problem:
+                problems[position] = problem
+    good = np.ones(table.num_rows, dtype=bool)
+    for position in sorted(problems):
+        reason, detail = problems[position]
+        on_reject(Rejection(int(lines[position]), reason, detail, mask_line(raw(position))))
+        good[position] = False
+    return good
+
+
+class ColumnarReader:
+    """Yields (file line numbers, table of strings) of the transactions lines that passed the
+    structural and format checks, block by block; every other line goes to `on_reject`."""
+
+    def __init__(self, path: Path, *, marker: str, on_reject: Callable[[Rejection], None], block_size=BLOCK_SIZE):
+        self.marker = marker
+        self.on_reject = on_reject
+        self.blocks = CsvBlockReader(
+            path, columns=TRANSACTION_COLUMNS, marker=marker, on_reject=on_reject, block_size=block_size
+        )
+        self.read_options = pacsv.ReadOptions(column_names=TRANSACTION_COLUMNS, use_threads=True)
+        self.convert_options = pacsv.ConvertOptions(
+            column_types={c: pa.string() for c in TRANSACTION_COLUMNS},
+            strings_can_be_null=False,
+            quoted_strings_can_be_null=False,
+        )
+        self.parse_options = pacsv.ParseOptions(newlines_in_values=False)
+
+    @property
+    def rows(self) -> int:
+        return self.blocks.rows
+
+    @property
+    def digest(self):
+        return self.blocks.digest
+
+    def __iter__(self) -> Iterator[tuple[np.ndarray, pa.Table]]:
+        next_line = 2
+        for block in self.blocks:
+            if not block:
+                continue
+            arr = np.frombuffer(block, dtype=np.uint8)
+            ends = np.flatnonzero(arr == 10)
+            starts = np.concatenate(([0], ends[:-1] + 1))
+            lines = np.arange(next_line, next_line + ends.size, dtype=np.int64)
+            next_line += ends.size
+            quoted = np.zeros(ends.size, dtype=bool)
+            if 34 in block:
+                quoted[np.searchsorted(ends, np.flatnonzero(arr == 34))] = True
+            table = pacsv.read_csv(
+                pa.py_buffer(block),
+                read_options=self.read_options,
+                parse_options=self.parse_options,
+                convert_options=self.convert_options,
+            )
+            if table.num_rows != ends.size:
+                raise ValueError(f"pyarrow parsed {table.num_rows} rows from a block of {ends.size} lines")
+            keep = ~pc.equal(table["id"], self.marker).to_numpy(zero_copy_only=False)  # set aside already
+            table, lines, starts, ends, quoted = table.filter(pa.array(keep)), *(a[keep] for a in (lines, starts, ends, quoted))
+            good = check_block(table, lines, quoted, self.on_reject, lambda i: block[starts[i] : ends[i]])
+            yield lines[good], table.filter(pa.array(good))
