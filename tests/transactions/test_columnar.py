@@ -4,6 +4,7 @@ reasons and with the same details and masked text as today's reader."""
 from pathlib import Path
 
 import pytest
+from psycopg import sql
 
 from apps.transactions.ingest.checks import TransactionChecks
 from apps.transactions.ingest.columnar import ColumnarReader
@@ -48,3 +49,45 @@ def test_columnar_on_a_dirty_delivery(tmp_path):
     assert columnar == today
     assert len(good) + len(columnar) == reader.rows
     assert not set(good) & {r.line_number for r in columnar}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_columnar_load_writes_what_todays_engine_writes(tmp_path):
+    """Today's engine ingests a delivery with every kind of defect; the columnar path then reads
+    the same transactions file against the references it left and binary-COPYs its rows into a
+    twin of transactions_payment: the same rows, the same rejected lines, reasons and texts."""
+    from django.db import connection
+
+    from apps.transactions.ingest import columnar_copy
+    from apps.transactions.ingest.columnar_load import Labels, References
+    from apps.transactions.ingest.context import connect
+    from apps.transactions.models import RejectedRow
+    from apps.transactions.services import ingest_run_create, ingest_run_execute
+    from tests.transactions import delivery
+
+    delivery.drop_payment_partitions()
+    folder = delivery.write_delivery(tmp_path / "d")
+    run = ingest_run_execute(run=ingest_run_create(paths=[str(folder)]))
+    expected = sorted(
+        RejectedRow.objects.filter(run=run, file_name="transactions_data.csv").values_list(
+            "line_number", "reason", "detail", "raw_line"
+        )
+    )
+    found = []
+    conn = connect()
+    try:
+        conn.execute("CREATE TEMP TABLE columnar_twin (LIKE transactions_payment)")
+        labels = Labels.read(folder / "train_fraud_labels.json", marker="#m", on_reject=lambda r: None)
+        result = columnar_copy.load(
+            conn, folder / "transactions_data.csv", marker="#m", refs=References.load(conn), labels=labels,
+            run_id=run.pk, on_reject=found.append, table_for=lambda month: sql.Identifier("columnar_twin"),
+        )  # fmt: skip
+        twin = conn.execute("SELECT * FROM columnar_twin ORDER BY id").fetchall()
+    finally:
+        conn.close()
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT * FROM transactions_payment ORDER BY id")
+        loaded = cursor.fetchall()
+    assert twin == loaded
+    assert result["loaded"] == len(loaded) > 0
+    assert sorted((r.line_number, r.reason, r.detail, r.raw) for r in found) == expected

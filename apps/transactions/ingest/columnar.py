@@ -21,8 +21,8 @@ import pyarrow.csv as pacsv
 
 from apps.transactions.ingest.checks import TransactionChecks, _quote
 from apps.transactions.ingest.layout import TRANSACTION_COLUMNS
-from apps.transactions.ingest.readers import BLOCK_SIZE, CsvBlockReader, Rejection
 from apps.transactions.ingest.masking import mask_line
+from apps.transactions.ingest.readers import BLOCK_SIZE, CsvBlockReader, Rejection
 
 _INT = r"^[0-9]{1,18}$"
 _DATE_SHAPE = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[ T][0-9]{2}:[0-9]{2}(:[0-9]{2})?$"
@@ -181,6 +181,11 @@ class ColumnarReader:
             if table.num_rows != ends.size:
                 raise ValueError(f"pyarrow parsed {table.num_rows} rows from a block of {ends.size} lines")
             keep = ~pc.equal(table["id"], self.marker).to_numpy(zero_copy_only=False)  # set aside already
-            table, lines, starts, ends, quoted = table.filter(pa.array(keep)), *(a[keep] for a in (lines, starts, ends, quoted))
-            good = check_block(table, lines, quoted, self.on_reject, lambda i: block[starts[i] : ends[i]])
+            table = table.filter(pa.array(keep))
+            lines, starts, ends, quoted = (a[keep] for a in (lines, starts, ends, quoted))
+            good = check_block(table, lines, quoted, self.on_reject, _line_of(block, starts, ends))
             yield lines[good], table.filter(pa.array(good))
+
+
+def _line_of(block: bytes, starts: np.ndarray, ends: np.ndarray) -> Callable[[int], bytes]:
+    return lambda i: block[starts[i] : ends[i]]
