@@ -10,7 +10,13 @@ labels, then measures on this machine, in one run:
                ceiling);
   baseline b   a 200,000-row slice the way a typical pandas pipeline loads it: read_csv, clean
                the columns in pandas, DataFrame.to_sql through SQLAlchemy + psycopg with the
-               default method and chunksize=10_000.
+               default method and chunksize=10_000;
+  columnar     the columnar path of issue 20 (a prototype, not the run's engine yet), in a child
+               process, after the end-to-end run has loaded the references: pyarrow reads and
+               checks the transactions file, Arrow types it, customers/cards/MCCs are checked
+               against in-memory id sets, labels looked up on the batch, rows binary-COPYed into
+               fresh month tables, then the payment indexes built on them (no foreign keys: the
+               references were checked in memory; no attach and no view refresh).
 
 Usage: python bench/ingest_payments.py [--rows 5000000] [--pandas-rows 200000] [--workdir DIR]
 Runs on its own database (fleetops_bench_payments), which it empties first.
@@ -189,6 +195,86 @@ def refresh_concurrently_full() -> float:
         conn.close()
 
 
+def columnar_child(delivery: Path) -> None:
+    """Runs the columnar path once (see the module docstring) and prints its figures as JSON."""
+    from psycopg import sql
+
+    from apps.transactions.ingest import columnar_copy
+    from apps.transactions.ingest.columnar_load import Labels, References
+    from apps.transactions.ingest.context import connect
+    from apps.transactions.models import IngestRun
+
+    run_id = IngestRun.objects.latest("id").pk
+    timings: dict[str, float] = {}
+    rejected: list = []
+    started = time.perf_counter()
+    conn = connect()
+    created: list[str] = []
+
+    def table_for(month: int) -> sql.Identifier:
+        name = f"bench_columnar_{month // 12}_{month % 12 + 1:02d}"
+        if name not in created:
+            conn.execute(
+                sql.SQL("CREATE TABLE {} (LIKE transactions_payment INCLUDING DEFAULTS)").format(sql.Identifier(name))
+            )
+            created.append(name)
+        return sql.Identifier(name)
+
+    try:
+        step = time.perf_counter()
+        refs = References.load(conn)
+        labels = Labels.read(delivery / "train_fraud_labels.json", marker="#bench", on_reject=rejected.append)
+        timings["references_and_labels"] = time.perf_counter() - step
+        with conn.transaction():
+            result = columnar_copy.load(
+                conn, delivery / "transactions_data.csv", marker="#bench", refs=refs, labels=labels, run_id=run_id,
+                on_reject=rejected.append, table_for=table_for, timings=timings,
+            )  # fmt: skip
+            step = time.perf_counter()
+            for name in created:
+                t = sql.Identifier(name)
+                conn.execute(sql.SQL("ALTER TABLE {} ADD PRIMARY KEY (id, paid_at)").format(t))
+                for columns in ("customer_id, paid_at", "card_id, paid_at", "mcc"):
+                    conn.execute(sql.SQL("CREATE INDEX ON {} ({})").format(t, sql.SQL(columns)))
+            timings["indexes"] = time.perf_counter() - step
+        load_seconds = time.perf_counter() - started
+    finally:
+        for name in created:
+            conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(sql.Identifier(name)))
+        conn.close()
+    print(
+        json.dumps(
+            {
+                "rows": result["rows"], "loaded": result["loaded"], "rejected": len(rejected),
+                "load_s": load_seconds, "timings": timings, "peak_rss_mb": peak_rss_mb(),
+            }
+        )
+    )  # fmt: skip
+
+
+def columnar_run(delivery: Path) -> dict:
+    sampler = BackendCpu()
+    sampler.start()
+    before = os.getloadavg()
+    started = time.perf_counter()
+    child = subprocess.run(
+        [sys.executable, __file__, "--columnar-child", str(delivery)], cwd=ROOT, capture_output=True, text=True
+    )
+    wall = time.perf_counter() - started
+    sampler.stop.set()
+    sampler.join()
+    if child.returncode != 0:
+        print(child.stdout, child.stderr)
+        raise SystemExit("the columnar path failed")
+    result = json.loads(child.stdout.strip().splitlines()[-1])
+    return result | {
+        "wall_s": wall,
+        "backend_cpu_s": sampler.total(),
+        "load_before": before,
+        "load_after": os.getloadavg(),
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rows", type=int, default=5_000_000)
@@ -196,9 +282,13 @@ def main() -> None:
     parser.add_argument("--workdir", default=str(ROOT / "var" / "bench" / "payments"))
     parser.add_argument("--reuse-files", action="store_true", help="Keep an existing delivery of the same size.")
     parser.add_argument("--skip-concurrent-check", action="store_true")
+    parser.add_argument("--columnar-child", help=argparse.SUPPRESS)
     args = parser.parse_args()
 
-    setup_django()
+    setup_django(migrate=not args.columnar_child)
+    if args.columnar_child:
+        columnar_child(Path(args.columnar_child))
+        return
     from apps.demo.payments.generator import payment_files_generate
     from apps.transactions.models import IngestRun
 
@@ -249,6 +339,7 @@ def main() -> None:
     load_seconds = total - refresh_seconds
     tx_read = next(s["rows_read"] for s in run.sources if s["kind"] == "transactions")
 
+    columnar = columnar_run(delivery)
     concurrent = None if args.skip_concurrent_check else refresh_concurrently_full()
     pandas_rows, pandas_seconds = pandas_pipeline(tx_file, args.pandas_rows)
 
@@ -304,10 +395,55 @@ def main() -> None:
         ("loader peak RSS", f"{loader_rss:,.0f} MB (target < 500 MB)"),
         ("bench process peak RSS", f"{peak_rss_mb():,.0f} MB (generator + pandas baseline)"),
     ]
+    columnar_rate = columnar["rows"] / columnar["load_s"]
+    columnar_e2e = columnar["load_s"] + refresh_seconds
+    rows += [
+        (
+            "columnar load (child process)",
+            f"{columnar['load_s']:.1f} s = {columnar_rate:,.0f} rows/s = {columnar_rate / raw_rate:.2f}x raw COPY "
+            f"(read {columnar['rows']:,}, loaded {columnar['loaded']:,}, refused {columnar['rejected']:,})",
+        ),
+        *[(f"  columnar: {k}", f"{v:.1f} s") for k, v in sorted(columnar["timings"].items())],
+        (
+            "columnar + today's refresh (estimate)",
+            f"{columnar_e2e:.1f} s = {columnar['rows'] / columnar_e2e:,.0f} rows/s = "
+            f"{columnar['rows'] / columnar_e2e / pandas_rate:.1f}x pandas (no attach, no FK, view not refreshed)",
+        ),
+        (
+            "columnar CPU",
+            f"PostgreSQL backends {columnar['backend_cpu_s']:.1f} s; child wall {columnar['wall_s']:.1f} s; "
+            f"peak RSS {columnar['peak_rss_mb']:,.0f} MB",
+        ),
+        (
+            "machine load during columnar",
+            f"{' / '.join(f'{x:.2f}' for x in columnar['load_before'])} before, "
+            f"{' / '.join(f'{x:.2f}' for x in columnar['load_after'])} after",
+        ),
+    ]
     if concurrent is not None:
         rows.append(("REFRESH CONCURRENTLY, full view", f"{concurrent:.1f} s over {run.rows_loaded:,} rows, no change"))
     report(f"Payments ELT, {tx_read:,} transactions", rows)
     print("\nphase timings (s):", json.dumps(t, sort_keys=True))
+    summary = {
+        "rows": tx_read,
+        "load_s": round(load_seconds, 2),
+        "e2e_s": round(total, 2),
+        "raw_copy_rows_s": round(raw_rate),
+        "pandas_rows_s": round(pandas_rate),
+        "load_ratio": round(load_rate / raw_rate, 3),
+        "e2e_pandas_ratio": round(e2e_rate / pandas_rate, 2),
+        "peak_rss_mb": round(loader_rss),
+        "loadavg": [round(x, 2) for x in os.getloadavg()],
+        "columnar": {
+            "load_s": round(columnar["load_s"], 2),
+            "load_ratio": round(columnar_rate / raw_rate, 3),
+            "e2e_s_estimate": round(columnar_e2e, 2),
+            "e2e_pandas_ratio_estimate": round(columnar["rows"] / columnar_e2e / pandas_rate, 2),
+            "peak_rss_mb": round(columnar["peak_rss_mb"]),
+            "phases_s": {k: round(v, 2) for k, v in columnar["timings"].items()},
+        },
+    }
+    print(json.dumps(summary))
 
 
 if __name__ == "__main__":
