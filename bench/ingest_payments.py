@@ -230,13 +230,15 @@ def columnar_child(delivery: Path) -> None:
                 conn, delivery / "transactions_data.csv", marker="#bench", refs=refs, labels=labels, run_id=run_id,
                 on_reject=rejected.append, table_for=table_for, timings=timings,
             )  # fmt: skip
-            step = time.perf_counter()
-            for name in created:
-                t = sql.Identifier(name)
-                conn.execute(sql.SQL("ALTER TABLE {} ADD PRIMARY KEY (id, paid_at)").format(t))
-                for columns in ("customer_id, paid_at", "card_id, paid_at", "mcc"):
-                    conn.execute(sql.SQL("CREATE INDEX ON {} ({})").format(t, sql.SQL(columns)))
-            timings["indexes"] = time.perf_counter() - step
+        step = time.perf_counter()
+        # The payment indexes, month tables split between two connections built in parallel.
+        halves = [created[0::2], created[1::2]]
+        workers = [threading.Thread(target=_build_indexes, args=(half,)) for half in halves if half]
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join()
+        timings["indexes (2 connections)"] = time.perf_counter() - step
         load_seconds = time.perf_counter() - started
     finally:
         for name in created:
@@ -250,6 +252,22 @@ def columnar_child(delivery: Path) -> None:
             }
         )
     )  # fmt: skip
+
+
+def _build_indexes(names: list[str]) -> None:
+    from psycopg import sql
+
+    from apps.transactions.ingest.context import connect
+
+    conn = connect()
+    try:
+        for name in names:
+            t = sql.Identifier(name)
+            conn.execute(sql.SQL("ALTER TABLE {} ADD PRIMARY KEY (id, paid_at)").format(t))
+            for columns in ("customer_id, paid_at", "card_id, paid_at", "mcc"):
+                conn.execute(sql.SQL("CREATE INDEX ON {} ({})").format(t, sql.SQL(columns)))
+    finally:
+        conn.close()
 
 
 def columnar_run(delivery: Path) -> dict:

@@ -140,7 +140,12 @@ def month_groups(table: pa.Table) -> list[tuple[int, pa.Table]]:
 
 def load(conn, path, *, marker: str, refs, labels, run_id: int, on_reject, table_for, timings=None) -> dict:
     """Reads, checks, types and binary-COPYs the transactions file at `path` into the tables
-    `table_for(month)` names (sql.Composable), in the caller's transaction."""
+    `table_for(month)` names (sql.Composable, called on the COPY thread), in the caller's
+    transaction. One thread COPYs batch k while this one reads and types batch k + 1 (pyarrow,
+    numpy and the socket release the GIL); the queue holds at most two batches, so memory
+    stays bounded whatever the file's size."""
+    import queue
+    import threading
     import time
 
     from psycopg import sql
@@ -149,32 +154,58 @@ def load(conn, path, *, marker: str, refs, labels, run_id: int, on_reject, table
     from apps.transactions.ingest.columnar_load import BatchTyper
 
     timings = {} if timings is None else timings
+    lock = threading.Lock()
 
     def tick(key: str, started: float) -> float:
         now = time.perf_counter()
-        timings[key] = timings.get(key, 0.0) + now - started
+        with lock:
+            timings[key] = timings.get(key, 0.0) + now - started
         return now
 
     reader = ColumnarReader(path, marker=marker, on_reject=on_reject)
     typer = BatchTyper(refs, labels, run_id=run_id, on_reject=on_reject)
-    loaded = 0
     columns = sql.SQL(", ").join(map(sql.Identifier, PAYMENT_COLUMNS))
-    batches = iter(reader)
-    while True:
-        started = time.perf_counter()
-        try:
-            lines, strings = next(batches)
-        except StopIteration:
-            break
-        started = tick("read_and_check", started)
-        typed = typer.batch(lines, strings)
-        started = tick("type_and_references", started)
-        for month, rows in month_groups(typed):
-            payload = encode(rows)
-            started = tick("encode", started)
-            statement = sql.SQL("COPY {} ({}) FROM STDIN WITH (FORMAT binary)").format(table_for(month), columns)
-            with conn.cursor().copy(statement) as copy:
-                copy.write(COPY_HEADER + payload + COPY_TRAILER)
-            loaded += rows.num_rows
-            started = tick("copy", started)
+    pending: queue.Queue = queue.Queue(maxsize=2)
+    failed: list[BaseException] = []
+    loaded = 0
+
+    def copier() -> None:
+        nonlocal loaded
+        while (item := pending.get()) is not None:
+            if failed:
+                continue  # drain, so the producer never blocks
+            month, payload, count = item
+            started = time.perf_counter()
+            try:
+                statement = sql.SQL("COPY {} ({}) FROM STDIN WITH (FORMAT binary)").format(table_for(month), columns)
+                with conn.cursor().copy(statement) as copy:
+                    copy.write(COPY_HEADER + payload + COPY_TRAILER)
+                loaded += count
+            except BaseException as exc:
+                failed.append(exc)
+            tick("copy (overlapped)", started)
+
+    thread = threading.Thread(target=copier, name="columnar-copy")
+    thread.start()
+    try:
+        batches = iter(reader)
+        while not failed:
+            started = time.perf_counter()
+            try:
+                lines, strings = next(batches)
+            except StopIteration:
+                break
+            started = tick("read_and_check", started)
+            typed = typer.batch(lines, strings)
+            started = tick("type_and_references", started)
+            for month, rows in month_groups(typed):
+                payload = encode(rows)
+                started = tick("encode", started)
+                pending.put((month, payload, rows.num_rows))
+                started = tick("wait_for_copy", started)
+    finally:
+        pending.put(None)
+        thread.join()
+    if failed:
+        raise failed[0]
     return {"rows": reader.rows, "loaded": loaded, "rejected_in_db_checks": typer.rejected, "timings": timings}
