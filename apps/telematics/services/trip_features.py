@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from apps.telematics import selectors
 from apps.telematics.features import bounds_from_trip_ids, compute_features
+from apps.telematics.follow_ups import trips_scored_follow_up
 from apps.telematics.models import Trip
 
 logger = logging.getLogger(__name__)
@@ -46,7 +47,9 @@ def _apply_features(trip: Trip, features: dict, now) -> None:
 @transaction.atomic
 def trip_features_compute_many(*, trip_ids: list[int], notify_risk: bool = True) -> int:
     """Computes and stores the features of these trips from their stored samples, in one read,
-    one vectorised pass and one bulk update. Idempotent: the same samples give the same values."""
+    one vectorised pass and one bulk update, then tells their drivers and awards the badges
+    they earned. Idempotent: the same samples give the same values, and nothing is notified or
+    awarded twice."""
     trips = list(Trip.objects.filter(pk__in=trip_ids).order_by("pk"))
     if not trips:
         return 0
@@ -62,6 +65,7 @@ def trip_features_compute_many(*, trip_ids: list[int], notify_risk: bool = True)
             continue
         _apply_features(trip, features, now)
     _trip_features_write(trips)
+    trips_scored_follow_up(trips=trips)
     if notify_risk:
         from apps.risk.services import driver_rescore_requested
 
