@@ -211,3 +211,51 @@ class Badge(models.Model):
 
     def __str__(self) -> str:
         return f"{self.code} ({self.driver_id})"
+
+
+class Position(models.Model):
+    """One position a tracker streamed (OsmAnd protocol, the gateway batch, a CSV import).
+
+    Beside the samples rather than in them: a sample belongs to a trip and carries accelerometer
+    values, while a position arrives before any trip exists, from a device that has no
+    accelerometer, and is unique per (device, time). Range-partitioned by month on
+    `recorded_at` (migration 0006); the first position received for an instant wins (inserts
+    do nothing on conflict). Trip detection copies a detected trip's positions into the samples,
+    so trips cut from streams go through the same feature path as uploaded ones."""
+
+    pk = models.CompositePrimaryKey("device_id", "recorded_at")
+    device = models.ForeignKey(Device, on_delete=models.DO_NOTHING, db_constraint=False, related_name="positions")
+    recorded_at = models.DateTimeField()
+    received_at = models.DateTimeField(db_default=models.functions.Now())
+    latitude = models.FloatField()
+    longitude = models.FloatField()
+    speed_mps = models.FloatField(null=True, blank=True)
+    heading_deg = models.FloatField(null=True, blank=True)
+    altitude_m = models.FloatField(null=True, blank=True)
+    accuracy_m = models.FloatField(null=True, blank=True)
+    battery_pct = models.FloatField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["device", "recorded_at"]
+
+    def __str__(self) -> str:
+        return f"{self.device_id}@{self.recorded_at.isoformat()}"
+
+
+class PositionCursor(models.Model):
+    """Where trip detection stands for one device: `dirty_from` is the earliest time of the
+    positions stored since the last detection (NULL when there is nothing new), and `version`
+    counts the stores, so a detection run clears the mark only when nothing arrived meanwhile."""
+
+    device = models.OneToOneField(Device, on_delete=models.CASCADE, primary_key=True, related_name="position_cursor")
+    dirty_from = models.DateTimeField(null=True, blank=True)
+    version = models.BigIntegerField(default=0)
+    detected_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["device"], condition=Q(dirty_from__isnull=False), name="poscursor_dirty_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"cursor of {self.device_id}"

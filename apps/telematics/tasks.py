@@ -1,6 +1,6 @@
 from celery import shared_task
 
-from apps.telematics import services
+from apps.telematics import detection, services
 
 
 # ignore_result: nobody waits on these (the trip row holds the outcome), and a task whose result is
@@ -30,3 +30,17 @@ def trip_features(trip_id: int) -> str | None:
 def trip_features_pending() -> int:
     """Computes the features of every trip uploaded and not yet computed (queued by uploads)."""
     return services.trip_features_compute_pending()
+
+
+@shared_task(
+    name="telematics.trips_detect",
+    acks_late=True,
+    autoretry_for=(OSError,),
+    retry_backoff=True,
+    max_retries=5,
+    ignore_result=True,
+)
+def trips_detect() -> int:
+    """Cuts trips from the positions streamed since the last run (queued by position requests and
+    run by the beat schedule, which also closes trips whose vehicle stopped reporting)."""
+    return detection.trips_detect_pending()

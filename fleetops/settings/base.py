@@ -271,6 +271,13 @@ _TELEMATICS_DEFAULTS = {
     "DRIVER_WINDOW_DAYS": 90,
     "PARTITION_MONTHS_AHEAD": 3,
     "ARCHIVE_DIR": str(VAR_DIR / "archive"),
+    # Streamed positions (OsmAnd protocol, gateway batches) and the trips cut from them.
+    "POSITION_MAX_AGE_DAYS": 7,  # late positions are accepted this long after their time
+    "POSITION_BATCH_MAX": 100_000,  # positions in one gateway request
+    "POSITION_MOVE_MIN_M": 20.0,  # a displacement counts as movement beyond max(accuracy, this)
+    "TRIP_STOP_MINUTES": 5.0,  # a trip ends after this long without movement
+    "TRIP_MIN_DISTANCE_M": 200.0,  # shorter movements are not kept as trips
+    "TRIP_MIN_DURATION_S": 60.0,
 }
 TELEMATICS = {
     key: (

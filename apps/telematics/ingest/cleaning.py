@@ -52,7 +52,8 @@ def clean_samples(samples: SampleArrays) -> CleanResult:
         s = s.take(~same_time)
 
     bad_coord = ~((np.abs(s.lat) <= 90) & (np.abs(s.lon) <= 180))
-    bad_speed = ~bad_coord & ~((s.speed >= 0) & (s.speed <= cfg("MAX_SPEED_MPS")))
+    # A missing speed (NaN: streamed positions may have none; uploads always do) is not bad.
+    bad_speed = ~bad_coord & ~(np.isnan(s.speed) | ((s.speed >= 0) & (s.speed <= cfg("MAX_SPEED_MPS"))))
     bad_acc = ~bad_coord & ~bad_speed & (np.hypot(s.acc_lon, s.acc_lat) > cfg("MAX_ABS_ACCEL_MPS2"))
     dropped["coordinates_out_of_range"] = int(bad_coord.sum())
     dropped["speed_out_of_range"] = int(bad_speed.sum())

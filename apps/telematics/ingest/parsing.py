@@ -208,15 +208,18 @@ def parse_json(body: bytes) -> TripUpload:
     return TripUpload(external_id=external_id, vehicle_id=vehicle_id, driver_id=driver_id, samples=arrays)
 
 
-def _time_range_check(t: np.ndarray, field_of) -> None:
+def _time_range_check(t: np.ndarray, field_of, max_age_days: float | None = None) -> None:
+    """Refuses times in the future (beyond a day of clock skew) or older than max_age_days
+    (default MAX_SAMPLE_AGE_DAYS; 0 or less means any age, for historical imports)."""
+    days = cfg("MAX_SAMPLE_AGE_DAYS") if max_age_days is None else max_age_days
     now = dt.datetime.now(dt.UTC).timestamp()
-    low = int((now - cfg("MAX_SAMPLE_AGE_DAYS") * 86400) * US)
+    low = int((now - days * 86400) * US) if days > 0 else np.iinfo(np.int64).min
     high = int((now + 86400) * US)
     bad = np.flatnonzero((t < low) | (t > high))
     if len(bad):
         i = int(bad[0])
         raise UploadInvalid(
-            f"{field_of(i)} is outside the accepted time range (the last {cfg('MAX_SAMPLE_AGE_DAYS')} days)",
+            f"{field_of(i)} is outside the accepted time range (the last {days:g} days)",
             field=field_of(i),
             index=i,
         )

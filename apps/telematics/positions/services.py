@@ -1,0 +1,206 @@
+"""Storing streamed positions: the same time window, cleaning and consent rules as trip uploads
+(apps.telematics.ingest.clean_samples, apps.telematics.services.consent_check), then one
+INSERT per request into the month-partitioned positions table, idempotent on (device, time)."""
+
+import datetime as dt
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+from django.conf import settings
+from django.core.cache import cache
+from django.db import connection, transaction
+
+from apps.common.partitions import add_months, month_start
+from apps.common.sql import int_array_literal, statement
+from apps.telematics.ingest import US, SampleArrays, UploadInvalid, clean_samples
+from apps.telematics.ingest.parsing import _time_range_check
+from apps.telematics.models import Device
+from apps.telematics.partitions import partitions_ensure
+from apps.telematics.positions.parse import PositionBatch
+from apps.telematics.services import ConsentRefused, DeviceRefused, consent_check
+
+POSITIONS_TABLE = "telematics_position"
+
+
+@dataclass
+class PositionsResult:
+    received: int = 0
+    stored: int = 0
+    duplicates: int = 0  # stored before (the first received wins) or repeated in the request
+    dropped: dict[str, int] = field(default_factory=dict)  # by cleaning reason
+    refused: dict[str, str] = field(default_factory=dict)  # device identifier -> reason
+
+    def as_dict(self) -> dict:
+        return {
+            "received": self.received,
+            "stored": self.stored,
+            "duplicates": self.duplicates,
+            "dropped": self.dropped,
+            "refused": self.refused,
+        }
+
+
+def _float_array(values: np.ndarray) -> str:
+    return "{" + ",".join(map(repr, values.tolist())) + "}"
+
+
+def _first_received(t: np.ndarray) -> np.ndarray:
+    """Indexes of the first position of each instant, in time order (np.unique keeps the first
+    occurrence), so a conflicting later fix in the same request loses as a later request does."""
+    _, first = np.unique(t, return_index=True)
+    return first
+
+
+def _cleaned(batch: PositionBatch, rows: np.ndarray, dropped: dict[str, int]) -> np.ndarray:
+    """Indexes (into batch) of one device's positions that pass the trip upload's cleaning."""
+    samples = SampleArrays(
+        t=batch.t[rows],
+        lat=batch.lat[rows],
+        lon=batch.lon[rows],
+        speed=batch.speed[rows],
+        acc_lon=np.full(len(rows), np.nan),
+        acc_lat=np.full(len(rows), np.nan),
+        heading=batch.heading[rows],
+        speed_limit=np.full(len(rows), np.nan),
+        phone=np.full(len(rows), -1, dtype=np.int8),
+    )
+    result = clean_samples(samples)
+    for reason, count in result.dropped.items():
+        dropped[reason] = dropped.get(reason, 0) + count
+    # Times are unique here, so the kept times find their rows again.
+    return rows[np.searchsorted(samples.t, result.samples.t)]
+
+
+def _device_states(devices: dict[int, Device], batch: PositionBatch) -> dict[int, tuple]:
+    """code -> (active, driver_id, consent state) for every device of the batch, in one query."""
+    codes = sorted(devices)
+    last_at = [dt.datetime.fromtimestamp(int(batch.t[batch.device == code].max()) / US, tz=dt.UTC) for code in codes]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            statement(__name__, "positions.sql", "devices"),
+            {"devices": [devices[c].pk for c in codes], "last_at": last_at},
+        )
+        by_id = {row[0]: row[1:] for row in cursor.fetchall()}
+    states = {}
+    for code in codes:
+        active, driver_id, total, in_force = by_id.get(devices[code].pk, (False, None, 0, 0))
+        state = "in_force" if in_force else "withdrawn" if total else "none"
+        states[code] = (active, driver_id, state)
+    return states
+
+
+def positions_store(
+    *,
+    batch: PositionBatch,
+    devices: dict[int, Device],
+    max_age_days: float | None = None,
+    strict: bool = False,
+    field_of=None,
+) -> PositionsResult:
+    """Stores the positions of authenticated devices (`devices`: batch device code -> Device).
+
+    Positions outside the window (older than POSITION_MAX_AGE_DAYS, or `max_age_days`, 0 for
+    any age; more than a day ahead) refuse the whole request, as a trip upload's samples do.
+    A device revoked meanwhile or whose driver has no consent in force stores nothing: with
+    `strict` (one device, the OsmAnd protocol) that raises DeviceRefused / ConsentRefused,
+    otherwise its identifier is listed in `refused` and the other devices' positions are kept."""
+    window = settings.TELEMATICS["POSITION_MAX_AGE_DAYS"] if max_age_days is None else max_age_days
+    _time_range_check(batch.t, field_of or (lambda i: "timestamp"), window)
+    result = PositionsResult(received=len(batch))
+    keep: list[np.ndarray] = []
+    for code, (active, driver_id, state) in _device_states(devices, batch).items():
+        identifier = batch.identifiers[code]
+        try:
+            if not active:
+                raise DeviceRefused("the device is revoked or inactive: nothing was stored", code="device_inactive")
+            consent_check(driver_id=driver_id, state=state)
+        except (DeviceRefused, ConsentRefused) as exc:
+            if strict:
+                raise
+            result.refused[identifier] = exc.code
+            continue
+        rows = np.flatnonzero(batch.device == code)
+        rows = rows[np.argsort(batch.t[rows], kind="stable")]
+        first = rows[_first_received(batch.t[rows])]
+        result.duplicates += len(rows) - len(first)
+        keep.append(_cleaned(batch, first, result.dropped))
+    rows = np.concatenate(keep) if keep else np.zeros(0, dtype=np.int64)
+    if strict and not len(rows) and result.dropped:
+        reason = next(iter(result.dropped))
+        raise UploadInvalid(f"the position was refused by cleaning: {reason}", field=_REASON_FIELD.get(reason, "lat"))
+    if len(rows):
+        stored = _insert(batch, rows, devices)
+        result.duplicates += len(rows) - stored
+        result.stored = stored
+    return result
+
+
+_REASON_FIELD = {"coordinates_out_of_range": "lat", "speed_out_of_range": "speed"}
+
+# Months whose partition this process has seen lately (monotonic time of the check).
+_KNOWN_MONTHS: dict[dt.date, float] = {}
+
+
+def _partitions_for(t: np.ndarray) -> None:
+    now = time.monotonic()
+    first = dt.datetime.fromtimestamp(int(t.min()) / US, tz=dt.UTC).date()
+    last = dt.datetime.fromtimestamp(int(t.max()) / US, tz=dt.UTC).date()
+    months, month = [], month_start(first)
+    while month <= last:
+        months.append(month)
+        month = add_months(month, 1)
+    if all(now - _KNOWN_MONTHS.get(m, -1e9) < 60 for m in months):
+        return
+    # Before the request's own transaction, so a rolled-back request never takes a month with it.
+    partitions_ensure(table=POSITIONS_TABLE, first=first, last=last)
+    if not connection.in_atomic_block:
+        for m in months:
+            _KNOWN_MONTHS[m] = now
+
+
+def _insert(batch: PositionBatch, rows: np.ndarray, devices: dict[int, Device]) -> int:
+    _partitions_for(batch.t[rows])
+    id_of = np.zeros(len(batch.identifiers), dtype=np.int64)
+    for code, device in devices.items():
+        id_of[code] = device.pk
+    b = batch.take(rows)
+    params = {
+        "device": int_array_literal(id_of[b.device]),
+        "t": int_array_literal(b.t),
+        **{name: _float_array(getattr(b, name)) for name in PositionBatch.COLUMNS[2:]},
+    }
+    codes = np.unique(b.device)
+    firsts = np.full(len(batch.identifiers), np.iinfo(np.int64).max, dtype=np.int64)
+    np.minimum.at(firsts, b.device, b.t)
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(statement(__name__, "positions.sql", "insert"), params)
+        stored = cursor.rowcount
+        cursor.execute(
+            statement(__name__, "positions.sql", "mark"),
+            {"devices": int_array_literal(id_of[codes]), "first": int_array_literal(firsts[codes])},
+        )
+        # robust: the positions are committed; a broker outage must not turn the answer into a
+        # 500 (the beat schedule runs detection every minute as well).
+        transaction.on_commit(trips_detect_request, robust=True)
+    return stored
+
+
+DETECT_REQUESTED_SECONDS = 30
+
+
+def _detect_requested_key() -> str:
+    return f"telematics:trips-detect-requested:{connection.settings_dict['NAME']}"
+
+
+def trips_detect_request() -> None:
+    """Makes sure a Celery task will run trip detection over the devices marked so far: one task
+    for all the requests that arrive while it waits (see trip_features_request)."""
+    if cache.add(_detect_requested_key(), 1, timeout=DETECT_REQUESTED_SECONDS):
+        from apps.telematics.tasks import trips_detect  # as trip_features_request does
+
+        trips_detect.delay()
+
+
+def trips_detect_request_clear() -> None:
+    cache.delete(_detect_requested_key())
