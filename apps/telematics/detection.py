@@ -1,8 +1,294 @@
-"""Trip detection from streamed positions (filled in by the next commit)."""
+"""Trip detection: trips cut from each device's stream of positions, as trackers' servers do.
 
+A trip starts when the vehicle moves — an interval whose reported speed reaches MOVING_SPEED_MPS,
+or whose displacement goes beyond the fixes' reported accuracy (at least POSITION_MOVE_MIN_M) at
+a moving pace — and ends at the last movement before TRIP_STOP_MINUTES without any. Movements
+shorter than TRIP_MIN_DISTANCE_M or TRIP_MIN_DURATION_S are not trips. A trip whose last movement
+is less than the stop time ago is open (`in_progress`); it closes when the stop time has passed.
+
+Incremental: the positions store marks a device with the earliest time it stored
+(PositionCursor.dirty_from), and a run reads that device's positions from a little before that
+time on (from the start of the trip it may touch). Idempotent: the same positions give the same
+segments, which are matched to the stored trips by overlap and updated in place, so running it
+again changes nothing; a late position extends or re-opens the right trip, or merges two. A trip
+that changed gets its positions copied into the samples (accelerometer unknown: NaN) and its
+features computed again by the trip-features path."""
+
+import datetime as dt
+import logging
+from dataclasses import dataclass
+
+import numpy as np
+from django.conf import settings
+from django.db import connection, transaction
+from django.utils import timezone
+
+from apps.telematics.ingest import US, haversine_m
+from apps.telematics.ingest.cleaning import _jump_filter
+from apps.telematics.models import Device, PositionCursor, Trip
+from apps.telematics.partitions import SAMPLES_TABLE, partitions_ensure
 from apps.telematics.positions.services import trips_detect_request_clear
+from apps.telematics.services import trip_features_request
+
+logger = logging.getLogger(__name__)
 
 
-def trips_detect_pending() -> int:
+def _cfg(name: str):
+    return settings.TELEMATICS[name]
+
+
+@dataclass(frozen=True)
+class Segment:
+    start_us: int
+    end_us: int
+    distance_m: float
+    positions: int
+    closed: bool
+
+
+@dataclass
+class Track:
+    t: np.ndarray  # int64 µs, strictly increasing
+    lat: np.ndarray
+    lon: np.ndarray
+    speed: np.ndarray  # NaN unknown
+    accuracy: np.ndarray  # NaN unknown
+
+
+def moving_intervals(track: Track) -> np.ndarray:
+    """For each interval between consecutive positions: did the vehicle move?"""
+    if len(track.t) < 2:
+        return np.zeros(0, dtype=bool)
+    v = _cfg("MOVING_SPEED_MPS")
+    secs = np.diff(track.t) / US
+    step = haversine_m(track.lat[:-1], track.lon[:-1], track.lat[1:], track.lon[1:])
+    # Beyond what the fixes' own accuracy explains (fmax ignores an unknown accuracy).
+    beyond = step > np.fmax(np.fmax(track.accuracy[:-1], track.accuracy[1:]), _cfg("POSITION_MOVE_MIN_M"))
+    displaced = beyond & (step / np.maximum(secs, 1e-9) >= v)
+    reported = (track.speed[:-1] >= v) | (track.speed[1:] >= v)
+    known = ~np.isnan(track.speed[:-1]) & ~np.isnan(track.speed[1:])
+    # Where both ends report a speed, it is believed at short spacing (a standing vehicle's fix
+    # may jump beyond its accuracy); over longer intervals a vehicle can stop at both fixes and
+    # still have driven between them, which only the displacement shows. A silence as long as a
+    # stop is movement only when the vehicle is elsewhere afterwards.
+    long = secs >= _cfg("TRIP_STOP_MINUTES") * 60
+    return np.where(long, displaced, np.where(known & (secs < 10), reported, reported | displaced))
+
+
+def segments(track: Track, *, now_us: int) -> list[Segment]:
+    """The trips of a track: runs of movement split by stops of TRIP_STOP_MINUTES or more."""
+    moving = moving_intervals(track)
+    moves = np.flatnonzero(moving)
+    if not len(moves):
+        return []
+    stop_us = int(_cfg("TRIP_STOP_MINUTES") * 60 * US)
+    # Interval i runs from position i to i+1; a new trip starts where the time from the end of
+    # the previous moving interval to the start of this one is a full stop.
+    new = np.ones(len(moves), dtype=bool)
+    new[1:] = track.t[moves[1:]] - track.t[moves[:-1] + 1] >= stop_us
+    starts = moves[new]
+    ends = np.append(moves[np.flatnonzero(new)[1:] - 1], moves[-1])
+    step = haversine_m(track.lat[:-1], track.lon[:-1], track.lat[1:], track.lon[1:])
+    cum = np.concatenate([[0.0], np.cumsum(np.where(moving, step, 0.0))])
+    out = []
+    for a, b in zip(starts.tolist(), ends.tolist(), strict=True):
+        start, end = int(track.t[a]), int(track.t[b + 1])
+        distance = float(cum[b + 1] - cum[a])
+        if distance < _cfg("TRIP_MIN_DISTANCE_M") or (end - start) / US < _cfg("TRIP_MIN_DURATION_S"):
+            continue
+        out.append(Segment(start, end, distance, b + 2 - a, closed=now_us - end >= stop_us))
+    return out
+
+
+def _to_dt(t_us: int) -> dt.datetime:
+    return dt.datetime.fromtimestamp(t_us / US, tz=dt.UTC)
+
+
+def _track(device_id: int, since: dt.datetime) -> Track:
+    """The device's positions from `since` on, the implausible jumps between requests removed
+    by the uploads' own jump filter."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT (extract(epoch FROM recorded_at) * 1000000)::bigint, latitude, longitude, "
+            "COALESCE(speed_mps, 'NaN'), COALESCE(accuracy_m, 'NaN') FROM telematics_position "
+            "WHERE device_id = %s AND recorded_at >= %s ORDER BY recorded_at",
+            [device_id, since],
+        )
+        rows = cursor.fetchall()
+    if not rows:
+        empty = np.zeros(0)
+        return Track(np.zeros(0, dtype=np.int64), empty, empty, empty, empty)
+    t, lat, lon, speed, acc = (np.array(c) for c in zip(*rows, strict=True))
+    track = Track(t.astype(np.int64), lat.astype(float), lon.astype(float), speed.astype(float), acc.astype(float))
+    keep = _jump_filter(track.t, track.lat, track.lon, _cfg("MAX_JUMP_SPEED_MPS"))
+    return Track(*(getattr(track, f)[keep] for f in ("t", "lat", "lon", "speed", "accuracy")))
+
+
+def _window_start(device_id: int, dirty_from: dt.datetime) -> tuple[dt.datetime, dt.datetime]:
+    """(read from, trips ending from): far enough back that every trip the new positions can
+    touch is read whole — the position before the earliest new one may be joined to it — and at
+    least one stop time before that trip, so the segmentation there is the full one's."""
+    stop = dt.timedelta(minutes=_cfg("TRIP_STOP_MINUTES"))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT max(recorded_at) FROM telematics_position WHERE device_id = %s AND recorded_at < %s",
+            [device_id, dirty_from],
+        )
+        before = cursor.fetchone()[0]
+    touch_from = min(dirty_from, before or dirty_from) - stop
+    first_trip = (
+        Trip.objects.filter(device_id=device_id, source=Trip.Source.POSITIONS, ended_at__gte=touch_from)
+        .order_by("started_at")
+        .values_list("started_at", flat=True)
+        .first()
+    )
+    return min(touch_from, first_trip or touch_from) - stop, touch_from
+
+
+@transaction.atomic
+def device_trips_detect(*, device: Device, dirty_from: dt.datetime, now: dt.datetime | None = None) -> dict:
+    """Detects the trips of one device touched by positions from `dirty_from` on; returns counts."""
+    now = now or timezone.now()
+    read_from, touch_from = _window_start(device.pk, dirty_from)
+    track = _track(device.pk, read_from)
+    found = [s for s in segments(track, now_us=int(now.timestamp() * US)) if s.end_us >= touch_from.timestamp() * US]
+    stored = list(
+        Trip.objects.select_for_update()
+        .filter(device_id=device.pk, source=Trip.Source.POSITIONS, ended_at__gte=touch_from)
+        .order_by("started_at", "pk")
+    )
+    counts = {"created": 0, "updated": 0, "unchanged": 0, "removed": 0}
+    claimed: set[int] = set()
+    for segment in found:
+        start, end = _to_dt(segment.start_us), _to_dt(segment.end_us)
+        overlapping = [t for t in stored if t.pk not in claimed and t.started_at <= end and t.ended_at >= start]
+        if not overlapping:
+            trip = _trip_create(device=device, segment=segment)
+            counts["created"] += 1
+        else:
+            trip = overlapping[0]
+            claimed.update(t.pk for t in overlapping)
+            for merged in overlapping[1:]:  # a late position joined two trips into one
+                _trip_remove(merged)
+                counts["removed"] += 1
+            unchanged = (
+                trip.started_at == start
+                and trip.ended_at == end
+                and trip.in_progress == (not segment.closed)
+                and dirty_from > end
+                and len(overlapping) == 1
+            )
+            if unchanged:
+                counts["unchanged"] += 1
+                continue
+            trip.started_at, trip.ended_at, trip.in_progress = start, end, not segment.closed
+            trip.samples_received = trip.samples_stored = segment.positions
+            trip.feature_status = Trip.FeatureStatus.PENDING
+            trip.save(
+                update_fields=[
+                    "started_at",
+                    "ended_at",
+                    "in_progress",
+                    "samples_received",
+                    "samples_stored",
+                    "feature_status",
+                    "updated_at",
+                ]
+            )
+            counts["updated"] += 1
+        _samples_copy(trip)
+    for trip in stored:
+        if trip.pk is not None and trip.pk not in claimed:
+            # No movement left where it was (positions re-read after cleaning changed it).
+            _trip_remove(trip)
+            counts["removed"] += 1
+    if counts["created"] or counts["updated"]:
+        transaction.on_commit(trip_features_request, robust=True)
+    return counts
+
+
+def _trip_create(*, device: Device, segment: Segment) -> Trip:
+    start = _to_dt(segment.start_us)
+    driver_id, rental_id = device.customer_id, None
+    if device.vehicle_id:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT id, customer_id FROM transactions_rental WHERE vehicle_id = %s AND rented_at <= %s "
+                "AND (returned_at IS NULL OR returned_at >= %s) ORDER BY rented_at DESC LIMIT 1",
+                [device.vehicle_id, start, start],
+            )
+            rental = cursor.fetchone()
+        if rental:
+            driver_id = driver_id or rental[1]
+            rental_id = rental[0] if rental[1] == driver_id else None
+    return Trip.objects.create(
+        device=device,
+        external_id=f"stream-{segment.start_us // US}",
+        source=Trip.Source.POSITIONS,
+        in_progress=not segment.closed,
+        driver_id=driver_id,
+        vehicle_id=device.vehicle_id,
+        rental_id=rental_id,
+        started_at=start,
+        ended_at=_to_dt(segment.end_us),
+        samples_received=segment.positions,
+        samples_stored=segment.positions,
+    )
+
+
+def _trip_remove(trip: Trip) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute(f"DELETE FROM {SAMPLES_TABLE} WHERE trip_id = %s", [trip.pk])
+    trip.delete()
+
+
+def _samples_copy(trip: Trip) -> None:
+    """The trip's positions become its samples (replacing those of an earlier cut)."""
+    partitions_ensure(table=SAMPLES_TABLE, first=trip.started_at.date(), last=trip.ended_at.date())
+    with connection.cursor() as cursor:
+        cursor.execute(f"DELETE FROM {SAMPLES_TABLE} WHERE trip_id = %s", [trip.pk])
+        cursor.execute(
+            f"INSERT INTO {SAMPLES_TABLE} (trip_id, recorded_at, latitude, longitude, speed_mps, "
+            "accel_lon_mps2, accel_lat_mps2, heading_deg, speed_limit_mps, phone_use) "
+            "SELECT %s, recorded_at, latitude, longitude, COALESCE(speed_mps, 'NaN'), 'NaN', 'NaN', "
+            "heading_deg, NULL, NULL FROM telematics_position "
+            "WHERE device_id = %s AND recorded_at BETWEEN %s AND %s",
+            [trip.pk, trip.device_id, trip.started_at, trip.ended_at],
+        )
+
+
+def trips_detect_pending(*, now: dt.datetime | None = None) -> int:
+    """Runs detection for every device with new positions, and for every device whose open trip
+    has passed the stop time (its vehicle stopped reporting). Devices are claimed with SKIP
+    LOCKED, so two runs share the work; a device's mark is cleared only when no position
+    arrived during its run (the version did not move). Returns the number of devices run."""
     trips_detect_request_clear()
-    return 0
+    now = now or timezone.now()
+    stop = dt.timedelta(minutes=_cfg("TRIP_STOP_MINUTES"))
+    stale = Trip.objects.filter(in_progress=True, ended_at__lte=now - stop).values_list("device_id", "started_at")
+    for device_id, started_at in stale:
+        PositionCursor.objects.filter(device_id=device_id, dirty_from__isnull=True).update(dirty_from=started_at)
+    done, failed = 0, set()
+    while True:
+        with transaction.atomic():
+            cursor_row = (
+                PositionCursor.objects.filter(dirty_from__isnull=False)
+                .select_for_update(skip_locked=True)
+                .select_related("device")
+                .order_by("device_id")
+                .exclude(device_id__in=failed)
+                .first()
+            )
+            if cursor_row is None:
+                return done
+            try:
+                with transaction.atomic():
+                    device_trips_detect(device=cursor_row.device, dirty_from=cursor_row.dirty_from, now=now)
+            except Exception:
+                logger.exception("trip detection failed for device %s", cursor_row.device_id)
+                failed.add(cursor_row.device_id)
+                continue
+            PositionCursor.objects.filter(device_id=cursor_row.device_id, version=cursor_row.version).update(
+                dirty_from=None, detected_at=now
+            )
+            done += 1

@@ -18,7 +18,9 @@ CHUNK = 500
 def trip_features(ctx: JobContext, *, recompute: bool = False, limit: int = 0) -> dict:
     """Catches up trips whose features are pending (or every trip with recompute=true), in
     chunks of one read and one bulk update each. Re-running recomputes the same values."""
-    qs = Trip.objects.all() if recompute else Trip.objects.exclude(feature_status=Trip.FeatureStatus.DONE)
+    # An open trip gets its features when it closes (trip detection queues them).
+    trips = Trip.objects.exclude(in_progress=True)
+    qs = trips if recompute else trips.exclude(feature_status=Trip.FeatureStatus.DONE)
     ids = list(qs.order_by("pk").values_list("pk", flat=True)[: limit or None])
     ctx.set_total(len(ids))
     done = 0

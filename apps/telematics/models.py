@@ -58,6 +58,16 @@ class Trip(TimeStampedModel):
     rental = models.ForeignKey(
         "transactions.Rental", on_delete=models.PROTECT, null=True, blank=True, related_name="trips"
     )
+    class Source(models.TextChoices):
+        UPLOAD = "upload", "Uploaded trip"
+        POSITIONS = "positions", "Detected from streamed positions"
+
+    source = models.CharField(max_length=10, choices=Source.choices, default=Source.UPLOAD, db_default="upload")
+    in_progress = models.BooleanField(
+        default=False,
+        db_default=False,
+        help_text="Detected from positions and still open: the vehicle has not stopped yet."
+    )
     started_at = models.DateTimeField()
     ended_at = models.DateTimeField()
     samples_received = models.PositiveIntegerField(default=0)
@@ -113,6 +123,13 @@ class Trip(TimeStampedModel):
             models.CheckConstraint(
                 condition=Q(feature_status__in=["pending", "done", "failed"]),
                 name="%(app_label)s_%(class)s_feature_status_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(source__in=["upload", "positions"]), name="%(app_label)s_%(class)s_source_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(in_progress=False) | Q(source="positions"),
+                name="%(app_label)s_%(class)s_only_detected_trips_in_progress",
             ),
         ]
 

@@ -171,6 +171,8 @@ CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_BEAT_SCHEDULE = {
     "accounts.webhooks_retry_due": {"task": "accounts.webhooks_retry_due", "schedule": 300.0},
     "jobs.recover": {"task": "jobs.recover", "schedule": 300.0},
+    # Cuts trips from streamed positions, and closes the trips of vehicles that stopped reporting.
+    "telematics.trips_detect": {"task": "telematics.trips_detect", "schedule": 60.0},
 }
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 

@@ -138,7 +138,7 @@ def trip_features_compute_pending(*, chunk: int = 500) -> int:
     while True:
         with transaction.atomic():
             ids = list(
-                Trip.objects.filter(feature_status=Trip.FeatureStatus.PENDING)
+                Trip.objects.filter(feature_status=Trip.FeatureStatus.PENDING, in_progress=False)
                 .order_by("pk")
                 .select_for_update(skip_locked=True)
                 .values_list("pk", flat=True)[:chunk]
