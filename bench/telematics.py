@@ -291,13 +291,13 @@ def seed_driver_trips(n_drivers: int, trips_per_driver: int, as_of: dt.date) -> 
                 samples_received, samples_stored, samples_dropped, feature_status, distance_km, duration_s,
                 moving_s, idle_s, gap_s, max_speed_mps, mean_speed_mps, harsh_brake_count, harsh_accel_count,
                 harsh_corner_count, speeding_count, speeding_s, phone_use_s, night_s, rush_hour_s, highway_s,
-                score, events, score_deductions)
+                score, events, score_deductions, measurable)
             SELECT now(), now(), %(device)s, 'bench-' || d.id || '-' || k, d.id,
                    s.start, s.start + interval '20 minutes',
                    1200, 1200, '{}', 'done', 3 + random() * 30, 1200, 1000, 200, 0, 30, 14,
                    (random() * 4)::int, (random() * 2)::int, (random() * 2)::int, (random() * 2)::int,
                    random() * 200, random() * 60, random() * 300, random() * 600, random() * 600,
-                   60 + (random() * 40)::int, '[]', '[]'
+                   60 + (random() * 40)::int, '[]', '[]', '{}'
             FROM unnest(%(ids)s::bigint[]) AS d(id)
             CROSS JOIN generate_series(1, %(per)s) AS k
             CROSS JOIN LATERAL (

@@ -15,13 +15,14 @@ class Feature:
     monotone: int = 0  # +1: a higher value never lowers the predicted frequency
     scale: float = 1.0  # shown value = stored value * scale
     decimals: int = 1
+    may_be_missing: bool = False  # NULL when none of the driver's trips could measure it
 
 
 FEATURES: tuple[Feature, ...] = (
     Feature("km", "distance driven", "km in the window", decimals=0),
-    Feature("harsh_brake_per_100km", "harsh braking", "per 100 km", monotone=1),
-    Feature("harsh_accel_per_100km", "harsh acceleration", "per 100 km", monotone=1),
-    Feature("harsh_corner_per_100km", "harsh cornering", "per 100 km", monotone=1),
+    Feature("harsh_brake_per_100km", "harsh braking", "per 100 km", monotone=1, may_be_missing=True),
+    Feature("harsh_accel_per_100km", "harsh acceleration", "per 100 km", monotone=1, may_be_missing=True),
+    Feature("harsh_corner_per_100km", "harsh cornering", "per 100 km", monotone=1, may_be_missing=True),
     Feature("speeding_share", "speeding", "% of driving time", monotone=1, scale=100),
     Feature("night_share", "night driving", "% of driving time", monotone=1, scale=100, decimals=0),
     Feature("rush_hour_share", "rush-hour driving", "% of driving time", scale=100, decimals=0),

@@ -86,7 +86,10 @@ def features_chunk(*, model: RiskModel, as_of: dt.date, driver_ids) -> tuple[np.
         __name__,
         "features.sql",
         "features_chunk",
-        columns=pgsql.SQL(", ").join(pgsql.SQL("{}::float8").format(pgsql.Identifier("f", name)) for name in names),
+        # NaN for a feature none of the driver's trips could measure (NULL): missing to the model.
+        columns=pgsql.SQL(", ").join(
+            pgsql.SQL("COALESCE({}::float8, 'NaN')").format(pgsql.Identifier("f", name)) for name in names
+        ),
         ids=pgsql.Literal(int_array_literal(driver_ids)),
         as_of=pgsql.Literal(as_of),
         window=pgsql.Literal(int(model.window_days)),

@@ -28,6 +28,7 @@ from apps.telematics.ingest.cleaning import _jump_filter
 from apps.telematics.models import Device, PositionCursor, Trip
 from apps.telematics.partitions import SAMPLES_TABLE, partitions_ensure
 from apps.telematics.positions.services import trips_detect_request_clear
+from apps.telematics.sampling import interval_motion
 from apps.telematics.services import trip_features_request
 
 logger = logging.getLogger(__name__)
@@ -56,23 +57,20 @@ class Track:
 
 
 def moving_intervals(track: Track) -> np.ndarray:
-    """For each interval between consecutive positions: did the vehicle move?"""
+    """For each interval between consecutive positions: did the vehicle move? Read as the trip
+    features read it (apps.telematics.sampling.interval_motion), except that a silence as long as
+    a stop is movement only when the vehicle is elsewhere afterwards."""
     if len(track.t) < 2:
         return np.zeros(0, dtype=bool)
-    v = _cfg("MOVING_SPEED_MPS")
     secs = np.diff(track.t) / US
     step = haversine_m(track.lat[:-1], track.lon[:-1], track.lat[1:], track.lon[1:])
-    # Beyond what the fixes' own accuracy explains (fmax ignores an unknown accuracy).
-    beyond = step > np.fmax(np.fmax(track.accuracy[:-1], track.accuracy[1:]), _cfg("POSITION_MOVE_MIN_M"))
-    displaced = beyond & (step / np.maximum(secs, 1e-9) >= v)
-    reported = (track.speed[:-1] >= v) | (track.speed[1:] >= v)
-    known = ~np.isnan(track.speed[:-1]) & ~np.isnan(track.speed[1:])
-    # Where both ends report a speed, it is believed at short spacing (a standing vehicle's fix
-    # may jump beyond its accuracy); over longer intervals a vehicle can stop at both fixes and
-    # still have driven between them, which only the displacement shows. A silence as long as a
-    # stop is movement only when the vehicle is elsewhere afterwards.
+    moving, _, _ = interval_motion(
+        secs, step, track.speed[:-1], track.speed[1:], track.accuracy[:-1], track.accuracy[1:]
+    )
+    reach = np.fmax(np.fmax(track.accuracy[:-1], track.accuracy[1:]), _cfg("POSITION_MOVE_MIN_M"))
+    displaced = (step > reach) & (step / np.maximum(secs, 1e-9) >= _cfg("MOVING_SPEED_MPS"))
     long = secs >= _cfg("TRIP_STOP_MINUTES") * 60
-    return np.where(long, displaced, np.where(known & (secs < 10), reported, reported | displaced))
+    return np.where(long, displaced, moving)
 
 
 def segments(track: Track, *, now_us: int) -> list[Segment]:

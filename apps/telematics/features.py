@@ -14,6 +14,14 @@ import numpy as np
 from django.conf import settings
 
 from apps.telematics.ingest import US, SampleArrays, haversine_m
+from apps.telematics.sampling import (
+    EVENT_SPACING_S,
+    MEASURABLE_SHARE,
+    derived_accelerations,
+    gap_threshold_s,
+    interval_motion,
+    window_seconds,
+)
 
 EVENT_TYPES = ("harsh_brake", "rapid_accel", "harsh_corner", "speeding", "phone_use")
 
@@ -88,13 +96,22 @@ def compute_features(s: SampleArrays, bounds: np.ndarray) -> list[dict]:
     if n > 1:
         same_trip = trip_of[1:] == trip_of[:-1]
     secs = np.where(same_trip, np.diff(s.t) / US, 0.0)
-    gap = same_trip & (secs > c["GAP_S"])
+    owner = trip_of[:-1] if n > 1 else np.zeros(0, dtype=np.int64)
+    # Sampling: each trip's typical spacing, and gaps relative to it (a tracker reporting every
+    # minute has no gap every minute).
+    sampling_s = np.zeros(k)
+    gap = np.zeros(len(secs), dtype=bool)
+    for i in range(k):
+        a, b = int(bounds[i]), int(bounds[i + 1]) - 1  # the trip's intervals are a .. b-1
+        if b > a:
+            sampling_s[i] = float(np.median(secs[a:b]))
+            gap[a:b] = secs[a:b] > gap_threshold_s(secs[a:b])
+    gap &= same_trip
     valid = same_trip & ~gap
     step_m = np.where(same_trip, haversine_m(s.lat[:-1], s.lon[:-1], s.lat[1:], s.lon[1:]), 0.0)
-    v_mid = (s.speed[:-1] + s.speed[1:]) / 2
-    moving = valid & (v_mid >= c["MOVING_SPEED_MPS"])
-    idle = valid & ~moving
-    owner = trip_of[:-1] if n > 1 else np.zeros(0, dtype=np.int64)
+    moving, moving_secs, v_interval = interval_motion(secs, step_m, s.speed[:-1], s.speed[1:])
+    moving &= valid
+    moving_secs = np.where(moving, moving_secs, 0.0)
 
     def per_trip(weights: np.ndarray) -> np.ndarray:
         return np.bincount(owner, weights=weights, minlength=k)[:k]
@@ -102,32 +119,43 @@ def compute_features(s: SampleArrays, bounds: np.ndarray) -> list[dict]:
     # Distance over moving intervals and gaps (the vehicle did cover that ground), not over idle
     # ones, where the fixes only wander with GPS error.
     distance_m = per_trip(step_m * (moving | gap))
-    moving_s = per_trip(secs * moving)
-    idle_s = per_trip(secs * idle)
+    moving_s = per_trip(moving_secs)
+    idle_s = per_trip(np.where(valid, secs, 0.0) - moving_secs)
     gap_s = per_trip(secs * gap)
     firsts, lasts = bounds[:-1], bounds[1:] - 1
     duration_s = (s.t[lasts] - s.t[firsts]) / US
-    max_speed = np.maximum.reduceat(s.speed, firsts)
-    mean_speed = np.divide(per_trip(v_mid * secs * moving), moving_s, out=np.zeros(k), where=moving_s > 0)
+    max_speed = np.nan_to_num(np.fmax.reduceat(s.speed, firsts))
+    # Mean moving speed: reported speeds at short spacing, the ground covered over longer spacing
+    # (an interval with a stop inside has a low mean of its end speeds but a short moving time).
+    moved_m = np.where(secs <= EVENT_SPACING_S, v_interval * moving_secs, step_m * moving)
+    mean_speed = np.divide(per_trip(moved_m), moving_s, out=np.zeros(k), where=moving_s > 0)
 
-    # Time of day, local: the interval is attributed to the hour its first sample falls in.
+    # Time of day, local, by clock time: each interval's seconds are split at the windows' edges.
     local = local_time_us(s.t[:-1], c["LOCAL_TIME_ZONE"]) if n > 1 else np.zeros(0, dtype=np.int64)
-    hour = (local // (3600 * US)) % 24
-    weekday = ((local // (86400 * US)) + 3) % 7  # 1970-01-01 was a Thursday; Monday = 0
-    night = valid & (hour >= c["NIGHT_START_HOUR"]) & (hour < c["NIGHT_END_HOUR"])
-    rush_hour = np.zeros_like(valid)
-    for start, end in _rush_ranges(c["RUSH_HOURS"]):
-        rush_hour |= (hour >= start) & (hour < end)
-    rush_hour &= valid & (weekday < 5)
+    valid_secs_ = np.where(valid, secs, 0.0)
+    night_s = per_trip(window_seconds(local, valid_secs_, [(c["NIGHT_START_HOUR"], c["NIGHT_END_HOUR"])]))
+    rush_s = per_trip(window_seconds(local, valid_secs_, _rush_ranges(c["RUSH_HOURS"]), weekdays_only=True))
     limit_start = s.speed_limit[:-1]
     highway = valid & np.where(
-        np.isnan(limit_start), v_mid >= c["HIGHWAY_LIMIT_MPS"], limit_start >= c["HIGHWAY_LIMIT_MPS"] - 1e-6
+        np.isnan(limit_start), v_interval >= c["HIGHWAY_LIMIT_MPS"], limit_start >= c["HIGHWAY_LIMIT_MPS"] - 1e-6
     )
-    night_s = per_trip(secs * night)
-    rush_s = per_trip(secs * rush_hour)
     highway_s = per_trip(secs * highway)
     phone_moving = moving & (s.phone[:-1] == 1)
     phone_s = per_trip(secs * phone_moving)
+
+    # Harsh events need accelerometer values, or speed differences at <= 2 s spacing; a trip
+    # where less than MEASURABLE_SHARE of the moving time has either cannot be judged on them.
+    lon_est, lat_est = derived_accelerations(s.t, s.speed, s.heading, trip_of)
+    acc_lon = np.where(np.isnan(s.acc_lon), lon_est, s.acc_lon)
+    acc_lat = np.where(np.isnan(s.acc_lat), lat_est, s.acc_lat)
+
+    def measurable(values: np.ndarray) -> np.ndarray:
+        covered = per_trip(moving_secs * ~np.isnan(values[1:]))
+        return np.where(moving_s > 0, covered >= MEASURABLE_SHARE * moving_s, True)
+
+    brake_ok, corner_ok = measurable(acc_lon), measurable(acc_lat)
+    speeding_ok = np.bincount(trip_of, weights=~np.isnan(s.speed_limit), minlength=k)[:k] > 0
+    phone_ok = np.bincount(trip_of, weights=s.phone >= 0, minlength=k)[:k] > 0
 
     # Events: runs of samples over a threshold, not crossing a gap or a trip boundary.
     connected = valid
@@ -161,10 +189,10 @@ def compute_features(s: SampleArrays, bounds: np.ndarray) -> list[dict]:
             total[trip] += duration
         return counts, total
 
-    brake_n, _ = add_events("harsh_brake", s.acc_lon <= c["HARSH_BRAKE_MPS2"], s.acc_lon, np.argmin)
-    accel_n, _ = add_events("rapid_accel", s.acc_lon >= c["RAPID_ACCEL_MPS2"], s.acc_lon, np.argmax)
+    brake_n, _ = add_events("harsh_brake", acc_lon <= c["HARSH_BRAKE_MPS2"], acc_lon, np.argmin)
+    accel_n, _ = add_events("rapid_accel", acc_lon >= c["RAPID_ACCEL_MPS2"], acc_lon, np.argmax)
     corner_n, _ = add_events(
-        "harsh_corner", np.abs(s.acc_lat) >= c["HARSH_CORNER_MPS2"], s.acc_lat, lambda v: np.argmax(np.abs(v))
+        "harsh_corner", np.abs(acc_lat) >= c["HARSH_CORNER_MPS2"], acc_lat, lambda v: np.argmax(np.abs(v))
     )
     excess = s.speed - s.speed_limit
     over = ~np.isnan(s.speed_limit) & (excess > c["SPEEDING_MARGIN_MPS"])
@@ -183,7 +211,12 @@ def compute_features(s: SampleArrays, bounds: np.ndarray) -> list[dict]:
     for i in range(k):
         km = float(distance_m[i]) / 1000
         driving_s = float(moving_s[i] + idle_s[i])
-        trip_events = sorted(events[i], key=lambda e: (e["at"], e["type"]))
+        unmeasured = {
+            kind
+            for kind, ok in (("harsh_brake", brake_ok[i]), ("rapid_accel", brake_ok[i]), ("harsh_corner", corner_ok[i]))
+            if not ok
+        }
+        trip_events = sorted((e for e in events[i] if e["type"] not in unmeasured), key=lambda e: (e["at"], e["type"]))
         features = {
             "distance_km": km,
             "duration_s": float(duration_s[i]),
@@ -192,9 +225,10 @@ def compute_features(s: SampleArrays, bounds: np.ndarray) -> list[dict]:
             "gap_s": float(gap_s[i]),
             "max_speed_mps": float(max_speed[i]),
             "mean_speed_mps": float(mean_speed[i]),
-            "harsh_brake_count": int(brake_n[i]),
-            "harsh_accel_count": int(accel_n[i]),
-            "harsh_corner_count": int(corner_n[i]),
+            # None: not measurable for this trip (never a clean zero).
+            "harsh_brake_count": int(brake_n[i]) if brake_ok[i] else None,
+            "harsh_accel_count": int(accel_n[i]) if brake_ok[i] else None,
+            "harsh_corner_count": int(corner_n[i]) if corner_ok[i] else None,
             "speeding_count": int(speeding_n[i]),
             "speeding_s": float(speeding_s[i]),
             "phone_use_s": float(phone_s[i]),
@@ -202,6 +236,14 @@ def compute_features(s: SampleArrays, bounds: np.ndarray) -> list[dict]:
             "rush_hour_s": float(rush_s[i]),
             "highway_s": float(highway_s[i]),
             "events": trip_events,
+            "sampling_interval_s": round(float(sampling_s[i]), 3),
+            "measurable": {
+                "harsh_brake": bool(brake_ok[i]),
+                "rapid_accel": bool(brake_ok[i]),
+                "harsh_corner": bool(corner_ok[i]),
+                "speeding": bool(speeding_ok[i]),
+                "phone_use": bool(phone_ok[i]),
+            },
         }
         features["rates"] = trip_rates(features, km=km, driving_s=driving_s)
         score, deductions = trip_score(features, trip_events, driving_s=driving_s)
@@ -215,9 +257,9 @@ def trip_rates(features: dict, *, km: float, driving_s: float) -> dict:
     per_100 = 100 / km if km > 0 else 0.0
     share = 1 / driving_s if driving_s > 0 else 0.0
     return {
-        "harsh_brake_per_100km": features["harsh_brake_count"] * per_100,
-        "harsh_accel_per_100km": features["harsh_accel_count"] * per_100,
-        "harsh_corner_per_100km": features["harsh_corner_count"] * per_100,
+        "harsh_brake_per_100km": _per(features["harsh_brake_count"], per_100),
+        "harsh_accel_per_100km": _per(features["harsh_accel_count"], per_100),
+        "harsh_corner_per_100km": _per(features["harsh_corner_count"], per_100),
         "speeding_per_100km": features["speeding_count"] * per_100,
         "speeding_share": min(features["speeding_s"] * share, 1.0),
         "night_share": min(features["night_s"] * share, 1.0),
@@ -225,6 +267,10 @@ def trip_rates(features: dict, *, km: float, driving_s: float) -> dict:
         "highway_share": min(features["highway_s"] * share, 1.0),
         "phone_use_per_hour": features["phone_use_s"] * share * 3600,
     }
+
+
+def _per(count: int | None, per_100: float) -> float | None:
+    return None if count is None else count * per_100
 
 
 def trip_score(features: dict, events: list[dict], *, driving_s: float) -> tuple[int, list[dict]]:
@@ -235,9 +281,15 @@ def trip_score(features: dict, events: list[dict], *, driving_s: float) -> tuple
         return [i for i, e in enumerate(events) if e["type"] == kind]
 
     rules = [
-        ("harsh_brake", features["harsh_brake_count"], c["SCORE_HARSH_BRAKE_POINTS"], c["SCORE_HARSH_BRAKE_CAP"]),
-        ("rapid_accel", features["harsh_accel_count"], c["SCORE_RAPID_ACCEL_POINTS"], c["SCORE_RAPID_ACCEL_CAP"]),
-        ("harsh_corner", features["harsh_corner_count"], c["SCORE_HARSH_CORNER_POINTS"], c["SCORE_HARSH_CORNER_CAP"]),
+        # An unmeasurable count costs nothing here; the driver features leave it out (missing).
+        ("harsh_brake", features["harsh_brake_count"] or 0, c["SCORE_HARSH_BRAKE_POINTS"], c["SCORE_HARSH_BRAKE_CAP"]),
+        ("rapid_accel", features["harsh_accel_count"] or 0, c["SCORE_RAPID_ACCEL_POINTS"], c["SCORE_RAPID_ACCEL_CAP"]),
+        (
+            "harsh_corner",
+            features["harsh_corner_count"] or 0,
+            c["SCORE_HARSH_CORNER_POINTS"],
+            c["SCORE_HARSH_CORNER_CAP"],
+        ),
         ("speeding", features["speeding_s"] / 60, c["SCORE_SPEEDING_POINTS_PER_MIN"], c["SCORE_SPEEDING_CAP"]),
         ("phone_use", features["phone_use_s"] / 60, c["SCORE_PHONE_POINTS_PER_MIN"], c["SCORE_PHONE_CAP"]),
     ]

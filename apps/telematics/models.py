@@ -58,6 +58,7 @@ class Trip(TimeStampedModel):
     rental = models.ForeignKey(
         "transactions.Rental", on_delete=models.PROTECT, null=True, blank=True, related_name="trips"
     )
+
     class Source(models.TextChoices):
         UPLOAD = "upload", "Uploaded trip"
         POSITIONS = "positions", "Detected from streamed positions"
@@ -66,7 +67,7 @@ class Trip(TimeStampedModel):
     in_progress = models.BooleanField(
         default=False,
         db_default=False,
-        help_text="Detected from positions and still open: the vehicle has not stopped yet."
+        help_text="Detected from positions and still open: the vehicle has not stopped yet.",
     )
     started_at = models.DateTimeField()
     ended_at = models.DateTimeField()
@@ -82,9 +83,10 @@ class Trip(TimeStampedModel):
     idle_s = models.FloatField(default=0)
     max_speed_mps = models.FloatField(default=0)
     mean_speed_mps = models.FloatField(default=0)
-    harsh_brake_count = models.PositiveIntegerField(default=0)
-    harsh_accel_count = models.PositiveIntegerField(default=0)
-    harsh_corner_count = models.PositiveIntegerField(default=0)
+    # NULL: not measurable for this trip (its sampling was too sparse and it had no accelerometer).
+    harsh_brake_count = models.PositiveIntegerField(default=0, null=True, blank=True)
+    harsh_accel_count = models.PositiveIntegerField(default=0, null=True, blank=True)
+    harsh_corner_count = models.PositiveIntegerField(default=0, null=True, blank=True)
     speeding_s = models.FloatField(default=0)
     phone_use_s = models.FloatField(default=0)
     night_s = models.FloatField(default=0)
@@ -92,6 +94,10 @@ class Trip(TimeStampedModel):
     highway_s = models.FloatField(default=0)
     gap_s = models.FloatField(default=0, help_text="Time inside gaps between fixes (neither moving nor idle).")
     speeding_count = models.PositiveIntegerField(default=0)
+    sampling_interval_s = models.FloatField(null=True, blank=True, help_text="Median spacing of the trip's fixes.")
+    measurable = models.JSONField(
+        default=dict, blank=True, help_text="Which event features the trip's sampling supports (name -> bool)."
+    )
     score = models.PositiveSmallIntegerField(null=True, blank=True)
     events = models.JSONField(default=list, blank=True, help_text="Events with time, place and magnitude.")
     score_deductions = models.JSONField(default=list, blank=True)
@@ -146,9 +152,10 @@ class DriverFeatures(models.Model):
     trips = models.PositiveIntegerField(default=0)
     km = models.FloatField(default=0)
     hours = models.FloatField(default=0)
-    harsh_brake_per_100km = models.FloatField(default=0)
-    harsh_accel_per_100km = models.FloatField(default=0)
-    harsh_corner_per_100km = models.FloatField(default=0)
+    # NULL: none of the window's trips could measure it (missing, not zero, for the risk model).
+    harsh_brake_per_100km = models.FloatField(default=0, null=True, blank=True)
+    harsh_accel_per_100km = models.FloatField(default=0, null=True, blank=True)
+    harsh_corner_per_100km = models.FloatField(default=0, null=True, blank=True)
     speeding_share = models.FloatField(default=0)
     night_share = models.FloatField(default=0)
     rush_hour_share = models.FloatField(default=0)

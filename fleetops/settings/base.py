@@ -244,6 +244,7 @@ _TELEMATICS_DEFAULTS = {
     "MAX_ABS_ACCEL_MPS2": 30.0,  # |acceleration| above this is a sensor fault
     "MAX_SPEED_MPS": 90.0,
     "GAP_S": 30.0,  # a gap between fixes longer than this splits the trip's moving time
+    "GAP_SAMPLING_FACTOR": 3.0,  # ... and longer than this many times the trip's median spacing
     "MOVING_SPEED_MPS": 1.0,  # below this the vehicle is idle
     # Events.
     "HARSH_BRAKE_MPS2": -3.0,

@@ -79,6 +79,10 @@ class Dataset:
     exposure_col: str
     categorical: list[str] = field(default_factory=list)
     group_col: str | None = None
+    # Features that may be missing (NaN): not measurable for the driver. XGBoost learns where a
+    # missing value goes; the GLM gets a `<name>_missing` indicator and 0 in the value's place, so
+    # missing is never read as a clean zero.
+    missing_ok: list[str] = field(default_factory=list)
 
     def __post_init__(self):
         missing = [c for c in [*self.features, self.count_col, self.exposure_col] if c not in self.frame.columns]
@@ -96,6 +100,8 @@ class Dataset:
             if name in self.categorical:
                 continue
             values = pd.to_numeric(self.frame[name], errors="coerce")
+            if name in self.missing_ok:
+                values = values.fillna(0)
             if values.isna().any():
                 raise ValueError(f"feature {name} has missing or non-numeric values (list it as categorical?)")
 
@@ -123,6 +129,10 @@ class Dataset:
 
     def glm_matrix(self, rows: np.ndarray | None = None) -> pd.DataFrame:
         X = self.xgb_matrix()
+        for name in self.missing_ok:
+            if name in X and X[name].isna().any():
+                X.insert(X.columns.get_loc(name) + 1, f"{name}_missing", X[name].isna().astype(float))
+                X[name] = X[name].fillna(0.0)
         if self.categorical:
             X = pd.get_dummies(X, columns=self.categorical, drop_first=True, dtype=float)
         X.insert(0, "const", 1.0)

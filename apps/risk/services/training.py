@@ -107,7 +107,12 @@ def risk_model_train(
         return existing
 
     dataset = modeling.Dataset(
-        frame=frame, features=list(FEATURE_NAMES), count_col="claims", exposure_col="exposure", group_col="driver_id"
+        frame=frame,
+        features=list(FEATURE_NAMES),
+        count_col="claims",
+        exposure_col="exposure",
+        group_col="driver_id",
+        missing_ok=[f.name for f in FEATURES if f.may_be_missing],
     )
     monotone = {f.name: f.monotone for f in FEATURES if f.monotone}
     try:
@@ -190,7 +195,8 @@ def _model_card(*, result, dataset, frame, settings_used, monotone, follow_perio
         "predicted_mean_frequency": float((predicted * dataset.exposure).sum() / dataset.exposure.sum()),
         "gate": {"comparisons": result.gate, "test_drivers": int(test.sum())},
         "feature_quantiles": {
-            name: np.round(np.quantile(frame[name].to_numpy(), quantile_points), 6).tolist() for name in FEATURE_NAMES
+            name: np.round(np.nanquantile(frame[name].to_numpy(), quantile_points), 6).tolist()
+            for name in FEATURE_NAMES
         },
         "score_quantiles": np.round(np.quantile(predicted, np.linspace(0, 1, 101)), 6).tolist(),
         "fairness": selectors.fairness_report(

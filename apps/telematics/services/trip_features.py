@@ -31,6 +31,8 @@ TRIP_FEATURE_FIELDS = (
     "night_s",
     "rush_hour_s",
     "highway_s",
+    "sampling_interval_s",
+    "measurable",
     "events",
     "score",
     "score_deductions",
@@ -74,8 +76,9 @@ def trip_features_compute_many(*, trip_ids: list[int], notify_risk: bool = True)
     return len(results)
 
 
+_JSON_FIELDS = ("events", "score_deductions", "measurable")
 _FLOAT_FIELDS = tuple(
-    f for f in TRIP_FEATURE_FIELDS if f not in ("events", "score_deductions", "score") and not f.endswith("_count")
+    f for f in TRIP_FEATURE_FIELDS if f not in (*_JSON_FIELDS, "score") and not f.endswith("_count")
 )
 _INT_FIELDS = tuple(f for f in TRIP_FEATURE_FIELDS if f.endswith("_count") or f == "score")
 
@@ -86,14 +89,14 @@ def _trip_features_write(trips: list[Trip]) -> None:
     columns = [("id", "bigint", [t.pk for t in trips])]
     columns += [(f, "float8", [float(getattr(t, f)) for t in trips]) for f in _FLOAT_FIELDS]
     columns += [(f, "int8", [getattr(t, f) for t in trips]) for f in _INT_FIELDS]
-    columns += [(f, "text", [json.dumps(getattr(t, f)) for t in trips]) for f in ("events", "score_deductions")]
+    columns += [(f, "text", [json.dumps(getattr(t, f)) for t in trips]) for f in _JSON_FIELDS]
     columns += [
         ("feature_status", "text", [t.feature_status for t in trips]),
         ("features_computed_at", "timestamptz", [t.features_computed_at for t in trips]),
     ]
     names = [name for name, _, _ in columns]
     sets = ", ".join(
-        f"{n} = v.{n}::jsonb" if n in ("events", "score_deductions") else f"{n} = v.{n}" for n in names[1:]
+        f"{n} = v.{n}::jsonb" if n in _JSON_FIELDS else f"{n} = v.{n}" for n in names[1:]
     )
     unnest = ", ".join(f"%s::{kind}[]" for _, kind, _ in columns)
     with connection.cursor() as cursor:

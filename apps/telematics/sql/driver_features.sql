@@ -10,9 +10,14 @@ WITH trips AS (
         sum(t.distance_km) AS km,
         sum(t.moving_s + t.idle_s) AS driving_s,
         sum(t.moving_s) AS moving_s,
+        -- harsh events per 100 km of the trips that could measure them (NULL counts are not
+        -- zeros: a trip sampled too sparsely says nothing about them)
         sum(t.harsh_brake_count) AS harsh_brakes,
+        sum(t.distance_km) FILTER (WHERE t.harsh_brake_count IS NOT NULL) AS harsh_brake_km,
         sum(t.harsh_accel_count) AS harsh_accels,
+        sum(t.distance_km) FILTER (WHERE t.harsh_accel_count IS NOT NULL) AS harsh_accel_km,
         sum(t.harsh_corner_count) AS harsh_corners,
+        sum(t.distance_km) FILTER (WHERE t.harsh_corner_count IS NOT NULL) AS harsh_corner_km,
         sum(t.speeding_s) AS speeding_s,
         sum(t.night_s) AS night_s,
         sum(t.rush_hour_s) AS rush_hour_s,
@@ -47,9 +52,13 @@ SELECT
     coalesce(t.trips, 0),
     coalesce(t.km, 0),
     coalesce(t.driving_s, 0) / 3600.0,
-    coalesce(100.0 * t.harsh_brakes / nullif(t.km, 0), 0),
-    coalesce(100.0 * t.harsh_accels / nullif(t.km, 0), 0),
-    coalesce(100.0 * t.harsh_corners / nullif(t.km, 0), 0),
+    -- a driver with trips none of which measured it: missing; no trips at all: zero as before
+    CASE WHEN t.harsh_brake_km IS NULL AND t.trips > 0 THEN NULL
+         ELSE coalesce(100.0 * t.harsh_brakes / nullif(t.harsh_brake_km, 0), 0) END,
+    CASE WHEN t.harsh_accel_km IS NULL AND t.trips > 0 THEN NULL
+         ELSE coalesce(100.0 * t.harsh_accels / nullif(t.harsh_accel_km, 0), 0) END,
+    CASE WHEN t.harsh_corner_km IS NULL AND t.trips > 0 THEN NULL
+         ELSE coalesce(100.0 * t.harsh_corners / nullif(t.harsh_corner_km, 0), 0) END,
     least(coalesce(t.speeding_s / nullif(t.driving_s, 0), 0), 1),
     least(coalesce(t.night_s / nullif(t.driving_s, 0), 0), 1),
     least(coalesce(t.rush_hour_s / nullif(t.driving_s, 0), 0), 1),

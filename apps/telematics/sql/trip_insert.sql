@@ -61,14 +61,15 @@ inserted AS (
         created_at, updated_at, device_id, external_id, driver_id, vehicle_id, rental_id, started_at, ended_at,
         samples_received, samples_stored, samples_dropped, feature_status, distance_km, duration_s, moving_s,
         idle_s, gap_s, max_speed_mps, mean_speed_mps, harsh_brake_count, harsh_accel_count, harsh_corner_count,
-        speeding_count, speeding_s, phone_use_s, night_s, rush_hour_s, highway_s, events, score_deductions
+        speeding_count, speeding_s, phone_use_s, night_s, rush_hour_s, highway_s, events, score_deductions,
+        measurable
     )
     SELECT
         now(), now(), device_id, %(external_id)s::text, driver_id, vehicle_id, rental_id,
         %(started_at)s::timestamptz, %(ended_at)s::timestamptz,
         %(received)s::integer, %(stored)s::integer, %(dropped)s::jsonb, 'pending', 0, 0, 0,
         0, 0, 0, 0, 0, 0, 0,
-        0, 0, 0, 0, 0, 0, '[]'::jsonb, '[]'::jsonb
+        0, 0, 0, 0, 0, 0, '[]'::jsonb, '[]'::jsonb, '{}'::jsonb
     FROM checked
     WHERE NOT EXISTS (SELECT 1 FROM existing)
       AND vehicle_found
