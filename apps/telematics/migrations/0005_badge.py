@@ -5,26 +5,45 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('customers', '0002_driver_choices_erasure_notifications'),
-        ('telematics', '0004_trip_features_pending_idx'),
+        ("customers", "0002_driver_choices_erasure_notifications"),
+        ("telematics", "0004_trip_features_pending_idx"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Badge',
+            name="Badge",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('code', models.CharField(max_length=32)),
-                ('earned_at', models.DateTimeField()),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('driver', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='badges', to='customers.customer')),
-                ('trip', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='telematics.trip')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("code", models.CharField(max_length=32)),
+                ("earned_at", models.DateTimeField()),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "driver",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="badges", to="customers.customer"
+                    ),
+                ),
+                (
+                    "trip",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="telematics.trip",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-earned_at'],
-                'constraints': [models.UniqueConstraint(fields=('driver', 'code'), name='telematics_badge_once_per_driver', violation_error_message='This driver has this badge already.')],
+                "ordering": ["-earned_at"],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("driver", "code"),
+                        name="telematics_badge_once_per_driver",
+                        violation_error_message="This driver has this badge already.",
+                    )
+                ],
             },
         ),
     ]
