@@ -246,6 +246,10 @@ case("telematics_trip_ends_after_start")(
 case("telematics_trip_measures_non_negative")(lambda: violates(telematics.TripFactory, distance_km=-0.1))
 case("telematics_trip_score_range")(lambda: violates(telematics.TripFactory, score=101))
 case("telematics_trip_feature_status_valid")(lambda: violates(telematics.TripFactory, feature_status="queued"))
+case("telematics_trip_source_valid")(lambda: violates(telematics.TripFactory, source="fax"))
+case("telematics_trip_only_detected_trips_in_progress")(
+    lambda: violates(telematics.TripFactory, source="upload", in_progress=True)
+)
 case("telematics_driverfeatures_values_in_range")(lambda: violates(telematics.DriverFeaturesFactory, night_share=1.5))
 
 
