@@ -12,7 +12,8 @@ from dataclasses import dataclass
 import numpy as np
 import orjson
 
-from apps.telematics.ingest import UploadInvalid, _column
+from apps.telematics.ingest import UploadInvalid
+from apps.telematics.ingest.parsing import _column
 
 KNOT_MPS = 1852 / 3600
 # Epoch values above this are milliseconds (as Traccar reads them): 2^31 s is in 2038.
