@@ -81,24 +81,38 @@ def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--seeds", default="0,1,2,3,4")
     parser.add_argument("--simulated", action="store_true", help="also the simulated 5,000-driver portfolio")
+    parser.add_argument("--claim-frequency", default="0.12,0.6",
+                        help="simulated claims per driver-year at 12,000 km (default, demo)")  # fmt: skip
+    parser.add_argument("--skip-fremtpl", action="store_true")
     args = parser.parse_args()
     load_before = os.getloadavg()
-    csv = fremtpl_csv()
-    figures, seconds, _ = run_benchmark(
-        ["--csv", str(csv), "--count-col", "ClaimNb", "--exposure-col", "Exposure", "--categorical", "Area,VehBrand",
-         "--exclude", "DrivAge", "--seeds", args.seeds, "--test-share", "0.33"]
-    )  # fmt: skip
-    rows = [("freMTPLmini", f"{figures['rows']:,} policies, features {', '.join(figures['features'])}, "
-             f"seeds {args.seeds}, {seconds:.0f} s")]  # fmt: skip
-    rows += protocol_rows(figures, "freMTPLmini")
+    rows = []
+    if not args.skip_fremtpl:
+        rows += fremtpl_rows(args.seeds)
     if args.simulated:
-        from bench_simulated import simulated_rows  # needs Django and the database: only with --simulated
+        import django
 
-        rows += simulated_rows(seeds=args.seeds)
+        os.environ.setdefault("DJANGO_SETTINGS_MODULE", "fleetops.settings.base")
+        django.setup()
+        from bench_simulated import simulated_rows  # needs Django settings: only with --simulated
+
+        for frequency in (float(f) for f in args.claim_frequency.split(",")):
+            rows += simulated_rows(seeds=args.seeds, frequency=frequency)
     load_after = os.getloadavg()
     rows.append(("load average (1 min)", f"{load_before[0]:.2f} at the start, {load_after[0]:.2f} at the end"))
     report("risk model validity", rows)
     return 0
+
+
+def fremtpl_rows(seeds: str) -> list[tuple[str, str]]:
+    csv = fremtpl_csv()
+    figures, seconds, _ = run_benchmark(
+        ["--csv", str(csv), "--count-col", "ClaimNb", "--exposure-col", "Exposure", "--categorical", "Area,VehBrand",
+         "--exclude", "DrivAge", "--seeds", seeds, "--test-share", "0.33"]
+    )  # fmt: skip
+    rows = [("freMTPLmini", f"{figures['rows']:,} policies, features {', '.join(figures['features'])}, "
+             f"seeds {seeds}, {seconds:.0f} s")]  # fmt: skip
+    return rows + protocol_rows(figures, "freMTPLmini")
 
 
 if __name__ == "__main__":
