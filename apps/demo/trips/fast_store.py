@@ -1,7 +1,8 @@
 """Stores the fast simulator's trips (apps.demo.trips.fast) and their claims: the numeric columns
 in one binary COPY into a temporary table, then one INSERT ... SELECT that names the trips, sets
 their times and writes the score deductions, so 5,000 drivers x 180 days (about 3 million trips)
-never go through a Python loop per trip."""
+never go through a Python loop per trip. The emulated trips stand for the 1 Hz simulator's, so
+they are sampled every second and every event feature is measurable."""
 
 import datetime as dt
 import math
@@ -41,14 +42,16 @@ INSERT INTO telematics_trip (created_at, updated_at, device_id, external_id, dri
     ended_at, samples_received, samples_stored, samples_dropped, feature_status, features_computed_at, distance_km,
     duration_s, moving_s, idle_s, max_speed_mps, mean_speed_mps, harsh_brake_count, harsh_accel_count,
     harsh_corner_count, speeding_s, phone_use_s, night_s, rush_hour_s, highway_s, gap_s, speeding_count, score,
-    events, score_deductions)
+    events, score_deductions, sampling_interval_s, measurable)
 SELECT now(), now(), s.device_id, 'sim-' || %(seed)s || '-' || s.driver_id || '-' || (s.start_us / 1000000),
     s.driver_id, nullif(s.vehicle_id, 0), to_timestamp(s.start_us / 1e6),
     to_timestamp(s.start_us / 1e6 + s.duration_s), 0, 0, '{{"emulated_features_only": true}}'::jsonb, 'done', now(),
     s.distance_km, s.duration_s, s.moving_s, s.idle_s, s.max_speed_mps, s.mean_speed_mps, s.harsh_brake_count,
     s.harsh_accel_count, s.harsh_corner_count, s.speeding_s, s.phone_use_s, s.night_s, s.rush_hour_s, s.highway_s,
     0, s.speeding_count, s.score, '[]'::jsonb,
-    (SELECT coalesce(jsonb_agg(d), '[]'::jsonb) FROM unnest(ARRAY[{_DEDUCTIONS}]::jsonb[]) d WHERE d IS NOT NULL)
+    (SELECT coalesce(jsonb_agg(d), '[]'::jsonb) FROM unnest(ARRAY[{_DEDUCTIONS}]::jsonb[]) d WHERE d IS NOT NULL),
+    1.0, '{{"harsh_brake": true, "rapid_accel": true, "harsh_corner": true, "speeding": true,
+           "phone_use": true}}'::jsonb
 FROM sim_fast_trips s
 ORDER BY s.k
 """
