@@ -121,8 +121,10 @@ FOLLOW_UP = {"seconds": 0.0, "calls": 0}
 
 
 def time_pricing_follow_ups() -> None:
-    """Wraps pricing's driver_scores_changed (called by risk on commit) to count its share."""
+    """Wraps pricing's driver_scores_changed (risk's scores_changed hook, sent on commit) to count
+    its share."""
     import apps.pricing.services as pricing
+    from apps.risk.hooks import scores_changed
 
     real = pricing.driver_scores_changed
 
@@ -134,7 +136,8 @@ def time_pricing_follow_ups() -> None:
             FOLLOW_UP["seconds"] += time.perf_counter() - start
             FOLLOW_UP["calls"] += 1
 
-    pricing.driver_scores_changed = timed
+    scores_changed.disconnect(real)
+    scores_changed.connect(timed)
 
 
 def batch(model, *, explain: bool) -> tuple[float, float, dict]:
@@ -197,9 +200,9 @@ def naive_loop(model, driver_ids: list[int], *, explain: bool) -> tuple[float, f
                 base_value=base,
                 reasons=reasons,
             )
-            from apps.pricing import services as pricing
+            from apps.risk.hooks import scores_changed
 
-            transaction.on_commit(lambda d=driver_id: pricing.driver_scores_changed(driver_ids=[d]))
+            transaction.on_commit(lambda d=driver_id: scores_changed.send(driver_ids=[d]))
     return time.perf_counter() - start, FOLLOW_UP["seconds"]
 
 

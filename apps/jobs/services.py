@@ -10,6 +10,7 @@ from django.utils import timezone
 from apps.common.exceptions import ApplicationError
 from apps.common.sql import own_connection
 from apps.jobs import registry
+from apps.jobs.hooks import run_queued
 from apps.jobs.models import JobRun
 
 
@@ -43,9 +44,7 @@ def job_start(
             extra={"job_id": live.pk if live else None},
         ) from None
     if enqueue:
-        from apps.jobs.tasks import run_job
-
-        transaction.on_commit(lambda: run_job.apply_async(args=[run.pk], queue=job_kind.queue))
+        transaction.on_commit(lambda: run_queued.send(run_id=run.pk, queue=job_kind.queue))
     return run
 
 
@@ -114,8 +113,6 @@ def job_runs_recover(*, resend_after_seconds: int = 900) -> dict:
       message (the broker keeps none across a restart): the message is sent again, at most once
       per period. A duplicate message is harmless: only one execution can claim the run.
     Run every five minutes by beat."""
-    from apps.jobs.tasks import run_job
-
     interrupted = []
     running = list(JobRun.objects.filter(status=JobRun.Status.RUNNING).values_list("pk", flat=True))
     if running:
@@ -144,7 +141,7 @@ def job_runs_recover(*, resend_after_seconds: int = 900) -> dict:
             )
             continue
         JobRun.objects.filter(pk=run.pk).update(resent_at=timezone.now())
-        run_job.apply_async(args=[run.pk], queue=queue)
+        run_queued.send(run_id=run.pk, queue=queue)
         resent.append(run.pk)
     return {"interrupted": interrupted, "resent": resent}
 

@@ -12,6 +12,11 @@ def run_job(run_id: int) -> str | None:
     return run.status if run else None
 
 
+def run_job_enqueue(*, run_id: int, queue: str) -> None:
+    """Receiver of hooks.run_queued (connected in JobsConfig.ready): a worker runs it."""
+    run_job.apply_async(args=[run_id], queue=queue)
+
+
 @shared_task(name="jobs.start_scheduled")
 def start_scheduled(kind: str, parameters: dict | None = None) -> int | None:
     """Beat entry point: queues a JobRun so scheduled work is visible like any other run."""

@@ -4,3 +4,8 @@ from django.apps import AppConfig
 class TelematicsConfig(AppConfig):
     name = "apps.telematics"
     label = "telematics"
+
+    def ready(self) -> None:
+        from apps.telematics import hooks, tasks
+
+        hooks.trip_features_wanted.connect(tasks.trip_features_pending_enqueue)

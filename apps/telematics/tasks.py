@@ -44,3 +44,8 @@ def trips_detect() -> int:
     """Cuts trips from the positions streamed since the last run (queued by position requests and
     run by the beat schedule, which also closes trips whose vehicle stopped reporting)."""
     return detection.trips_detect_pending()
+
+
+def trip_features_pending_enqueue() -> None:
+    """Receiver of hooks.trip_features_wanted (connected in TelematicsConfig.ready)."""
+    trip_features_pending.delay()

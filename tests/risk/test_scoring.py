@@ -154,12 +154,19 @@ def test_scoring_refuses_without_an_active_model(simulated):
 def test_changed_scores_are_handed_to_pricing_on_commit(
     active_model, simulated, monkeypatch, django_capture_on_commit_callbacks
 ):
+    from apps.pricing.services import driver_scores_changed
+    from apps.risk.hooks import scores_changed
+
+    assert driver_scores_changed in scores_changed.receivers  # connected by PricingConfig.ready
     ids, _ = simulated
     seen = []
-    monkeypatch.setattr("apps.pricing.services.driver_scores_changed", lambda *, driver_ids: seen.append(driver_ids))
+    # A recorder in place of pricing's receiver: what pricing does with the scores is tested there.
+    monkeypatch.setattr(scores_changed, "_receivers", [lambda *, driver_ids: seen.append(driver_ids)])
     chosen = [int(i) for i in ids[:5]]
-    with django_capture_on_commit_callbacks(execute=True):
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
         services.drivers_score(driver_ids=chosen)
+        assert seen == []  # nothing before the commit
+    assert callbacks
     assert sorted(d for call in seen for d in call) == chosen
 
 

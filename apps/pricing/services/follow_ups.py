@@ -5,7 +5,9 @@ from __future__ import annotations
 import logging
 
 from django.db import transaction
+from django.db.models.expressions import RawSQL
 
+from apps.common.sql import int_array_literal
 from apps.pricing import hooks
 from apps.pricing.models import Policy
 
@@ -20,11 +22,9 @@ def driver_scores_changed(*, driver_ids: list[int]) -> None:
     partners with an active policy for each driver (hooks.insured_drivers_rescored: partners sends
     `score.changed`), and queues the requote of those drivers' active policies (in chunks, by
     Celery). Drivers without an active policy have nothing to requote: a new quote reads the latest
-    score anyway."""
-    from django.db.models.expressions import RawSQL
+    score anyway. The requotes go through hooks.requote_wanted, which pricing.tasks connects.
 
-    from apps.common.sql import int_array_literal
-
+    Connected to risk's `scores_changed` hook in PricingConfig.ready."""
     ids = sorted({int(d) for d in driver_ids})
     if not ids:
         return
@@ -42,14 +42,12 @@ def driver_scores_changed(*, driver_ids: list[int]) -> None:
     insured = sorted({d for d, _ in pairs})
 
     def enqueue() -> None:
-        from apps.pricing.tasks import requote_drivers
-
         # A late reader may have re-cached the old score between invalidation and commit.
         hooks.driver_scores_stale.send(driver_ids=ids)
         for start in range(0, len(insured), REQUOTE_CHUNK):
             part = insured[start : start + REQUOTE_CHUNK]
             try:
-                requote_drivers.apply_async((part,), argsrepr=f"([{len(part)} driver ids],)")
+                hooks.requote_wanted.send(driver_ids=part)
             except Exception:  # broker down: the nightly pricing.requote job catches up
                 logger.warning("could not enqueue requote of %d drivers", len(part), exc_info=True)
 

@@ -7,6 +7,7 @@ from typing import Any
 from django.db import transaction
 from django.db.models import Model
 
+from apps.jobs.services import job_start
 from apps.pricing.models import PartnerJob
 
 # A `partner` argument is a partners.Partner: pricing refers to it by foreign key only (partners
@@ -16,7 +17,5 @@ from apps.pricing.models import PartnerJob
 @transaction.atomic
 def partner_job_start(*, partner: Model, kind: str, parameters: dict[str, Any]) -> PartnerJob:
     """Queues a job for a partner and remembers that the partner owns it (GET /jobs/{id}/)."""
-    from apps.jobs.services import job_start
-
     run = job_start(kind=kind, parameters=parameters, trigger="api")
     return PartnerJob.objects.create(partner=partner, job=run)

@@ -11,6 +11,7 @@ from django.db import transaction
 from django.db.models import Model
 from django.utils import timezone
 
+from apps.audit.services import audit_record
 from apps.common.exceptions import ApplicationError
 from apps.customers.models import Customer
 from apps.fleet.models import VehicleCategory
@@ -97,8 +98,6 @@ def policy_quote_and_bind(
 ) -> Policy:
     """The back office puts a driver in a partner's book: a quote (the same rules as the API's)
     bound at once into a policy, or nothing at all when either step is refused."""
-    from apps.audit.services import audit_record
-
     if not partner.is_active:
         raise ApplicationError(f"{partner} is not an active partner.", code="invalid", extra={"field": "partner"})
     quote = quote_create(

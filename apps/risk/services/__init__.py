@@ -9,6 +9,7 @@ from apps.risk.services.scores import (
     driver_rescore_requested,
     driver_score_refresh,
     drivers_score,
+    drivers_trips_computed,
     scores_chunk_save,
 )
 from apps.risk.services.training import (
@@ -29,6 +30,7 @@ __all__ = [
     "driver_rescore_requested",
     "driver_score_refresh",
     "drivers_score",
+    "drivers_trips_computed",
     "min_training_claims",
     "risk_model_activate",
     "risk_model_gate",

@@ -9,8 +9,11 @@ from django.core.cache import cache
 from django.db import connection, transaction
 from django.utils import timezone
 
+from apps.alerts.services import event_raise
 from apps.common.exceptions import ApplicationError
+from apps.risk.hooks import rescore_wanted, scores_changed
 from apps.risk.models import RiskModel, RiskScore
+from apps.telematics.services import driver_features_refresh
 
 logger = logging.getLogger(__name__)
 
@@ -39,14 +42,19 @@ def driver_rescore_requested(*, driver_id: int) -> None:
         return  # already requested in this window
 
     def enqueue() -> None:
-        from apps.risk.tasks import driver_rescore
-
         try:
-            driver_rescore.apply_async(args=[driver_id], countdown=RESCORE_DEBOUNCE_SECONDS if added else 0)
+            rescore_wanted.send(driver_id=driver_id, countdown=RESCORE_DEBOUNCE_SECONDS if added else 0)
         except Exception:
             logger.warning("risk rescore of driver %s could not be enqueued", driver_id, exc_info=True)
 
     transaction.on_commit(enqueue)
+
+
+def drivers_trips_computed(*, driver_ids: list[int]) -> None:
+    """Receiver of telematics' `trip_features_computed` hook (connected in RiskConfig.ready):
+    each driver with newly computed trips is asked to be rescored."""
+    for driver_id in driver_ids:
+        driver_rescore_requested(driver_id=driver_id)
 
 
 def driver_rescore(*, driver_id: int):
@@ -54,8 +62,6 @@ def driver_rescore(*, driver_id: int):
     today (their trips of the model's window up to now, written as today's features row; the
     nightly refresh rewrites that row once the day is complete), then scored with the active
     model (see driver_score_refresh)."""
-    from apps.telematics.services import driver_features_refresh
-
     model = RiskModel.objects.filter(is_active=True).first()
     if model is None:
         logger.info("no active risk model: driver %s not rescored", driver_id)
@@ -69,10 +75,8 @@ def driver_rescore(*, driver_id: int):
 
 def _scores_follow_up(*, model, as_of, written: list[tuple]) -> list[int]:
     """After new scores: a `safety` event for each driver whose band worsened to high (event_raise
-    keeps one live event per driver), and pricing's requote on commit for the drivers whose band
-    or score changed (a first score counts as a change). Returns the changed driver ids."""
-    from apps.alerts.services import event_raise
-
+    keeps one live event per driver), and `scores_changed` sent on commit (pricing requotes) for
+    the drivers whose band or score changed (a first score counts as a change). Returns the changed driver ids."""
     changed = []
     for driver_id, band, score, before_band, before_score in written:
         if before_band is None or (before_band, before_score) != (band, score):
@@ -91,9 +95,7 @@ def _scores_follow_up(*, model, as_of, written: list[tuple]) -> list[int]:
                 source="risk.scoring",
             )
     if changed:
-        from apps.pricing.services import driver_scores_changed
-
-        transaction.on_commit(lambda ids=tuple(changed): driver_scores_changed(driver_ids=list(ids)))
+        transaction.on_commit(lambda ids=tuple(changed): scores_changed.send(driver_ids=list(ids)))
     return changed
 
 

@@ -10,6 +10,7 @@ from django.utils import timezone
 from apps.telematics import selectors
 from apps.telematics.features import bounds_from_trip_ids, compute_features
 from apps.telematics.follow_ups import trips_scored_follow_up
+from apps.telematics.hooks import trip_features_computed, trip_features_wanted
 from apps.telematics.models import Trip
 
 logger = logging.getLogger(__name__)
@@ -69,17 +70,12 @@ def trip_features_compute_many(*, trip_ids: list[int], notify_risk: bool = True)
     _trip_features_write(trips)
     trips_scored_follow_up(trips=trips)
     if notify_risk:
-        from apps.risk.services import driver_rescore_requested
-
-        for driver_id in sorted({t.driver_id for t in trips if t.driver_id and t.pk in results}):
-            driver_rescore_requested(driver_id=driver_id)
+        trip_features_computed.send(driver_ids=sorted({t.driver_id for t in trips if t.driver_id and t.pk in results}))
     return len(results)
 
 
 _JSON_FIELDS = ("events", "score_deductions", "measurable")
-_FLOAT_FIELDS = tuple(
-    f for f in TRIP_FEATURE_FIELDS if f not in (*_JSON_FIELDS, "score") and not f.endswith("_count")
-)
+_FLOAT_FIELDS = tuple(f for f in TRIP_FEATURE_FIELDS if f not in (*_JSON_FIELDS, "score") and not f.endswith("_count"))
 _INT_FIELDS = tuple(f for f in TRIP_FEATURE_FIELDS if f.endswith("_count") or f == "score")
 
 
@@ -95,9 +91,7 @@ def _trip_features_write(trips: list[Trip]) -> None:
         ("features_computed_at", "timestamptz", [t.features_computed_at for t in trips]),
     ]
     names = [name for name, _, _ in columns]
-    sets = ", ".join(
-        f"{n} = v.{n}::jsonb" if n in _JSON_FIELDS else f"{n} = v.{n}" for n in names[1:]
-    )
+    sets = ", ".join(f"{n} = v.{n}::jsonb" if n in _JSON_FIELDS else f"{n} = v.{n}" for n in names[1:])
     unnest = ", ".join(f"%s::{kind}[]" for _, kind, _ in columns)
     with connection.cursor() as cursor:
         cursor.execute(
@@ -126,9 +120,7 @@ def trip_features_request() -> None:
     committed after that read has queued the next task itself. The nightly job catches up trips
     left pending by a lost task or an unreachable Redis."""
     if cache.add(_features_requested_key(), 1, timeout=FEATURES_REQUESTED_SECONDS):
-        from apps.telematics.tasks import trip_features_pending
-
-        trip_features_pending.delay()
+        trip_features_wanted.send()
 
 
 def trip_features_compute_pending(*, chunk: int = 500) -> int:
