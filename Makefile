@@ -1,7 +1,7 @@
 # FleetOps: `make run` sets up and starts everything; `make test` sets up and runs the suite.
 SHELL := /bin/bash
 .DEFAULT_GOAL := run
-.PHONY: run test setup services stop migrate demo bench lint shell
+.PHONY: run test setup services stop migrate demo bench lint shell assets
 
 PYTHON ?= python3
 VENV := .venv
@@ -52,12 +52,16 @@ demo: migrate
 	$(PY) manage.py load_reference_data
 	$(PY) manage.py seed_demo --size small
 
-run: demo
+# Front-end libraries from npm (package-lock.json) into static/vendor (git-ignored).
+assets:
+	@scripts/assets.sh
+
+run: demo assets
 	@$(PY) manage.py collectstatic --noinput -v 0
 	@$(PY) manage.py demo_logins --port $(WEB_PORT)
 	$(VENV)/bin/honcho start -f Procfile
 
-test: setup
+test: setup assets
 	@scripts/ensure_chromium.sh
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 

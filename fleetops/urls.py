@@ -24,3 +24,5 @@ urlpatterns = [
 admin.site.site_header = "FleetOps back office"
 admin.site.site_title = "FleetOps"
 admin.site.index_title = "Operations"
+# "View site" in the admin leads to the ops pages.
+admin.site.site_url = "/ops/"

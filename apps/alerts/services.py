@@ -27,6 +27,7 @@ from django.utils import timezone
 from psycopg import sql
 
 from apps.alerts.models import OperationalEvent
+from apps.common import live
 from apps.common.exceptions import ApplicationError
 from apps.common.sql import statement_sql
 
@@ -107,6 +108,16 @@ def _upsert(*, event_type: str, findings: list[dict[str, Any]], source: str, sup
         return cursor.fetchall()
 
 
+def _publish_changes(rows: list[tuple], *, event_type: str) -> None:
+    """Tells the live pages about events that are new or changed severity (after commit)."""
+    changed = [row for row in rows if row[5] or (row[6] is not None and row[6] != row[1])]
+    if changed:
+        live.publish(
+            "alerts",
+            {"event_type": event_type, "changed": len(changed), "ids": [row[0] for row in changed[:50]]},
+        )
+
+
 def _notify_critical(rows: Iterable[tuple], *, event_type: str) -> None:
     """E-mails the ops group about events that are new or newly escalated to critical."""
     newly_critical = [
@@ -174,6 +185,7 @@ def event_raise(
     )
     rows = _upsert(event_type=event_type, findings=[finding], source=source, suppress=False)
     _notify_critical(rows, event_type=event_type)
+    _publish_changes(rows, event_type=event_type)
     return OperationalEvent.objects.get(pk=rows[0][0])
 
 
@@ -213,6 +225,9 @@ def events_sync(*, event_type: str, findings: list[dict], source: str) -> dict:
         resolved = sum(1 for _, status in cursor.fetchall() if status == "resolved")
     rows = _upsert(event_type=event_type, findings=cleaned, source=source, suppress=True) if cleaned else []
     _notify_critical(rows, event_type=event_type)
+    _publish_changes(rows, event_type=event_type)
+    if resolved:
+        live.publish("alerts", {"event_type": event_type, "auto_resolved": resolved})
     opened = sum(1 for row in rows if row[5])
     return {
         "opened": opened,
@@ -244,6 +259,7 @@ def _transition(
             code="invalid_transition",
         )
     event.refresh_from_db()
+    live.publish("alerts", {"event_type": event.event_type, "ids": [event.pk], "status": to_status})
     return event
 
 

@@ -88,11 +88,24 @@ class JobContext:
 
     def __init__(self, run):
         self.run = run
+        self._nudged_at = 0.0
+
+    def _nudge(self) -> None:
+        """Tells the live job pages that this run moved, at most twice a second."""
+        import time
+
+        from apps.common import live
+
+        now = time.monotonic()
+        if now - self._nudged_at >= 0.5:
+            self._nudged_at = now
+            live.publish("jobs", {"id": self.run.pk, "kind": self.run.kind})
 
     def set_total(self, total: int | None, note: str = "") -> None:
         from apps.jobs.models import JobRun
 
         JobRun.objects.filter(pk=self.run.pk).update(progress_total=total, progress_done=0, progress_note=note[:200])
+        self._nudge()
 
     def advance(self, done: int = 1, note: str | None = None) -> None:
         from django.db.models import F
@@ -106,6 +119,7 @@ class JobContext:
         if note is not None:
             update["progress_note"] = note[:200]
         JobRun.objects.filter(pk=self.run.pk).update(**update)
+        self._nudge()
 
     def set_progress(self, done: int, total: int | None = None, note: str = "") -> None:
         from apps.jobs.models import JobRun
@@ -114,6 +128,7 @@ class JobContext:
         if total is not None:
             fields["progress_total"] = total
         JobRun.objects.filter(pk=self.run.pk).update(**fields)
+        self._nudge()
 
     def check_cancelled(self) -> None:
         from apps.jobs.models import JobRun

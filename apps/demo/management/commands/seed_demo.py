@@ -5,8 +5,10 @@ log as `demo.seeded`; each extension listed in apps.demo.extensions.EXTENSIONS t
 transaction and is recorded as `demo.extension`. A second run finds those entries and does only
 what is missing (an extension that failed before), so it is safe to call on every `make run`."""
 
+import contextlib
 import random
 import time
+from importlib import import_module
 
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
@@ -88,7 +90,10 @@ class Command(BaseCommand):
             self.stdout.write(f"Demo extension {path} …")
             try:
                 seed_extension = import_string(path)
-                with transaction.atomic():
+                # An extension whose work runs on connections of its own (the payments ingest, the
+                # jobs) says `atomic = False` and is idempotent instead.
+                atomic = getattr(import_module(seed_extension.__module__), "atomic", True)
+                with transaction.atomic() if atomic else contextlib.nullcontext():
                     # Keyed on the path an extension had when it was written, so a seed builds the
                     # same world as before the extensions moved to apps.demo.
                     rng = random.Random(f"{seed}:{extensions.FORMER_PATHS.get(path, path)}")

@@ -1,0 +1,112 @@
+"""The command center: KPI cards against the previous period, daily trends by region, the alert
+feed, the fleet by status and the forecast backtest."""
+
+import datetime as dt
+from decimal import Decimal
+
+from django.utils import timezone
+
+from apps.alerts.models import OperationalEvent
+from apps.alerts.selectors import event_live_counts
+from apps.fleet.selectors import vehicle_status_counts
+from apps.regions.selectors import company_metrics, demand_forecast_latest, region_metrics_rollup
+
+PERIODS = (7, 30, 90, 365)
+TREND_METRICS = {"revenue": "Revenue", "rentals": "Rentals started", "utilisation": "Utilisation"}
+LIVE = ("open", "acknowledged")
+
+
+def period_bounds(days: int, *, today: dt.date | None = None) -> tuple[dt.date, dt.date]:
+    """The last `days` complete days (up to yesterday: today's KPIs are computed tonight)."""
+    last = (today or timezone.localdate()) - dt.timedelta(days=1)
+    return last - dt.timedelta(days=days - 1), last
+
+
+def _change(now, before) -> float | None:
+    if before in (None, 0) or now is None:
+        return None
+    return float((Decimal(now) - Decimal(before)) / Decimal(before))
+
+
+def kpi_cards(*, days: int) -> dict:
+    """Revenue, rentals, utilisation and average rate of the period, each with its change against
+    the period of the same length before it (two queries)."""
+    first, last = period_bounds(days)
+    now = company_metrics(first_day=first, last_day=last)
+    before = company_metrics(first_day=first - dt.timedelta(days=days), last_day=first - dt.timedelta(days=1))
+    cards = []
+    for key, label, fmt in (
+        ("revenue", "Revenue", "money"),
+        ("rentals", "Rentals started", "thousands"),
+        ("utilisation", "Utilisation", "pct"),
+        ("average_daily_rate", "Average daily rate", "money"),
+    ):
+        cards.append(
+            {
+                "key": key,
+                "label": label,
+                "value": now[key],
+                "fmt": fmt,
+                "change": _change(now[key], before[key]),
+                "has_data": bool(now["fleet_days"]),
+            }
+        )
+    return {"first": first, "last": last, "cards": cards, "has_data": bool(now["fleet_days"])}
+
+
+def kpi_trend(*, metric: str, days: int) -> dict:
+    """One chart: the metric per day and region over the period (one query)."""
+    first, last = period_bounds(days)
+    rows = region_metrics_rollup(first_day=first, last_day=last, by_day=True)
+    labels = [(first + dt.timedelta(days=n)).isoformat() for n in range((last - first).days + 1)]
+    index = {day: n for n, day in enumerate(labels)}
+    series: dict[str, list] = {}
+    for row in rows:
+        values = series.setdefault(row["region_name"], [None] * len(labels))
+        value = row[metric]
+        values[index[row["date"].isoformat()]] = (
+            round(float(value) * 100, 1) if metric == "utilisation" else float(value)
+        )
+    return {
+        "type": "line",
+        "labels": labels,
+        "datasets": [{"label": name, "data": values} for name, values in sorted(series.items())],
+        "unit": {"revenue": "€", "rentals": "", "utilisation": "%"}[metric],
+        "title": TREND_METRICS[metric],
+    }
+
+
+def alert_feed(*, limit: int = 12) -> list[OperationalEvent]:
+    """The live events, newest first (one query)."""
+    return list(OperationalEvent.objects.filter(status__in=LIVE).order_by("-last_seen_at", "-id")[:limit])
+
+
+def alert_counts() -> dict:
+    return event_live_counts()
+
+
+def fleet_status_chart() -> dict:
+    counts = vehicle_status_counts()
+    return {
+        "type": "doughnut",
+        "labels": [status.replace("_", " ").capitalize() for status in counts],
+        "datasets": [{"label": "Vehicles", "data": list(counts.values())}],
+        "total": sum(counts.values()),
+        "counts": counts,
+    }
+
+
+def forecast_backtest_words() -> str | None:
+    """The demand forecast's backtest as one sentence, or None before the first forecast."""
+    forecast = demand_forecast_latest()
+    if not forecast:
+        return None
+    overall = forecast["backtest"]["overall"]
+    model, naive = overall["model"], overall["naive"]
+    better = "better" if model["wape"] < naive["wape"] else "worse"
+    return (
+        f"Over the last {overall['weeks']} weeks ({overall['store_days']:,} store-days) the demand forecast missed "
+        f"the rentals by {model['wape']:.0f} % of volume (WAPE), {better} than repeating last week's numbers "
+        f"({naive['wape']:.0f} %); it ran {abs(model['bias']):.0f} % "
+        f"{'high' if model['bias'] > 0 else 'low'} on average."
+    )

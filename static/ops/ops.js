@@ -1,0 +1,131 @@
+// FleetOps staff pages: charts and maps from data islands, live updates over Server-Sent Events,
+// the theme switch. No page logic beyond drawing what the server sent.
+(function () {
+  "use strict";
+  var PALETTE = ["#1e88e5", "#e53935", "#43a047", "#fb8c00", "#8e24aa", "#00897b", "#6d4c41", "#3949ab", "#c0ca33", "#d81b60"];
+  var charts = [];
+
+  function css(name) { return getComputedStyle(document.documentElement).getPropertyValue(name).trim(); }
+  function island(id) { var el = document.getElementById(id); return el ? JSON.parse(el.textContent) : null; }
+  function fmt(value, unit) {
+    if (value === null || value === undefined) return "—";
+    var n = Number(value).toLocaleString(undefined, { maximumFractionDigits: unit === "%" ? 1 : Math.abs(value) < 10 ? 2 : 0 });
+    if (unit === "€" || unit === "$") return unit + n;
+    return unit ? n + (unit === "%" ? " %" : " " + unit) : n;
+  }
+
+  function dataset(spec, d, i, type) {
+    var colour = d.colour || PALETTE[i % PALETTE.length];
+    var out = { label: d.label, data: d.data, borderColor: colour, backgroundColor: colour, borderWidth: 2, spanGaps: true };
+    if (type === "line") { out.pointRadius = d.data.length > 60 ? 0 : 2; out.tension = 0.2; out.backgroundColor = colour + "33"; }
+    if (type === "doughnut" || type === "pie") { out.backgroundColor = d.data.map(function (_, k) { return PALETTE[k % PALETTE.length]; }); out.borderColor = css("--pico-background-color") || "#fff"; }
+    if (d.dashed) out.borderDash = [6, 4];
+    if (d.band) { out.borderWidth = 0; out.pointRadius = 0; out.backgroundColor = "rgba(30,136,229,0.18)"; out.fill = d.band === "high" ? "-1" : false; out.borderColor = "transparent"; }
+    if (d.fleet) { out.borderColor = "#c62828"; out.borderWidth = 1.5; out.pointRadius = 0; out.borderDash = [2, 2]; }
+    if (d.axis) out.yAxisID = d.axis;
+    if (d.type) out.type = d.type;
+    return out;
+  }
+
+  function drawChart(canvas) {
+    var spec = island(canvas.dataset.chart);
+    if (!spec || !window.Chart) return;
+    var type = spec.type || "line";
+    var text = css("--pico-muted-color") || "#666";
+    var grid = css("--pico-muted-border-color") || "#ddd";
+    var config = {
+      type: type,
+      data: { labels: spec.labels, datasets: spec.datasets.map(function (d, i) { return dataset(spec, d, i, type); }) },
+      options: {
+        responsive: true, maintainAspectRatio: false, animation: false,
+        interaction: { mode: type === "line" ? "index" : "nearest", intersect: false },
+        plugins: {
+          legend: { display: spec.datasets.length > 1 || type === "doughnut", labels: { color: text, boxWidth: 12, filter: function (item) { return !/^Forecast (low|high)$/.test(item.text); } } },
+          tooltip: { callbacks: { label: function (ctx) { return ctx.dataset.label + ": " + fmt(ctx.parsed.y !== undefined ? ctx.parsed.y : ctx.parsed, (ctx.dataset.yAxisID === "y2" ? spec.unit2 : spec.unit) || ""); } } }
+        },
+        scales: type === "doughnut" ? {} : {
+          x: { ticks: { color: text, maxTicksLimit: 12, autoSkip: true, maxRotation: 0 }, grid: { color: grid }, stacked: !!spec.stacked },
+          y: { ticks: { color: text, callback: function (v) { return fmt(v, spec.unit || ""); } }, grid: { color: grid }, beginAtZero: true, stacked: !!spec.stacked, title: { display: !!spec.y_title, text: spec.y_title || "", color: text } }
+        }
+      }
+    };
+    if (spec.unit2 && type !== "doughnut") {
+      config.options.scales.y2 = { position: "right", ticks: { color: text, callback: function (v) { return fmt(v, spec.unit2); } }, grid: { drawOnChartArea: false }, beginAtZero: true, title: { display: !!spec.y2_title, text: spec.y2_title || "", color: text } };
+    }
+    if (spec.horizontal) config.options.indexAxis = "y";
+    if (spec.links) {
+      config.options.onClick = function (_, elements) { if (elements.length && spec.links[elements[0].index]) window.location.href = spec.links[elements[0].index]; };
+      config.options.onHover = function (e, elements) { e.native.target.style.cursor = elements.length ? "pointer" : "default"; };
+    }
+    charts.push(new window.Chart(canvas, config));
+  }
+
+  function drawMap(el) {
+    var spec = island(el.dataset.map);
+    if (!spec || !window.L) return;
+    var map = window.L.map(el, { scrollWheelZoom: false, attributionControl: !!document.body.dataset.tiles });
+    if (document.body.dataset.tiles) window.L.tileLayer(document.body.dataset.tiles, { maxZoom: 18, attribution: document.body.dataset.tilesAttribution || "" }).addTo(map);
+    var bounds = [];
+    (spec.points || []).forEach(function (p) {
+      var marker = window.L.circleMarker([p.lat, p.lon], { radius: p.radius || 7, color: p.colour || "#1e88e5", fillOpacity: 0.7, weight: 1 }).addTo(map);
+      if (p.label) marker.bindTooltip(p.label);
+      bounds.push([p.lat, p.lon]);
+    });
+    (spec.lines || []).forEach(function (line) {
+      window.L.polyline(line.points, { color: line.colour || "#e53935", weight: 3 }).addTo(map);
+      bounds = bounds.concat(line.points);
+    });
+    if (bounds.length) map.fitBounds(bounds, { padding: [20, 20], maxZoom: 14 }); else map.setView([51.2, 10.4], 6);
+  }
+
+  function live() {
+    var topics = document.body.dataset.live;
+    if (!topics || !window.EventSource) return;
+    var status = document.querySelectorAll("[data-live-status]");
+    var pending = {};
+    var source = new EventSource(document.body.dataset.liveUrl + "?topics=" + encodeURIComponent(topics));
+    source.onopen = function () { status.forEach(function (s) { s.classList.add("on"); s.title = "Connected: updates arrive without a reload"; }); document.body.dataset.liveConnected = "1"; };
+    source.onerror = function () { status.forEach(function (s) { s.classList.remove("on"); }); };
+    topics.split(",").forEach(function (topic) {
+      source.addEventListener(topic, function () {
+        if (pending[topic]) return;
+        pending[topic] = setTimeout(function () {
+          pending[topic] = null;
+          document.querySelectorAll('[data-live-topic="' + topic + '"]').forEach(function (el) {
+            var options = { target: el, swap: "innerHTML" };
+            if (el.dataset.liveSelect) options.select = el.dataset.liveSelect;
+            window.htmx.ajax("GET", el.dataset.liveUrl, options).then(function () {
+              var first = el.querySelector(".feed li");
+              if (first) first.classList.add("fresh");
+              document.body.dataset.liveUpdates = String(Number(document.body.dataset.liveUpdates || 0) + 1);
+            });
+          });
+        }, 300);
+      });
+    });
+    window.addEventListener("beforeunload", function () { source.close(); });
+  }
+
+  function theme() {
+    document.querySelectorAll("[data-theme-toggle]").forEach(function (button) {
+      button.addEventListener("click", function () {
+        var root = document.documentElement;
+        var dark = root.getAttribute("data-theme") === "dark" || (!root.getAttribute("data-theme") && window.matchMedia("(prefers-color-scheme: dark)").matches);
+        var next = dark ? "light" : "dark";
+        root.setAttribute("data-theme", next);
+        try { localStorage.setItem("fleetops-theme", next); } catch (e) { /* storage blocked */ }
+        charts.forEach(function (c) { c.destroy(); });
+        charts = [];
+        document.querySelectorAll("canvas[data-chart]").forEach(drawChart);
+      });
+    });
+  }
+
+  document.addEventListener("DOMContentLoaded", function () {
+    document.querySelectorAll("canvas[data-chart]").forEach(drawChart);
+    document.querySelectorAll("[data-map]").forEach(drawMap);
+    live();
+    theme();
+    document.body.dataset.ready = "1";
+  });
+})();
