@@ -52,7 +52,11 @@
     if (spec.unit2 && type !== "doughnut") {
       config.options.scales.y2 = { position: "right", ticks: { color: text, callback: function (v) { return fmt(v, spec.unit2); } }, grid: { drawOnChartArea: false }, beginAtZero: true, title: { display: !!spec.y2_title, text: spec.y2_title || "", color: text } };
     }
-    if (spec.horizontal) config.options.indexAxis = "y";
+    if (spec.horizontal) {
+      config.options.indexAxis = "y";
+      config.options.scales.x.ticks.callback = function (v) { return fmt(v, spec.unit || ""); };
+      config.options.scales.y.ticks.callback = function (v) { var l = this.getLabelForValue(v); return l.length > 28 ? l.slice(0, 27) + "…" : l; };
+    }
     if (spec.links) {
       config.options.onClick = function (_, elements) { if (elements.length && spec.links[elements[0].index]) window.location.href = spec.links[elements[0].index]; };
       config.options.onHover = function (e, elements) { e.native.target.style.cursor = elements.length ? "pointer" : "default"; };

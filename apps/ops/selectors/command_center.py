@@ -10,6 +10,7 @@ from apps.alerts.models import OperationalEvent
 from apps.alerts.selectors import event_live_counts
 from apps.fleet.selectors import vehicle_status_counts
 from apps.regions.selectors import company_metrics, demand_forecast_latest, region_metrics_rollup
+from apps.transactions.intelligence.segments import customer_segment_summary
 
 PERIODS = (7, 30, 90, 365)
 TREND_METRICS = {"revenue": "Revenue", "rentals": "Rentals started", "utilisation": "Utilisation"}
@@ -103,10 +104,16 @@ def forecast_backtest_words() -> str | None:
         return None
     overall = forecast["backtest"]["overall"]
     model, naive = overall["model"], overall["naive"]
-    better = "better" if model["wape"] < naive["wape"] else "worse"
+    measure = "wape" if "wape" in model and "wape" in naive else "mape"
+    better = "better" if model[measure] < naive[measure] else "worse"
     return (
-        f"Over the last {overall['weeks']} weeks ({overall['store_days']:,} store-days) the demand forecast missed "
-        f"the rentals by {model['wape']:.0f} % of volume (WAPE), {better} than repeating last week's numbers "
-        f"({naive['wape']:.0f} %); it ran {abs(model['bias']):.0f} % "
+        f"Over the last {overall['weeks']} weeks ({overall.get('store_days', 0):,} store-days) the forecast missed "
+        f"the rentals by {model[measure]:.0f} % ({measure.upper()}), {better} than repeating last week's numbers "
+        f"({naive[measure]:.0f} %); it ran {abs(model['bias']):.0f} % "
         f"{'high' if model['bias'] > 0 else 'low'} on average."
     )
+
+
+def customer_segments() -> list[dict]:
+    """Customers by RFM segment over the last 12 months (one query)."""
+    return customer_segment_summary()

@@ -155,9 +155,16 @@ def model_summary() -> dict | None:
 
 
 def categories() -> list[tuple[str, str]]:
-    """The categories that have payments, for the filter (one query on the small MCC table)."""
-    used = EnrichedTransaction.objects.order_by().values_list("mcc", flat=True).distinct()
-    return list(MerchantCategory.objects.filter(code__in=used).order_by("code").values_list("code", "description"))
+    """The categories that have payments, for the filter (cached like the dashboard)."""
+    from django.core.cache import cache
+
+    key = f"ops:payments-categories:{view_version()}"
+    found = cache.get(key)
+    if found is None:
+        used = EnrichedTransaction.objects.order_by().values_list("mcc", flat=True).distinct()
+        found = list(MerchantCategory.objects.filter(code__in=used).order_by("code").values_list("code", "description"))
+        cache.set(key, found, 3600)
+    return found
 
 
 def payment_list(
@@ -187,3 +194,48 @@ def payment_list(
 def masked_cards(card_ids: list[int]) -> dict[int, str]:
     """Brand and last four digits only (nothing else of a card is stored)."""
     return {card.pk: str(card) for card in PaymentCard.objects.filter(pk__in=card_ids)}
+
+
+def view_version() -> str:
+    """Changes whenever enriched_transactions can have changed: the newest finished ingest run or
+    view refresh (two indexed lookups)."""
+    from apps.jobs.models import JobRun
+    from apps.transactions.models import IngestRun
+
+    ingest = (
+        IngestRun.objects.filter(finished_at__isnull=False)
+        .order_by("-finished_at")
+        .values_list("finished_at", flat=True)
+        .first()
+    )
+    refresh = (
+        JobRun.objects.filter(kind="payments.refresh_views", status="succeeded")
+        .order_by("-finished_at")
+        .values_list("finished_at", flat=True)
+        .first()
+    )
+    return f"{ingest and ingest.timestamp()}:{refresh and refresh.timestamp()}"
+
+
+def dashboard(*, period: str, method: str, mcc: str) -> dict:
+    """Every breakdown of the dashboard for one filter. The view changes only when it is refreshed,
+    so the figures are cached until then (an hour at most): the first visit after a refresh pays
+    the seven scans of the view, the others read Redis."""
+    from django.core.cache import cache
+
+    key = f"ops:payments-dashboard:{view_version()}:{period}:{method}:{mcc}"
+    found = cache.get(key)
+    if found is not None:
+        return found
+    rows = filtered(period=period, method=method, mcc=mcc)
+    result = {
+        "totals": totals(rows),
+        "hours": by_hour(rows),
+        "categories": by_category(rows),
+        "states": by_state(rows, limit=10),
+        "methods": by_method(rows),
+        "errors": by_error(period=period, method=method, mcc=mcc),
+        "months": loss_by_month(rows),
+    }
+    cache.set(key, result, 3600)
+    return result

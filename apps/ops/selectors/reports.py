@@ -48,7 +48,10 @@ def forecast_stores(*, history_days: int = 56) -> tuple[dict | None, list[dict]]
     rows = []
     for key, values in forecast["forecasts"].items():
         store = stores.get(int(key))
-        error = (backtests.get(key) or {}).get("model", {}).get("wape")
+        # the band: the store's backtest error by volume (WAPE), else by day (MAPE)
+        error = (backtests.get(key) or {}).get("model", {}).get("wape") or (backtests.get(key) or {}).get(
+            "model", {}
+        ).get("mape")
         share = (error or 0) / 100
         expected = values["expected_on_rent"]
         labels = past_days + values["days"]
@@ -79,8 +82,8 @@ def forecast_stores(*, history_days: int = 56) -> tuple[dict | None, list[dict]]
                 "peak": peak,
                 "short_by": max(0.0, round(peak - values["fleet"], 1)),
                 "short": peak > values["fleet"],
-                "error": error,
-                "naive_error": (backtests.get(key) or {}).get("naive", {}).get("wape"),
+                "mape": (backtests.get(key) or {}).get("model", {}).get("mape"),
+                "naive_mape": (backtests.get(key) or {}).get("naive", {}).get("mape"),
                 "rentals_next_7": round(sum(values["rentals"]), 1),
                 "chart": chart,
             }

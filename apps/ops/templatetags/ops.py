@@ -49,15 +49,7 @@ def sort_link(context, column):
     query = listing["query"]
     params = "&".join(p for p in query.split("&") if p and not p.startswith("sort="))
     arrow = " ↑" if current == column.key else " ↓" if current == f"-{column.key}" else ""
-    aria = "ascending" if current == column.key else "descending" if current == f"-{column.key}" else None
-    return format_html(
-        '<a href="?{}sort={}"{}>{}{}</a>',
-        f"{params}&" if params else "",
-        target,
-        format_html(' aria-sort="{}"', aria) if aria else "",
-        column.label,
-        arrow,
-    )
+    return format_html('<a href="?{}sort={}">{}{}</a>', f"{params}&" if params else "", target, column.label, arrow)
 
 
 @register.simple_tag(takes_context=True)

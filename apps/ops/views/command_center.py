@@ -19,6 +19,7 @@ def command_center(request):
         "alerts": selectors.alert_feed(),
         "fleet": selectors.fleet_status_chart(),
         "backtest": selectors.forecast_backtest_words(),
+        "segments": selectors.customer_segments(),
     }
     return render(request, "ops/command_center.html", context)
 

@@ -5,6 +5,7 @@ A stream lasts STREAM_SECONDS and then ends; the browser's EventSource reconnect
 
 import json
 
+from django.db import connection
 from django.http import StreamingHttpResponse
 
 from apps.common import live
@@ -22,6 +23,8 @@ def stream(request):
         seconds = STREAM_SECONDS
 
     def events():
+        # A stream lives for minutes and never queries: give its database connection back now.
+        connection.close()
         yield "retry: 2000\n: connected\n\n"
         for message in live.subscribe(topics, seconds=seconds):
             if message is None:

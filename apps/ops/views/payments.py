@@ -10,6 +10,7 @@ from apps.ops.views.base import Column, ListPage, staff_required
 class PaymentFilter(forms.Form):
     period = forms.ChoiceField(
         required=False,
+        initial="365",
         choices=[("30", "Last 30 days"), ("90", "Last 90 days"), ("365", "Last 12 months"), ("all", "All time")],
     )
     method = forms.ChoiceField(
@@ -72,13 +73,9 @@ def _rate_chart(
 def payments_fraud(request):
     form = PaymentFilter(request.GET or None)
     filters = _filters(form)
-    rows = selectors.filtered(**filters)
-    hours = selectors.by_hour(rows)
-    categories = selectors.by_category(rows)
-    states = selectors.by_state(rows, limit=10)
-    methods = selectors.by_method(rows)
-    errors = selectors.by_error(**filters)
-    months = selectors.loss_by_month(rows)
+    data = selectors.dashboard(**filters)
+    hours, categories, states = data["hours"], data["categories"], data["states"]
+    methods, errors, months = data["methods"], data["errors"], data["months"]
     for stats, key in ((categories, "mcc"), (states, "state"), (methods, "method"), (errors, "error")):
         for s in stats:
             s["url"] = _drill(filters, **{key: s["label"] if key == "state" else s["key"] or ""})
@@ -86,7 +83,7 @@ def payments_fraud(request):
     context = {
         "form": form,
         "filters": filters,
-        "totals": selectors.totals(rows),
+        "totals": data["totals"],
         "worst_hours": worst_hours,
         "hour_chart": _rate_chart(hours, filters, "hour"),
         "category_chart": _rate_chart(categories[:10], filters, "mcc", horizontal=True, loss=False),
