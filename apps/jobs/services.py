@@ -7,8 +7,8 @@ from typing import Any
 from django.db import IntegrityError, models, transaction
 from django.utils import timezone
 
-from apps.common.live import publish as live_publish
 from apps.common.exceptions import ApplicationError
+from apps.common.live import publish as live_publish
 from apps.common.sql import own_connection
 from apps.jobs import registry
 from apps.jobs.hooks import run_queued
