@@ -49,8 +49,9 @@
         }
       }
     };
-    if (spec.unit2 && type !== "doughnut") {
-      config.options.scales.y2 = { position: "right", ticks: { color: text, callback: function (v) { return fmt(v, spec.unit2); } }, grid: { drawOnChartArea: false }, beginAtZero: true, title: { display: !!spec.y2_title, text: spec.y2_title || "", color: text } };
+    var twoAxes = spec.datasets.some(function (d) { return d.axis === "y2"; });
+    if (twoAxes && type !== "doughnut") {
+      config.options.scales.y2 = { position: "right", ticks: { color: text, callback: function (v) { return fmt(v, spec.unit2 || ""); } }, grid: { drawOnChartArea: false }, beginAtZero: true, title: { display: !!spec.y2_title, text: spec.y2_title || "", color: text } };
     }
     if (spec.horizontal) {
       config.options.indexAxis = "y";
