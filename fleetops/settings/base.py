@@ -293,6 +293,13 @@ TELEMATICS = {
     for key, value in _TELEMATICS_DEFAULTS.items()
 }
 
+# --- Ops pages ---------------------------------------------------------------------------------
+# Map tiles for the fleet maps, e.g. "https://tile.openstreetmap.org/{z}/{x}/{y}.png" with its
+# attribution. Empty (the default): the maps draw stores and routes without a background, so the
+# pages make no request to another host.
+OPS_MAP_TILES = env("OPS_MAP_TILES", default="")
+OPS_MAP_TILES_ATTRIBUTION = env("OPS_MAP_TILES_ATTRIBUTION", default="© OpenStreetMap contributors")
+
 # --- Alerts and fleet intelligence (INTELLIGENCE) ----------------------------------------
 # Rules and thresholds of the intelligence jobs. Override any section's keys with a JSON
 # environment variable, e.g. FLEETOPS_INTELLIGENCE='{"RENTAL_FRAUD": {"MAX_RENTALS": 10}}'.

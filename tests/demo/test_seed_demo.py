@@ -272,11 +272,16 @@ def test_demo_logins_without_a_world_says_how_to_get_one():
 # --- the whole `make run` world, extensions included -----------------------------------------------
 
 
+# Transactional: the first night's payments ingest and jobs work on connections of their own, which
+# must see what the world committed. The whole small world with a year of payments takes minutes.
+@pytest.mark.timeout(1500)
+@pytest.mark.django_db(transaction=True)
 def test_the_make_run_world_activates_only_a_model_that_passes_the_gate(monkeypatch, settings, tmp_path):
     """What `make run` builds (small world, default seed, every extension). Training needs 200
     claims in its training part and activation needs the gate (issue 17): the world either has a
     model that passed the gate, with scores for every driver, or says why it has none and scores
-    nobody. It never forces a model live."""
+    nobody. It never forces a model live. The ops pages need the first night: payments of the
+    demo's own customers and every nightly job once."""
     from apps.pricing.models import Quote
     from apps.risk.models import RiskModel, RiskScore
     from apps.telematics.models import DriverFeatures
@@ -286,6 +291,7 @@ def test_the_make_run_world_activates_only_a_model_that_passes_the_gate(monkeypa
     output = seed("--size", "small")
 
     assert "failed" not in output, output
+    _assert_first_night()
     model = RiskModel.objects.filter(is_active=True).first()
     if model is None:
         assert "risk: no model" in output or "trained but NOT activated" in output, output
@@ -300,3 +306,21 @@ def test_the_make_run_world_activates_only_a_model_that_passes_the_gate(monkeypa
     portal = set(Customer.objects.filter(user__isnull=False).values_list("pk", flat=True))
     assert portal and portal <= scored  # every driver with a login sees a score
     assert Quote.objects.filter(kind="phyd", risk_score__isnull=False).exists()
+
+
+def _assert_first_night() -> None:
+    from apps.alerts.models import OperationalEvent
+    from apps.demo.extensions.first_night import NIGHTLY
+    from apps.jobs.models import JobRun
+    from apps.regions.models import StoreDailyMetrics
+    from apps.transactions.models import Payment
+
+    runs = dict(JobRun.objects.values_list("kind", "status"))
+    assert {kind for kind, _ in NIGHTLY} | {"transactions.ingest", "intelligence.payment_fraud"} <= set(runs)
+    assert set(runs.values()) == {"succeeded"}, runs
+    assert Payment.objects.count() > 150_000
+    assert not Payment.objects.filter(customer__first_name="").exists()  # the demo's own customers
+    first_kpi = StoreDailyMetrics.objects.order_by("date").values_list("date", flat=True).first()
+    assert (timezone.localdate() - first_kpi).days >= 365
+    critical = OperationalEvent.objects.filter(event_type="maintenance", severity="critical").count()
+    assert critical <= 5, f"{critical} critical maintenance alerts on the first night"

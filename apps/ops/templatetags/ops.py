@@ -99,3 +99,17 @@ def chart_id(prefix, key):
 def first_line(text) -> str:
     """A failure's one-line reason (the traceback stays behind the details toggle)."""
     return (text or "").strip().splitlines()[0] if (text or "").strip() else ""
+
+
+@register.simple_tag
+def map_tiles() -> str:
+    from django.conf import settings
+
+    return getattr(settings, "OPS_MAP_TILES", "")
+
+
+@register.simple_tag
+def map_tiles_attribution() -> str:
+    from django.conf import settings
+
+    return getattr(settings, "OPS_MAP_TILES_ATTRIBUTION", "")
