@@ -93,8 +93,9 @@ def _payments(*, size: str, rng: random.Random, stdout) -> None:
     _execute(run, stdout)
     ingest.refresh_from_db()
     stdout.write(
-        f"  first night: {ingest.rows_loaded:,} payments loaded, {ingest.rows_rejected:,} rejected, "
-        f"{ingest.rows_duplicate:,} duplicates ({files.fraud:,} frauds generated)"
+        f"  first night: {Payment.objects.count():,} payments loaded ({files.fraud:,} of them fraud); of all "
+        f"{ingest.rows_read:,} lines of the delivery {ingest.rows_rejected:,} rejected, "
+        f"{ingest.rows_duplicate:,} duplicates"
     )
     for path in out.iterdir():
         path.unlink()
