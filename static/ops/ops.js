@@ -73,7 +73,8 @@
     var bounds = [];
     (spec.points || []).forEach(function (p) {
       var marker = window.L.circleMarker([p.lat, p.lon], { radius: p.radius || 7, color: p.colour || "#1e88e5", fillOpacity: 0.7, weight: 1 }).addTo(map);
-      if (p.label) marker.bindTooltip(p.label);
+      if (p.short) marker.bindTooltip(p.short, { permanent: true, direction: "right", className: "map-label" });
+      if (p.label) marker.bindPopup(p.label);
       bounds.push([p.lat, p.lon]);
     });
     (spec.lines || []).forEach(function (line) {

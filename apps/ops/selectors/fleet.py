@@ -169,6 +169,7 @@ def store_map() -> dict:
                 "radius": 6 + min(s.on_rent, 30) / 2,
                 "colour": "#e53935" if s.fleet and s.on_rent / s.fleet > 0.7 else "#1e88e5",
                 "label": f"{s.code} {s.name}: {s.on_rent} on rent of {s.fleet}",
+                "short": f"{s.code} {s.on_rent}/{s.fleet}",
             }
         )
     return {"points": points}

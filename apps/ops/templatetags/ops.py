@@ -113,3 +113,11 @@ def map_tiles_attribution() -> str:
     from django.conf import settings
 
     return getattr(settings, "OPS_MAP_TILES_ATTRIBUTION", "")
+
+
+@register.filter
+def run_seconds(run):
+    """How long a finished run took, in seconds (for the duration filter)."""
+    if run.started_at and run.finished_at:
+        return (run.finished_at - run.started_at).total_seconds()
+    return None

@@ -13,7 +13,7 @@ COLUMNS = [
     Column("category.code", "Category", sort="category__code"),
     Column("home_store.code", "Store", sort="home_store__code"),
     Column("status", "Status", "label", sort="status"),
-    Column("utilisation", "Utilisation", "pct", sort="utilisation"),
+    Column("utilisation", "Utilisation (90 days)", "pct", sort="utilisation"),
     Column("revenue", "Revenue", "money", sort="revenue"),
     Column("idle_days", "Days idle", "thousands", sort="idle_days"),
     Column("next_service", "Next service", "day", sort="next_service"),
@@ -40,7 +40,7 @@ class FleetFilter(forms.Form):
         ],
     )
     days = forms.TypedChoiceField(
-        label="Revenue over", required=False, coerce=int, choices=[(p, f"{p} days") for p in PERIODS]
+        label="Revenue over", initial=30, required=False, coerce=int, choices=[(p, f"{p} days") for p in PERIODS]
     )
 
     def __init__(self, *args, **kwargs):
