@@ -8,7 +8,7 @@ EXTENSIONS: list[str] = [
     "apps.demo.extensions.telematics.seed",  # simulated demo drivers and their claims
     "apps.demo.extensions.risk.seed",  # train on the demo drivers if they carry enough claims, activate, score
     "apps.demo.extensions.pricing.seed",  # partners, API tokens (printed once), quotes and policies
-    "apps.common.demo.first_night.seed",  # a year of payments, then every nightly job once
+    "apps.demo.extensions.first_night.seed",  # a year of payments, then every nightly job once
 ]
 
 # seed_demo records each extension it ran in the audit log under its dotted path; databases seeded

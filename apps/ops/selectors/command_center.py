@@ -9,8 +9,9 @@ from django.utils import timezone
 from apps.alerts.models import OperationalEvent
 from apps.alerts.selectors import event_live_counts
 from apps.fleet.selectors import vehicle_status_counts
-from apps.regions.selectors import company_metrics, demand_forecast_latest, region_metrics_rollup
-from apps.transactions.intelligence.segments import customer_segment_summary
+from apps.intelligence.segments import customer_segment_summary
+from apps.intelligence.selectors import demand_forecast_latest
+from apps.regions.selectors import company_metrics, region_metrics_rollup
 
 PERIODS = (7, 30, 90, 365)
 TREND_METRICS = {"revenue": "Revenue", "rentals": "Rentals started", "utilisation": "Utilisation"}

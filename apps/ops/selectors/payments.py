@@ -12,7 +12,7 @@ from django.db.models.functions import TruncMonth
 from django.utils import timezone
 
 from apps.customers.models import PaymentCard
-from apps.transactions.intelligence.payment_fraud import payment_fraud_model_latest
+from apps.intelligence.payment_fraud import payment_fraud_model_latest
 from apps.transactions.models import EnrichedTransaction, MerchantCategory
 from apps.transactions.selectors import PRIOR_FRAUDS, wilson_interval
 

@@ -1,9 +1,10 @@
 """Maintenance, revenue and the forecast pages, and the performance reports as CSV."""
 
-from apps.fleet.selectors import maintenance_queue, vehicle_performance_report, vehicle_revenue_opportunities
+from apps.fleet.selectors import maintenance_queue
+from apps.intelligence.reports import driver_performance_report, rows_to_csv, vehicle_performance_report
+from apps.intelligence.revenue import vehicle_revenue_opportunities
+from apps.intelligence.selectors import demand_forecast_latest
 from apps.regions.models import Store
-from apps.regions.selectors import demand_forecast_latest
-from apps.transactions.intelligence.reports import driver_performance_report, rows_to_csv
 
 __all__ = [
     "demand_forecast_latest",

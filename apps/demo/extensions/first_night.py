@@ -25,11 +25,11 @@ from django.db import transaction
 from django.utils import timezone
 
 from apps.customers.models import Customer
+from apps.demo.payments.generator import PaymentFileGenerator
 from apps.fleet.models import MaintenanceForecast, MaintenanceRecord, Vehicle
 from apps.jobs import registry
 from apps.jobs.models import JobRun
 from apps.jobs.services import job_execute, job_start
-from apps.transactions.generator import PaymentFileGenerator
 from apps.transactions.services import ingest_run_create
 
 atomic = False
