@@ -36,17 +36,19 @@ def _channel(topic: str) -> str:
     return f"{settings.CACHES['default'].get('KEY_PREFIX', 'fleetops')}:live:{topic}"
 
 
+def send(topic: str, data: dict[str, Any]) -> None:
+    """Sends `data` to the topic's listeners now. A Redis outage costs the live nudge, never the
+    caller's work."""
+    try:
+        _redis().publish(_channel(topic), json.dumps(data, default=str))
+    except redis.RedisError as exc:
+        logger.warning("live: publish to %s failed: %s", topic, exc)
+
+
 def publish(topic: str, data: dict[str, Any]) -> None:
-    """Sends `data` to the topic's listeners once the current transaction commits (at once outside
-    one). A Redis outage costs the live nudge, never the caller's work."""
-
-    def send() -> None:
-        try:
-            _redis().publish(_channel(topic), json.dumps(data, default=str))
-        except redis.RedisError as exc:
-            logger.warning("live: publish to %s failed: %s", topic, exc)
-
-    transaction.on_commit(send)
+    """Sends `data` once the current transaction commits (at once outside one), so listeners that
+    reload from the database see the change."""
+    transaction.on_commit(lambda: send(topic, data))
 
 
 def subscribe(topics: list[str], *, seconds: float, heartbeat: float = 15.0) -> Iterator[tuple[str, dict] | None]:

@@ -7,8 +7,8 @@ from typing import Any
 from django.db import IntegrityError, models, transaction
 from django.utils import timezone
 
+from apps.common import live as live_updates
 from apps.common.exceptions import ApplicationError
-from apps.common.live import publish as live_publish
 from apps.common.sql import own_connection
 from apps.jobs import registry
 from apps.jobs.hooks import run_queued
@@ -44,9 +44,16 @@ def job_start(
             code="job_already_running",
             extra={"job_id": live.pk if live else None},
         ) from None
-    live_publish("jobs", {"id": run.pk, "kind": kind, "status": run.status})
+    queued = {"id": run.pk, "kind": kind, "status": run.status}
     if enqueue:
-        transaction.on_commit(lambda: run_queued.send(run_id=run.pk, queue=job_kind.queue))
+
+        def send() -> None:
+            run_queued.send(run_id=run.pk, queue=job_kind.queue)
+            live_updates.send("jobs", queued)
+
+        transaction.on_commit(send)
+    else:
+        live_updates.publish("jobs", queued)
     return run
 
 
@@ -82,7 +89,7 @@ def job_execute(*, run_id: int, task_id: str = "") -> JobRun | None:
         if not claimed:
             return None  # already taken, finished or cancelled: a redelivered message does nothing
         run = JobRun.objects.get(pk=run_id)
-        live_publish("jobs", {"id": run.pk, "kind": run.kind, "status": run.status})
+        live_updates.publish("jobs", {"id": run.pk, "kind": run.kind, "status": run.status})
         ctx = registry.JobContext(run)
         try:
             result = registry.get(run.kind).func(ctx, **run.parameters) or {}
@@ -98,7 +105,7 @@ def job_execute(*, run_id: int, task_id: str = "") -> JobRun | None:
             error=error[:20000],
             finished_at=timezone.now(),
         )
-    live_publish("jobs", {"id": run_id, "kind": run.kind, "status": status})
+    live_updates.publish("jobs", {"id": run_id, "kind": run.kind, "status": status})
     run.refresh_from_db()
     return run
 

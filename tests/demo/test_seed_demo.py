@@ -222,7 +222,8 @@ def test_a_failing_extension_is_rolled_back_reported_and_retried_alone(tiny, mon
 def test_every_extension_resolves_and_each_former_path_names_one():
     for path in extensions.EXTENSIONS:
         assert callable(import_string(path)), path
-    assert set(extensions.FORMER_PATHS) == set(extensions.EXTENSIONS)
+    # extensions written before the move have their former path; newer ones (the first night) none
+    assert set(extensions.FORMER_PATHS) <= set(extensions.EXTENSIONS)
 
 
 def test_extensions_logged_under_their_former_paths_do_not_run_again(tiny, monkeypatch):

@@ -89,7 +89,7 @@ def _payments(*, size: str, rng: random.Random, stdout) -> None:
     files.paths["users"].unlink()
     paths = [str(p) for kind, p in files.paths.items() if kind != "users"]
     ingest = ingest_run_create(paths=paths, source_tz=settings.TIME_ZONE)
-    run = job_start(kind="payments.ingest", parameters={"ingest_run_id": ingest.pk}, trigger="cli", enqueue=False)
+    run = job_start(kind="transactions.ingest", parameters={"ingest_run_id": ingest.pk}, trigger="cli", enqueue=False)
     _execute(run, stdout)
     ingest.refresh_from_db()
     stdout.write(

@@ -209,7 +209,7 @@ def view_version() -> str:
         .first()
     )
     refresh = (
-        JobRun.objects.filter(kind="payments.refresh_views", status="succeeded")
+        JobRun.objects.filter(kind="transactions.refresh_views", status="succeeded")
         .order_by("-finished_at")
         .values_list("finished_at", flat=True)
         .first()

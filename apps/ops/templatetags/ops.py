@@ -121,3 +121,9 @@ def run_seconds(run):
     if run.started_at and run.finished_at:
         return (run.finished_at - run.started_at).total_seconds()
     return None
+
+
+@register.simple_tag
+def entity_label(entity_type, entity_id) -> str:
+    """"fleet.vehicle", 12 -> "vehicle 12"."""
+    return f"{str(entity_type).rpartition('.')[2]} {entity_id}"
