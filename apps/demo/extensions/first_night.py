@@ -43,7 +43,8 @@ NIGHTLY = [
     ("intelligence.maintenance", {}),  # after _service_catch_up
     ("intelligence.demand_forecast", {}),
     ("telematics.driver_features", {}),
-    ("risk.score_drivers", {}),
+    ("risk.score_drivers", {}),  # these two only with an active model (the gate may leave none)
+    ("risk.drift", {}),
     ("pricing.requote", {}),
 ]
 
@@ -175,5 +176,11 @@ def seed(*, size: str, rng: random.Random, stdout) -> None:
     queued = JobRun.objects.filter(kind="intelligence.payment_fraud", status=JobRun.Status.QUEUED).first()
     _execute(queued, stdout) if queued else _run("intelligence.payment_fraud", {}, stdout)
     _service_catch_up(rng=rng, stdout=stdout)
+    from apps.risk.models import RiskModel
+
+    has_model = RiskModel.objects.filter(is_active=True).exists()
     for kind, parameters in NIGHTLY:
+        if kind.startswith("risk.") and not has_model:
+            stdout.write(f"  first night: {kind} skipped: no active risk model")
+            continue
         _run(kind, parameters, stdout)
