@@ -314,9 +314,8 @@ def _assert_first_night() -> None:
     from apps.demo.extensions.first_night import NIGHTLY
     from apps.jobs.models import JobRun
     from apps.regions.models import StoreDailyMetrics
-    from apps.transactions.models import Payment
-
     from apps.risk.models import RiskModel
+    from apps.transactions.models import Payment
 
     runs = dict(JobRun.objects.values_list("kind", "status"))
     expected = {kind for kind, _ in NIGHTLY} | {"transactions.ingest", "intelligence.payment_fraud"}
