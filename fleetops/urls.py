@@ -26,3 +26,8 @@ admin.site.site_title = "FleetOps"
 admin.site.index_title = "Operations"
 # "View site" in the admin leads to the ops pages.
 admin.site.site_url = "/ops/"
+
+handler400 = "apps.common.views.bad_request"
+handler403 = "apps.common.views.permission_denied"
+handler404 = "apps.common.views.page_not_found"
+handler500 = "apps.common.views.server_error"

@@ -1,7 +1,9 @@
 from django.http import JsonResponse
+from django.views import defaults
 from django.views.decorators.http import require_GET
 
 from apps.common import health
+from apps.common.api import api_error_response, input_error_response
 
 
 @require_GET
@@ -19,3 +21,34 @@ def readyz(request):
         {"status": "ok" if not down else "unavailable", "down": down, "checks": checks},
         status=200 if not down else 503,
     )
+
+
+# Error pages: under /api/ the API's JSON error format, elsewhere Django's own pages.
+def _is_api(request) -> bool:
+    return request.path_info.startswith("/api/")
+
+
+def bad_request(request, exception):
+    if _is_api(request):
+        return input_error_response(request, exception) or api_error_response(
+            request, 400, "parse_error", errors={"body": ["The request could not be read."]}
+        )
+    return defaults.bad_request(request, exception)
+
+
+def permission_denied(request, exception):
+    if _is_api(request):
+        return api_error_response(request, 403, "permission_denied", detail="You do not have permission.")
+    return defaults.permission_denied(request, exception)
+
+
+def page_not_found(request, exception):
+    if _is_api(request):
+        return api_error_response(request, 404, "not_found", detail="Not found.")
+    return defaults.page_not_found(request, exception)
+
+
+def server_error(request):
+    if _is_api(request):
+        return api_error_response(request, 500, "server_error", detail="Server error; quote the request_id to support.")
+    return defaults.server_error(request)

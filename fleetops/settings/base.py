@@ -65,6 +65,7 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "apps.common.middleware.RequestIdMiddleware",
+    "apps.common.middleware.ApiBoundaryMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -214,6 +215,11 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
     "SERVERS": [{"url": "/", "description": "This deployment"}],
 }
+# Request limits (the API answers 413 over them; the trip upload has TELEMATICS MAX_BODY_BYTES).
+DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=1024 * 1024)
+DATA_UPLOAD_MAX_NUMBER_FIELDS = env.int("DATA_UPLOAD_MAX_NUMBER_FIELDS", default=1000)
+# JSON bodies of the API nested deeper than this are a 400 before any view parses them.
+API_MAX_JSON_DEPTH = env.int("API_MAX_JSON_DEPTH", default=32)
 # Partner API: seconds the score and explanation stay cached in Redis (0 turns the cache off).
 PARTNER_API_CACHE_SECONDS = env.int("PARTNER_API_CACHE_SECONDS", default=300)
 # Seconds a successful token check is cached (so a revocation takes effect within this; 0: off).

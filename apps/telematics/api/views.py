@@ -5,6 +5,7 @@ from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_sche
 from rest_framework.parsers import BaseParser
 from rest_framework.views import APIView
 
+from apps.common.api import api_error_response, short
 from apps.telematics.api.authentication import (
     INVALID_TOKEN,
     DeviceHeaderError,
@@ -13,7 +14,7 @@ from apps.telematics.api.authentication import (
     device_token,
 )
 from apps.telematics.api.serializers import TripUploadResultSerializer
-from apps.telematics.ingest import UploadInvalid, decode_body, parse_csv, parse_json
+from apps.telematics.ingest import UploadInvalid, UploadTooLarge, decode_body, parse_csv, parse_json
 from apps.telematics.services import ConsentRefused, DeviceRefused, device_authenticate_for_upload, trip_ingest
 
 
@@ -30,14 +31,10 @@ def _json(status: int, body: dict, **headers) -> HttpResponse:
     return HttpResponse(orjson.dumps(body), content_type="application/json", status=status, headers=headers)
 
 
-def _error(request, status: int, kind: str, body: dict, **headers) -> HttpResponse:
-    """The API's error shape (apps.common.api.exception_handler): type, status, request_id, ..."""
-    body = {"type": kind, "status": status, "request_id": getattr(request, "request_id", None), **body}
-    return _json(status, body, **headers)
-
-
 def _unauthorized(request, kind: str, detail: str) -> HttpResponse:
-    return _error(request, 401, kind, {"detail": detail}, **{"WWW-Authenticate": DeviceTokenAuthentication.keyword})
+    return api_error_response(
+        request, 401, kind, detail=detail, headers={"WWW-Authenticate": DeviceTokenAuthentication.keyword}
+    )
 
 
 class TripUploadView(APIView):
@@ -47,6 +44,8 @@ class TripUploadView(APIView):
     permission_classes = [IsDevice]
     parser_classes = [RawBodyParser]
     throttle_classes: list = []
+    # The common API boundary leaves the body to this view (its own size limit and parsers).
+    raw_body = True
 
     @extend_schema(
         operation_id="telematics_trip_upload",
@@ -60,6 +59,8 @@ class TripUploadView(APIView):
             201: TripUploadResultSerializer,
             200: OpenApiResponse(TripUploadResultSerializer, description="The trip was uploaded before."),
             400: OpenApiResponse(description="Malformed body: `field` and `index` of the first problem."),
+            413: OpenApiResponse(description="The body (or its gzip-decoded form) is larger than the limit."),
+            415: OpenApiResponse(description="A Content-Type other than application/json or text/csv."),
             401: OpenApiResponse(description="Missing, invalid, revoked or inactive device token."),
             403: OpenApiResponse(description="The driver's telematics consent is not in force."),
         },
@@ -88,7 +89,7 @@ class TripUploadView(APIView):
         raw = request.read(limit + 1)
         try:
             if len(raw) > limit:
-                raise UploadInvalid(f"the body is larger than {limit} bytes", field="body")
+                raise UploadTooLarge(f"the body is larger than {limit} bytes", field="body")
             body = decode_body(raw, request.META.get("HTTP_CONTENT_ENCODING", ""))
             content_type = request.content_type.strip().lower()
             if content_type in ("text/csv", "application/csv"):
@@ -101,15 +102,19 @@ class TripUploadView(APIView):
             elif content_type in ("application/json", ""):
                 upload = parse_json(body)
             else:
-                raise UploadInvalid(
-                    f"unsupported Content-Type {content_type!r}; use application/json or text/csv",
-                    field="Content-Type",
+                return api_error_response(
+                    request,
+                    415,
+                    "unsupported_media_type",
+                    detail=f"Unsupported Content-Type {short(content_type)!r}; use application/json or text/csv.",
                 )
             result = trip_ingest(device=device, upload=upload)
+        except UploadTooLarge as exc:
+            return api_error_response(request, 413, "request_too_large", detail=exc.message)
         except UploadInvalid as exc:
-            return _error(request, 400, "invalid", {"errors": {"detail": exc.message, **exc.extra}})
+            return api_error_response(request, 400, "invalid", errors={"detail": exc.message, **exc.extra})
         except ConsentRefused as exc:
-            return _error(request, 403, "permission_denied", {"detail": exc.message, "reason": exc.code})
+            return api_error_response(request, 403, "permission_denied", detail=exc.message, extra={"reason": exc.code})
         except DeviceRefused as exc:
             return _unauthorized(request, "authentication_failed", exc.message)
         return _json(201 if result.created else 200, result.as_dict())

@@ -19,6 +19,7 @@ from apps.telematics.ingest.samples import (
     SampleArrays,
     TripUpload,
     UploadInvalid,
+    UploadTooLarge,
 )
 
 __all__ = [
@@ -34,6 +35,7 @@ __all__ = [
     "SampleArrays",
     "TripUpload",
     "UploadInvalid",
+    "UploadTooLarge",
     "clean_samples",
     "copy_payload",
     "decode_body",

@@ -12,7 +12,16 @@ import zlib
 import numpy as np
 import orjson
 
-from apps.telematics.ingest.samples import FIELD_NAMES, FIELDS, US, SampleArrays, TripUpload, UploadInvalid, cfg
+from apps.telematics.ingest.samples import (
+    FIELD_NAMES,
+    FIELDS,
+    US,
+    SampleArrays,
+    TripUpload,
+    UploadInvalid,
+    UploadTooLarge,
+    cfg,
+)
 
 _NUMBER_TYPES = frozenset({int, float})
 _NUMBER_OR_NULL = frozenset({int, float, type(None)})
@@ -34,13 +43,13 @@ def decode_body(raw: bytes, content_encoding: str = "") -> bytes:
         except zlib.error as exc:
             raise UploadInvalid(f"the body is not valid gzip: {exc}", field="body") from None
         if len(body) > limit or decompressor.unconsumed_tail:
-            raise UploadInvalid(f"the decoded body is larger than {limit} bytes", field="body")
+            raise UploadTooLarge(f"the decoded body is larger than {limit} bytes", field="body")
         if not decompressor.eof:
             raise UploadInvalid("the gzip stream is truncated", field="body")
     else:
         raise UploadInvalid(f"unsupported Content-Encoding {content_encoding!r}; use gzip", field="Content-Encoding")
     if len(body) > limit:
-        raise UploadInvalid(f"the body is larger than {limit} bytes", field="body")
+        raise UploadTooLarge(f"the body is larger than {limit} bytes", field="body")
     return body
 
 

@@ -44,6 +44,10 @@ class UploadInvalid(ApplicationError):
         self.index = index
 
 
+class UploadTooLarge(UploadInvalid):
+    """The body, or what its gzip decodes to, is over TELEMATICS MAX_BODY_BYTES (a 413)."""
+
+
 @dataclass
 class SampleArrays:
     """Columns of samples; NaN marks a missing heading or speed limit, -1 a missing phone flag."""
