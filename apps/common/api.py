@@ -81,10 +81,21 @@ def input_error_response(request, exc: BaseException) -> JsonResponse | None:
     return None
 
 
+# Business refusals that say the request clashes with what exists: 409, not 400.
+CONFLICT_CODES = frozenset({"duplicate", "conflict"})
+
+
+class Conflict(exceptions.APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_code = "conflict"
+
+
 def exception_handler(exc, context):
     if isinstance(exc, DjangoValidationError):
         exc = exceptions.ValidationError(exc.message_dict if hasattr(exc, "error_dict") else exc.messages)
-    if isinstance(exc, ApplicationError):
+    if isinstance(exc, ApplicationError) and exc.code in CONFLICT_CODES:
+        exc = Conflict(exc.message)
+    elif isinstance(exc, ApplicationError):
         exc = exceptions.ValidationError({"detail": exc.message, "code": exc.code, **exc.extra})
     response = drf_exception_handler(exc, context)
     if response is None:

@@ -93,6 +93,8 @@ class ApiBoundaryMiddleware:
                         return api_error_response(
                             request, 400, "invalid", errors={short(key): [f"The value {problem}."]}
                         )
+                if "" in values:
+                    return api_error_response(request, 400, "invalid", errors={short(key): ["Must not be blank."]})
             if request.method in _BODY_METHODS and not getattr(view_class, "raw_body", False):
                 return self._body_refusal(request)
         except (RequestDataTooBig, TooManyFieldsSent) as exc:

@@ -169,3 +169,43 @@ def test_an_unexpected_error_under_the_api_is_a_json_500(two_partners, monkeypat
     client = two_partners["a"]["client"]
     client.raise_request_exception = False
     assert _is_api_error(client.get("/api/v1/drivers/"), 500)["type"] == "server_error"
+
+
+@pytest.mark.parametrize("page", ["²", "\u0661", "0", "-1"])
+def test_a_page_number_in_non_ascii_digits_is_a_400(two_partners, page):
+    """str.isdigit() accepts "²", which int() refuses: that used to be a ValueError and a 500."""
+    body = _is_api_error(two_partners["a"]["client"].get("/api/v1/drivers/", {"page": page}), 400)
+    assert "page" in body["errors"]
+
+
+@pytest.mark.parametrize("query", ["region=", "policy_status=", "city="])
+def test_a_blank_query_parameter_is_a_400_not_ignored(two_partners, query):
+    body = _is_api_error(two_partners["a"]["client"].get(f"/api/v1/drivers/?{query}"), 400)
+    assert query[:-1] in body["errors"]
+
+
+def test_a_date_time_filter_with_an_offset_postgresql_refuses_is_normalised(two_partners):
+    """RFC 3339 allows offsets up to 23:59, PostgreSQL 15:59: that used to be a DataError."""
+    response = two_partners["a"]["client"].get("/api/v1/quotes/", {"created_after": "2026-01-01T00:00:00-17:40"})
+    assert response.status_code == 200, response.content
+
+
+def test_a_duplicate_webhook_is_a_409(two_partners):
+    client = two_partners["a"]["client"]
+    body = {"url": "https://hooks.example.com/dup", "events": ["score.changed"]}
+    assert client.post("/api/v1/webhooks/", body, format="json").status_code == 201
+    assert _is_api_error(client.post("/api/v1/webhooks/", body, format="json"), 409)["type"] == "conflict"
+
+
+def test_the_schema_documents_bounds_and_statuses(client):
+    schema = client.get("/api/schema/?format=json").json()
+    drivers = schema["paths"]["/api/v1/drivers/"]["get"]
+    params = {p["name"]: p["schema"] for p in drivers["parameters"]}
+    assert params["page"] == {"type": "integer", "minimum": 1, "maximum": 10**9}
+    assert params["page_size"] == {"type": "integer", "minimum": 1, "maximum": 200}
+    detail = schema["paths"]["/api/v1/drivers/{driver_id}/"]["get"]
+    assert detail["parameters"][0]["schema"]["minimum"] == 1
+    assert {"400", "401", "403", "404", "405", "429"} <= set(drivers["responses"])
+    assert {"400", "409", "413", "415"} <= set(schema["paths"]["/api/v1/quotes/"]["post"]["responses"])
+    assert "403" in schema["paths"]["/api/v1/metrics/"]["get"]["responses"]
+    assert schema["components"]["schemas"]["QuoteInputRequest"]["additionalProperties"] is False

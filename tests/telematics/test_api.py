@@ -334,3 +334,26 @@ def test_a_device_revoked_after_uploading_is_refused_at_its_next_upload(client, 
     assert list(Trip.objects.values_list("external_id", flat=True)) == ["ok"]
     # Nor does it get its stored trip back.
     assert post(client, device, {"external_id": "ok", "samples": cruise(6)}).status_code == 401
+
+
+@pytest.mark.parametrize("vehicle", ["²", "99999999999999999999999"])
+def test_a_csv_vehicle_id_in_non_ascii_digits_or_beyond_bigint_is_a_400(client, device, vehicle):
+    header = "t,lat,lon,speed,acc_lon,acc_lat\n"
+    body = header + "".join(f"{s['t']},{s['lat']},{s['lon']},{s['speed']},0,0\n" for s in cruise(5))
+    response = client.post(
+        f"{URL}?external_id=c&vehicle={vehicle}",
+        data=body.encode(),
+        content_type="text/csv",
+        HTTP_AUTHORIZATION=f"Device {device.raw_token}",
+    )
+    assert response.status_code == 400 and response.json()["errors"]["field"] == "vehicle"
+    assert nothing_stored()
+
+
+def test_an_unknown_content_type_is_a_415_and_an_oversized_body_a_413(client, device, settings):
+    response = post(client, device, b"<trip/>", content_type="application/xml")
+    assert response.status_code == 415 and response.json()["type"] == "unsupported_media_type"
+    settings.TELEMATICS = {**settings.TELEMATICS, "MAX_BODY_BYTES": 100}
+    response = post(client, device, {"external_id": "big", "samples": cruise(20)})
+    assert response.status_code == 413 and response.json()["type"] == "request_too_large"
+    assert nothing_stored()

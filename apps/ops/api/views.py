@@ -1,3 +1,4 @@
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import authentication
 from rest_framework.response import Response
@@ -22,8 +23,8 @@ class MetricsView(APIView):
 
     @extend_schema(
         parameters=[
-            OpenApiParameter("date_from", str, description="YYYY-MM-DD, default 30 days before date_to"),
-            OpenApiParameter("date_to", str, description="YYYY-MM-DD, default yesterday"),
+            OpenApiParameter("date_from", OpenApiTypes.DATE, description="YYYY-MM-DD, default 30 days before date_to"),
+            OpenApiParameter("date_to", OpenApiTypes.DATE, description="YYYY-MM-DD, default yesterday"),
         ],
         responses=MetricsOutput,
         tags=["metrics"],

@@ -64,7 +64,7 @@ class PartnerPagination(pagination.PageNumberPagination):
             raw = request.query_params.get(name)
             if raw is None:
                 continue
-            if not raw.isdigit() or not 1 <= int(raw) <= upper:
+            if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= upper:
                 errors[name] = [f"A whole number from 1 to {upper}."]
         if errors:
             raise exceptions.ValidationError(errors)

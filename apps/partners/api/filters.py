@@ -1,6 +1,7 @@
 import django_filters
 from django.db.models import Exists, OuterRef
 
+from apps.common.filters import IsoDateTimeFilter
 from apps.customers.models import Customer
 from apps.pricing.models import Policy, PolicyKind, Quote
 from apps.risk.models import RiskScore
@@ -25,8 +26,8 @@ class DriverFilter(django_filters.FilterSet):
 
 
 class TripFilter(django_filters.FilterSet):
-    started_after = django_filters.IsoDateTimeFilter(field_name="started_at", lookup_expr="gte")
-    started_before = django_filters.IsoDateTimeFilter(field_name="started_at", lookup_expr="lt")
+    started_after = IsoDateTimeFilter(field_name="started_at", lookup_expr="gte")
+    started_before = IsoDateTimeFilter(field_name="started_at", lookup_expr="lt")
     min_distance_km = django_filters.NumberFilter(
         field_name="distance_km", lookup_expr="gte", min_value=0, max_value=100000
     )
@@ -50,8 +51,8 @@ class ScoreHistoryFilter(django_filters.FilterSet):
 class QuoteFilter(django_filters.FilterSet):
     driver_id = django_filters.NumberFilter(field_name="driver_id", min_value=1, max_value=2**63 - 1)
     kind = django_filters.ChoiceFilter(choices=PolicyKind.choices)
-    created_after = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
-    created_before = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+    created_after = IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    created_before = IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
 
     class Meta:
         model = Quote

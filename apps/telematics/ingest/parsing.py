@@ -23,6 +23,8 @@ from apps.telematics.ingest.samples import (
     cfg,
 )
 
+# Epoch seconds beyond this (year 5138) cannot be a sample's time.
+MAX_EPOCH_SECONDS = 1e11
 _NUMBER_TYPES = frozenset({int, float})
 _NUMBER_OR_NULL = frozenset({int, float, type(None)})
 _BOOL_OR_NULL = frozenset({bool, type(None)})
@@ -63,7 +65,7 @@ def gzip_body(body: bytes) -> bytes:
 def _optional_id(value, name: str) -> int | None:
     if value is None:
         return None
-    if type(value) is not int or value <= 0:
+    if type(value) is not int or not 0 < value < 2**63:
         raise UploadInvalid(f"{name} must be a positive integer id", field=name)
     return value
 
@@ -111,12 +113,16 @@ def _column(values: list, name: str, required: bool, kind: str) -> tuple[np.ndar
     bad = _first_bad(values, _NUMBER_TYPES)
     if bad is None:
         arr = np.array(values, dtype=np.float64)
-        if not np.isfinite(arr).all():
-            return None, int(np.flatnonzero(~np.isfinite(arr))[0]), "must be a finite number"
+        out_of_range = ~(np.abs(arr) < MAX_EPOCH_SECONDS)  # NaN and infinities too
+        if out_of_range.any():
+            return None, int(np.flatnonzero(out_of_range)[0]), "must be a finite number of epoch seconds"
         return np.rint(arr * US).astype(np.int64), None, ""
     out = np.empty(len(values), dtype=np.int64)
     for i, v in enumerate(values):
         if type(v) in _NUMBER_TYPES:
+            # Checked here: an infinite or huge number would overflow the int64 microseconds.
+            if not abs(v) < MAX_EPOCH_SECONDS:
+                return None, i, "must be a finite number of epoch seconds"
             out[i] = round(v * US)
             continue
         if not isinstance(v, str):
@@ -245,7 +251,9 @@ def parse_csv(body: bytes, *, external_id, vehicle=None, driver=None) -> TripUpl
     def query_id(value, name):
         if value in (None, ""):
             return None
-        if not str(value).isdigit() or int(value) <= 0:
+        text = str(value)
+        # isascii: isdigit() alone accepts "²", which int() does not.
+        if not (text.isascii() and text.isdigit()) or not 0 < int(text) < 2**63:
             raise UploadInvalid(f"{name} must be a positive integer id", field=name)
         return int(value)
 
@@ -280,6 +288,8 @@ def parse_csv(body: bytes, *, external_id, vehicle=None, driver=None) -> TripUpl
             continue
         num = pd.to_numeric(raw.where(~empty), errors="coerce").to_numpy(dtype=np.float64)
         bad_mask = (np.isnan(num) & ~empty) | (~np.isfinite(num) & ~np.isnan(num))
+        if kind == "time":
+            bad_mask |= np.abs(num) >= MAX_EPOCH_SECONDS
         if required:
             bad_mask |= empty
         bad = np.flatnonzero(bad_mask)
