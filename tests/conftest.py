@@ -3,6 +3,7 @@ import signal
 import subprocess
 import sys
 import uuid
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -90,10 +91,10 @@ def _database_url() -> str:
     return f"postgres://{auth}@{db['HOST']}:{db['PORT'] or 5432}/{db['NAME']}"
 
 
-@pytest.fixture
-def worker(tmp_path):
-    """A real Celery worker process on the real Redis, consuming a queue of its own so that other
-    workers on the same broker never take this test's task. It imports the jobs tests' kinds too.
+@contextmanager
+def celery_worker(tmp_path, *, broker_url: str | None = None):
+    """A real Celery worker process, consuming a queue of its own so that other workers on the
+    same broker never take this test's task. It imports the jobs tests' kinds too.
     Yields (queue, process, log path)."""
     queue = f"test-{uuid.uuid4().hex[:12]}"
     env = {
@@ -101,9 +102,9 @@ def worker(tmp_path):
         "DJANGO_SETTINGS_MODULE": "fleetops.settings.test",
         "CELERY_TASK_ALWAYS_EAGER": "false",
         "DATABASE_URL": _database_url(),
-        "REDIS_URL": settings.REDIS_URL,
-        "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
-        "CELERY_RESULT_BACKEND": settings.CELERY_RESULT_BACKEND,
+        "REDIS_URL": broker_url or settings.REDIS_URL,
+        "CELERY_BROKER_URL": broker_url or settings.CELERY_BROKER_URL,
+        "CELERY_RESULT_BACKEND": broker_url or settings.CELERY_RESULT_BACKEND,
     }
     log_path = tmp_path / "worker.log"
     with log_path.open("wb") as log:
@@ -141,3 +142,10 @@ def worker(tmp_path):
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait(timeout=10)
+
+
+@pytest.fixture
+def worker(tmp_path):
+    """A real Celery worker on the real Redis (see celery_worker)."""
+    with celery_worker(tmp_path) as started:
+        yield started

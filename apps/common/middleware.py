@@ -6,6 +6,7 @@ from django.conf import settings
 from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent
 
 from apps.common.api import api_error_response, input_error_response, short
+from apps.common.logging import request_id_var
 
 _VALID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 # A lone surrogate (JSON's "\ud800" decodes to one) cannot be encoded, stored or logged.
@@ -23,6 +24,8 @@ class RequestIdMiddleware:
     def __call__(self, request):
         incoming = request.headers.get("X-Request-ID", "")
         request.request_id = incoming if _VALID.match(incoming) else uuid.uuid4().hex
+        # Not reset on the way out: Django logs a 4xx/5xx (django.request) after the middleware.
+        request_id_var.set(request.request_id)
         response = self.get_response(request)
         response["X-Request-ID"] = request.request_id
         return response

@@ -65,6 +65,7 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "apps.common.middleware.RequestIdMiddleware",
+    "apps.common.metrics.MetricsMiddleware",
     "apps.common.middleware.ApiBoundaryMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -176,6 +177,11 @@ CELERY_BEAT_SCHEDULE = {
     "telematics.trips_detect": {"task": "telematics.trips_detect", "schedule": 60.0},
 }
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# A broker that stops answering (paused, network cut) sends no EOF, so Celery's consumer notices
+# nothing until it is back: every worker pings it (apps.common.broker.BrokerWatch) and logs
+# "broker lost" within BROKER_WATCH_SECONDS + BROKER_WATCH_TIMEOUT_SECONDS.
+BROKER_WATCH_SECONDS = env.float("BROKER_WATCH_SECONDS", default=2.0)
+BROKER_WATCH_TIMEOUT_SECONDS = env.float("BROKER_WATCH_TIMEOUT_SECONDS", default=1.0)
 
 # --- REST framework -----------------------------------------------------------
 REST_FRAMEWORK = {
@@ -237,6 +243,26 @@ WEBHOOK_BACKOFF_MAX_SECONDS = env.int("WEBHOOK_BACKOFF_MAX_SECONDS", default=360
 WEBHOOK_TIMEOUT_SECONDS = env.float("WEBHOOK_TIMEOUT_SECONDS", default=5.0)
 # Hosts that may receive webhooks over plain http (tests and local development only).
 WEBHOOK_ALLOW_HTTP_HOSTS = env.list("WEBHOOK_ALLOW_HTTP_HOSTS", default=[])
+
+# --- Observability ---------------------------------------------------------------
+# /metrics answers only `Authorization: Bearer <METRICS_TOKEN>` (no token configured: closed).
+METRICS_TOKEN = env("METRICS_TOKEN", default="")
+# Read at scrape time; each yields prometheus-client metric families.
+METRICS_COLLECTORS = [
+    "apps.jobs.metrics.collect",
+    "apps.transactions.metrics.collect",
+    "apps.partners.metrics.collect",
+]
+SENTRY_DSN = env("SENTRY_DSN", default="")
+if SENTRY_DSN:
+    import sentry_sdk
+
+    sentry_sdk.init(
+        dsn=SENTRY_DSN,
+        environment=env("SENTRY_ENVIRONMENT", default="production"),
+        traces_sample_rate=env.float("SENTRY_TRACES_SAMPLE_RATE", default=0.0),
+        send_default_pii=False,
+    )
 
 # --- Domain settings ------------------------------------------------------------
 # Key for the HMAC of card numbers (matching a card without storing its number).
@@ -318,10 +344,27 @@ OPS_MAP_TILES_ATTRIBUTION = env("OPS_MAP_TILES_ATTRIBUTION", default="© OpenStr
 ALERTS = {"DISMISS_SUPPRESS_DAYS": env.int("ALERTS_DISMISS_SUPPRESS_DAYS", default=30)}
 INTELLIGENCE = env.json("FLEETOPS_INTELLIGENCE", default={})
 
+# JSON lines by default (LOG_FORMAT=plain for reading in a terminal); every line has the request
+# id (the Celery task id in workers, "-" outside both).
+LOG_FORMAT = env("LOG_FORMAT", default="json")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"request_id": {"()": "apps.common.logging.RequestIdFilter"}},
+    "formatters": {
+        "json": {
+            "()": "pythonjsonlogger.json.JsonFormatter",
+            "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s %(request_id)s",
+            "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
+        },
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "plain" if LOG_FORMAT == "plain" else "json",
+            "filters": ["request_id"],
+        }
+    },
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
 }

@@ -75,3 +75,14 @@ print(health.status_code)
 def test_gunicorn_control_socket_is_kept_under_the_checkouts_var():
     web = next(line for line in (ROOT / "Procfile").read_text().splitlines() if line.startswith("web:"))
     assert "--control-socket ${GUNICORN_CONTROL_SOCKET:-var/gunicorn-${WEB_PORT:-8000}.ctl}" in web
+
+
+def test_gunicorn_logs_json_lines_with_the_request_id():
+    import importlib
+    import json
+
+    web = next(line for line in (ROOT / "Procfile").read_text().splitlines() if line.startswith("web:"))
+    assert "--config fleetops/gunicorn_conf.py" in web
+    conf = importlib.import_module("fleetops.gunicorn_conf")
+    line = json.loads(conf.access_log_format)
+    assert line["request_id"] == "%({x-request-id}o)s" and line["logger"] == "gunicorn.access"

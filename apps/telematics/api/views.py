@@ -6,6 +6,7 @@ from rest_framework.parsers import BaseParser
 from rest_framework.views import APIView
 
 from apps.common.api import api_error_response, short
+from apps.common.metrics import UPLOADS
 from apps.telematics.api.authentication import (
     INVALID_TOKEN,
     DeviceHeaderError,
@@ -16,6 +17,8 @@ from apps.telematics.api.authentication import (
 from apps.telematics.api.serializers import TripUploadResultSerializer
 from apps.telematics.ingest import UploadInvalid, UploadTooLarge, decode_body, parse_csv, parse_json
 from apps.telematics.services import ConsentRefused, DeviceRefused, device_authenticate_for_upload, trip_ingest
+
+_UPLOAD_OUTCOMES = {201: "created", 200: "replayed", 401: "unauthorized", 403: "no_consent"}
 
 
 class RawBodyParser(BaseParser):
@@ -78,6 +81,11 @@ class TripUploadView(APIView):
         return self.upload(request)
 
     def upload(self, request) -> HttpResponse:
+        response = self._upload(request)
+        UPLOADS.labels(_UPLOAD_OUTCOMES.get(response.status_code, "refused")).inc()
+        return response
+
+    def _upload(self, request) -> HttpResponse:
         try:
             raw_token = device_token(request.META.get("HTTP_AUTHORIZATION", ""))
         except DeviceHeaderError as exc:
