@@ -45,6 +45,7 @@ stop:
 
 migrate: setup
 	$(PY) manage.py migrate --noinput
+	$(PY) manage.py db_app_role
 
 # Reference data every time (only missing rows are inserted); the demo world once: seed_demo
 # records it in the database and says so on later runs.

@@ -101,6 +101,12 @@ CONF
     "$bin/createdb" -h 127.0.0.1 -p "$PG_PORT" -U fleetops fleetops
     say "database fleetops created"
   fi
+  # Two roles as in production: fleetops (owner, runs the migrations) and fleetops_app (the
+  # application: no superuser; `manage.py db_app_role` after migrate gives it the domain tables
+  # and only SELECT/INSERT on the audit log).
+  "$bin/psql" -h 127.0.0.1 -p "$PG_PORT" -U fleetops -d postgres -qAtc \
+    "DO \$\$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'fleetops_app') THEN
+       CREATE ROLE fleetops_app LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE; END IF; END \$\$;" >/dev/null
 }
 
 pg_stop() {

@@ -31,3 +31,24 @@ class AuditEntry(models.Model):
 
     def __str__(self) -> str:
         return f"#{self.pk} {self.action} {self.entity_type}:{self.entity_id}"
+
+
+class AuditCheckpoint(models.Model):
+    """The chain's head after each append (entries, last id, last hash), signed with
+    AUDIT_CHECKPOINT_KEY. The application role may only insert here, so deleting the newest
+    entries or emptying the audit table no longer verifies as intact."""
+
+    created_at = models.DateTimeField(default=timezone.now)
+    entries = models.BigIntegerField()
+    last_entry_id = models.BigIntegerField()
+    last_hash = models.CharField(max_length=64)
+    signature = models.CharField(max_length=64)
+
+    class Meta:
+        ordering = ["-id"]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(entries__gte=1), name="%(app_label)s_%(class)s_entries_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"checkpoint {self.entries} entries up to #{self.last_entry_id}"

@@ -1,10 +1,15 @@
 import hashlib
+import hmac
 import json
+import logging
 from typing import Any
 
+from django.conf import settings
 from django.db import connection, transaction
 
-from apps.audit.models import AuditEntry
+from apps.audit.models import AuditCheckpoint, AuditEntry
+
+logger = logging.getLogger("fleetops.audit")
 
 GENESIS = "0" * 64
 # One writer at a time extends the chain; the lock is released at commit.
@@ -59,7 +64,46 @@ def audit_record(
         data=entry.data,
     )
     entry.save(force_insert=True)
+    _checkpoint(entry)
     return entry
+
+
+def _signature(*, entries: int, last_entry_id: int, last_hash: str) -> str:
+    message = f"{entries}:{last_entry_id}:{last_hash}".encode()
+    return hmac.new(settings.AUDIT_CHECKPOINT_KEY.encode(), message, hashlib.sha256).hexdigest()
+
+
+def _checkpoint(entry: AuditEntry) -> None:
+    """Records the new head (under the chain lock) in the checkpoint table and the log."""
+    previous = AuditCheckpoint.objects.order_by("-id").values_list("entries", flat=True).first()
+    entries = previous + 1 if previous is not None else AuditEntry.objects.count()
+    head = {"entries": entries, "last_entry_id": entry.pk, "last_hash": entry.hash}
+    signature = _signature(**head)
+    AuditCheckpoint.objects.create(**head, signature=signature)
+    logger.info("audit checkpoint", extra={**head, "signature": signature})
+
+
+def audit_head_problem() -> str | None:
+    """What the newest checkpoint says is missing from the chain (deleted newest entries, an
+    emptied table) or that it was forged; None when the chain reaches the signed head."""
+    checkpoint = AuditCheckpoint.objects.order_by("-id").first()
+    if checkpoint is None:
+        return None
+    expected = _signature(
+        entries=checkpoint.entries, last_entry_id=checkpoint.last_entry_id, last_hash=checkpoint.last_hash
+    )
+    if not hmac.compare_digest(expected, checkpoint.signature):
+        return f"checkpoint #{checkpoint.pk} has an invalid signature (forged, or AUDIT_CHECKPOINT_KEY changed)"
+    count = AuditEntry.objects.count()
+    head = AuditEntry.objects.filter(pk=checkpoint.last_entry_id).values_list("hash", flat=True).first()
+    if count < checkpoint.entries or head is None:
+        return (
+            f"{checkpoint.entries - count} of {checkpoint.entries} checkpointed entries are missing "
+            f"(the signed head is entry #{checkpoint.last_entry_id}, {count} entries remain)"
+        )
+    if head != checkpoint.last_hash:
+        return f"entry #{checkpoint.last_entry_id} does not match the signed head"
+    return None
 
 
 def audit_verify(*, batch_size: int = 5000) -> tuple[bool, int, int | None]:

@@ -267,6 +267,10 @@ if SENTRY_DSN:
 # --- Domain settings ------------------------------------------------------------
 # Key for the HMAC of card numbers (matching a card without storing its number).
 CARD_HMAC_KEY = env("FLEETOPS_CARD_HMAC_KEY", default=None) or local_secret("card_hmac_key")
+# Key of the signature on the audit chain's checkpoints (keep it out of the database's reach).
+AUDIT_CHECKPOINT_KEY = env("FLEETOPS_AUDIT_KEY", default=None) or local_secret("audit_key")
+# The database role the application runs as in production (`manage.py db_app_role` grants it).
+DATABASE_APP_ROLE = env("DATABASE_APP_ROLE", default="fleetops_app")
 # --- Payments ELT (PAYMENTS) ---
 # Ingest runs started from the admin or by the ops role may only read files under this directory.
 PAYMENTS_INGEST_ROOT = env("PAYMENTS_INGEST_ROOT", default=str(VAR_DIR / "ingest"))

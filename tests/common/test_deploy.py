@@ -18,6 +18,7 @@ def _run(code_or_args, *, drop=(), **extra):
         "DJANGO_SETTINGS_MODULE": "fleetops.settings.production",
         "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
         "FLEETOPS_CARD_HMAC_KEY": secrets.token_urlsafe(32),
+        "FLEETOPS_AUDIT_KEY": secrets.token_urlsafe(32),
         **extra,
     }
     for name in drop:
@@ -29,7 +30,13 @@ def _run(code_or_args, *, drop=(), **extra):
 
 
 @pytest.mark.parametrize(
-    "missing", [("DJANGO_SECRET_KEY",), ("FLEETOPS_CARD_HMAC_KEY",), ("DJANGO_SECRET_KEY", "FLEETOPS_CARD_HMAC_KEY")]
+    "missing",
+    [
+        ("DJANGO_SECRET_KEY",),
+        ("FLEETOPS_CARD_HMAC_KEY",),
+        ("FLEETOPS_AUDIT_KEY",),
+        ("DJANGO_SECRET_KEY", "FLEETOPS_CARD_HMAC_KEY"),
+    ],
 )
 def test_production_refuses_to_start_without_its_secrets(missing, tmp_path):
     result = _run(["manage.py", "check"], drop=missing)
