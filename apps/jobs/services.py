@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from apps.common import live as live_updates
 from apps.common.exceptions import ApplicationError
+from apps.common.hooks import Hook
 from apps.common.sql import own_connection
 from apps.jobs import registry
 from apps.jobs.hooks import run_queued
@@ -116,6 +117,11 @@ INTERRUPTED = (
 )
 
 
+# Other apps' interrupted work freed by the same sweep (the payments ingest connects here); each
+# receiver returns a dict merged into the sweep's result.
+recovery_sweep = Hook("jobs.recovery_sweep")
+
+
 def job_runs_recover(*, resend_after_seconds: int = 900) -> dict:
     """Frees the runs nobody will finish, so that their kind can start again (a live run blocks a
     second one of the same kind and parameters, scheduled starts included):
@@ -154,7 +160,10 @@ def job_runs_recover(*, resend_after_seconds: int = 900) -> dict:
         JobRun.objects.filter(pk=run.pk).update(resent_at=timezone.now())
         run_queued.send(run_id=run.pk, queue=queue)
         resent.append(run.pk)
-    return {"interrupted": interrupted, "resent": resent}
+    result = {"interrupted": interrupted, "resent": resent}
+    for other in recovery_sweep.send():
+        result.update(other)
+    return result
 
 
 @transaction.atomic

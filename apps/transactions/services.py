@@ -123,6 +123,15 @@ def ingest_run_execute(
     return run
 
 
+def ingest_runs_recover_interrupted() -> dict:
+    """Fails the ingest runs whose process died (receiver of the jobs' recovery sweep)."""
+    from apps.transactions.ingest.context import connect
+    from apps.transactions.ingest.run import ingest_runs_recover
+
+    with connect() as conn:
+        return {"ingest_runs_interrupted": ingest_runs_recover(conn)}
+
+
 def ingest_run_start(*, paths: list[str], source_tz: str = "UTC", user=None, restrict_to_root: bool = True):
     """Queues a run and the `transactions.ingest` job that executes it (admin action, ops)."""
     from apps.jobs.services import job_start

@@ -30,14 +30,14 @@ def test_a_running_run_nobody_holds_is_failed_and_its_kind_starts_again():
     with pytest.raises(ApplicationError, match="already running"):
         job_start(kind="tests.counting", parameters={"size": 2}, enqueue=False)
 
-    assert job_runs_recover() == {"interrupted": [run.pk], "resent": []}
+    assert job_runs_recover() == {"interrupted": [run.pk], "resent": [], "ingest_runs_interrupted": []}
 
     run.refresh_from_db()
     assert run.status == JobRun.Status.FAILED
     assert run.error == INTERRUPTED
     assert run.finished_at is not None
     assert job_start(kind="tests.counting", parameters={"size": 2}, enqueue=False).status == JobRun.Status.QUEUED
-    assert job_runs_recover() == {"interrupted": [], "resent": []}  # nothing twice
+    assert job_runs_recover() == {"interrupted": [], "resent": [], "ingest_runs_interrupted": []}  # nothing twice
 
 
 @pytest.mark.django_db
@@ -58,7 +58,7 @@ def test_the_executing_process_holds_the_lock_until_the_outcome_is_stored():
     run = job_start(kind="tests.probing", parameters={}, enqueue=False)
 
     assert job_execute(run_id=run.pk).status == JobRun.Status.SUCCEEDED
-    assert kinds.probed == {"free": False, "recover": {"interrupted": [], "resent": []}}
+    assert kinds.probed == {"free": False, "recover": {"interrupted": [], "resent": [], "ingest_runs_interrupted": []}}
     with own_connection(application_name="test-probe") as other:  # released afterwards
         assert other.execute("SELECT pg_try_advisory_lock(%s)", [_run_lock_key(run.pk)]).fetchone()[0]
 
@@ -74,7 +74,7 @@ def test_a_queued_run_whose_message_was_lost_is_sent_again_once_per_period():
 
     result = job_runs_recover(resend_after_seconds=900)
 
-    assert result == {"interrupted": [], "resent": [lost.pk]}
+    assert result == {"interrupted": [], "resent": [lost.pk], "ingest_runs_interrupted": []}
     # Celery is eager in the tests: the message sent again ran the job at once.
     lost.refresh_from_db()
     assert lost.status == JobRun.Status.SUCCEEDED
@@ -91,7 +91,7 @@ def test_a_queued_run_of_a_kind_no_longer_registered_is_failed():
     run = job_start(kind="tests.counting", parameters={"size": 7}, enqueue=False)
     JobRun.objects.filter(pk=run.pk).update(kind="tests.removed", created_at=timezone.now() - dt.timedelta(hours=1))
 
-    assert job_runs_recover() == {"interrupted": [], "resent": []}
+    assert job_runs_recover() == {"interrupted": [], "resent": [], "ingest_runs_interrupted": []}
     run.refresh_from_db()
     assert run.status == JobRun.Status.FAILED
     assert "unknown job kind 'tests.removed'" in run.error

@@ -434,3 +434,38 @@ def test_a_file_out_of_date_order_loads_every_row_once(tmp_path):
             "transactions_payment_y2010m02",
             "transactions_payment_y2010m03",
         ]
+
+
+def test_the_jobs_recovery_sweep_fails_a_killed_run_and_drops_its_staging(tmp_path):
+    """A run whose process died used to stay 'running', staging tables and all, until the next ingest."""
+    from apps.jobs.services import job_runs_recover
+
+    killed = _start_and_kill_when_stalled(write_delivery(tmp_path / "d"), "transactions_loaded")
+    assert job_runs_recover()["ingest_runs_interrupted"] == [killed.pk]
+    killed.refresh_from_db()
+    assert killed.status == IngestRun.Status.FAILED and killed.phase == "interrupted"
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM pg_tables WHERE schemaname = 'ingest_staging'")
+        assert cursor.fetchone()[0] == 0
+    assert job_runs_recover()["ingest_runs_interrupted"] == []
+
+
+def test_the_command_stopped_by_a_database_restart_prints_one_line_and_how_to_resume(tmp_path, monkeypatch):
+    import psycopg
+
+    from apps.transactions.ingest.run import PaymentsIngest
+
+    def restarted(self):
+        raise psycopg.OperationalError("terminating connection due to administrator command\nSSL SYSCALL error")
+
+    def gone(self, *args, **kwargs):
+        raise psycopg.OperationalError("connection refused")
+
+    monkeypatch.setattr(PaymentsIngest, "execute", restarted)
+    monkeypatch.setattr(IngestRun, "refresh_from_db", gone)
+    with pytest.raises(CommandError) as caught:
+        call_command("ingest_payments", str(write_delivery(tmp_path / "d")), "--quiet", stdout=io.StringIO())
+    message = str(caught.value)
+    assert "\n" not in message
+    assert "terminating connection due to administrator command" in message
+    assert "Run the same command again to resume" in message

@@ -116,24 +116,33 @@ class PaymentsIngest:
             self.ctx.main.cancel_safe()
 
     def _recover_interrupted_runs(self) -> None:
-        """Runs left 'running' by a process that died hold no advisory lock any more: they are
-        marked failed and their staging tables dropped."""
-        main = self.ctx.main
-        for other in IngestRun.objects.filter(status=IngestRun.Status.RUNNING).exclude(pk=self.run.pk):
-            got = main.execute("SELECT pg_try_advisory_lock(%s, %s)", [LOCK_NAMESPACE, other.pk]).fetchone()[0]
-            if not got:
-                continue  # alive in another process
-            try:
-                IngestRun.objects.filter(pk=other.pk, status=IngestRun.Status.RUNNING).update(
-                    status=IngestRun.Status.FAILED,
-                    phase="interrupted",
-                    finished_at=timezone.now(),
-                    error="Interrupted: the process running it stopped. Files it had committed stay loaded; "
-                    "a new run loads the rest exactly once.",
-                )
-                drop_staging(main, other.pk)
-            finally:
-                main.execute("SELECT pg_advisory_unlock(%s, %s)", [LOCK_NAMESPACE, other.pk])
+        ingest_runs_recover(self.ctx.main, exclude=self.run.pk)
+
+
+INTERRUPTED = (
+    "Interrupted: the process running it stopped. Files it had committed stay loaded; "
+    "a new run loads the rest exactly once."
+)
+
+
+def ingest_runs_recover(conn, *, exclude: int | None = None) -> list[int]:
+    """Runs left 'running' by a process that died hold no advisory lock any more: they are marked
+    failed and their staging tables dropped. Called when a run starts and by the jobs' recovery
+    sweep (every five minutes), so no run stays 'running' until the next ingest."""
+    recovered = []
+    for other in IngestRun.objects.filter(status=IngestRun.Status.RUNNING).exclude(pk=exclude):
+        got = conn.execute("SELECT pg_try_advisory_lock(%s, %s)", [LOCK_NAMESPACE, other.pk]).fetchone()[0]
+        if not got:
+            continue  # alive in another process
+        try:
+            if IngestRun.objects.filter(pk=other.pk, status=IngestRun.Status.RUNNING).update(
+                status=IngestRun.Status.FAILED, phase="interrupted", finished_at=timezone.now(), error=INTERRUPTED
+            ):
+                recovered.append(other.pk)
+            drop_staging(conn, other.pk)
+        finally:
+            conn.execute("SELECT pg_advisory_unlock(%s, %s)", [LOCK_NAMESPACE, other.pk])
+    return recovered
 
 
 def _describe(exc: BaseException) -> str:

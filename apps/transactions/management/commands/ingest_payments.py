@@ -2,6 +2,7 @@ import sys
 import time
 
 from django.core.management.base import BaseCommand, CommandError
+from django.db import DatabaseError
 
 from apps.common.exceptions import ApplicationError
 from apps.transactions.models import IngestRun
@@ -43,6 +44,26 @@ class TerminalProgress:
         self.stream.flush()
 
 
+RESUME = (
+    "Run the same command again to resume: files already committed are skipped and the interrupted run "
+    "is marked failed."
+)
+
+
+def _failure_line(run: IngestRun, exc: Exception) -> str:
+    """One line, never a traceback: the run's recorded error, or what stopped it when the database
+    itself went away (a restart), and how to resume."""
+    try:
+        run.refresh_from_db()
+        reason = run.error
+    except Exception:
+        reason = ""
+    if not reason:
+        reason = f"{exc.__class__.__name__}: {str(exc).strip()}"
+    first_line = reason.strip().splitlines()[0][:300] if reason.strip() else exc.__class__.__name__
+    return f"Ingest run {run.pk} failed: {first_line}. {RESUME}"
+
+
 class Command(BaseCommand):
     help = (
         "Loads a card-payment delivery (users_data.csv, cards_data.csv, transactions_data.csv, mcc_codes.json, "
@@ -60,6 +81,11 @@ class Command(BaseCommand):
             run = ingest_run_create(paths=options["paths"], source_tz=options["source_tz"])
         except ApplicationError as exc:
             raise CommandError(exc.message) from None
+        except DatabaseError as exc:
+            first_line = (str(exc).strip().splitlines() or [exc.__class__.__name__])[0]
+            raise CommandError(
+                f"The database is unreachable ({first_line}); run the command again once it is up."
+            ) from None
         self.stdout.write(f"Ingest run {run.pk}: {len(run.sources)} file(s).")
         progress = None
         if not options["quiet"]:
@@ -70,12 +96,10 @@ class Command(BaseCommand):
             if progress and progress.interactive:
                 sys.stderr.write("\n")
             raise CommandError(exc.message) from None
-        except Exception:
+        except Exception as exc:
             if progress and progress.interactive:
                 sys.stderr.write("\n")
-            run.refresh_from_db()
-            first_line = run.error.splitlines()[0] if run.error else ""
-            raise CommandError(f"Ingest run {run.pk} failed: {first_line}") from None
+            raise CommandError(_failure_line(run, exc)) from None
         if progress and progress.interactive:
             sys.stderr.write("\n")
         total = run.timings.get("total", 0) or 1
