@@ -8,8 +8,8 @@ import json
 import pytest
 from rest_framework.test import APIClient
 
-from apps.partners.models import WebhookEndpoint
 from apps.jobs.models import JobRun
+from apps.partners.models import WebhookEndpoint
 from apps.pricing.models import Policy, Quote
 
 pytestmark = pytest.mark.django_db
