@@ -90,11 +90,22 @@ class Conflict(exceptions.APIException):
     default_code = "conflict"
 
 
+# A dependency the request needs is down (the job queue): 503 with Retry-After, nothing done.
+UNAVAILABLE_CODES = frozenset({"broker_unavailable"})
+
+
+class Unavailable(exceptions.APIException):
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    default_code = "service_unavailable"
+
+
 def exception_handler(exc, context):
     if isinstance(exc, DjangoValidationError):
         exc = exceptions.ValidationError(exc.message_dict if hasattr(exc, "error_dict") else exc.messages)
     if isinstance(exc, ApplicationError) and exc.code in CONFLICT_CODES:
         exc = Conflict(exc.message)
+    elif isinstance(exc, ApplicationError) and exc.code in UNAVAILABLE_CODES:
+        exc = Unavailable(exc.message)
     elif isinstance(exc, ApplicationError):
         exc = exceptions.ValidationError({"detail": exc.message, "code": exc.code, **exc.extra})
     response = drf_exception_handler(exc, context)
@@ -107,7 +118,10 @@ def exception_handler(exc, context):
         detail = response.data.get("detail") if isinstance(response.data, dict) else response.data
         body = error_body(request, response.status_code, getattr(exc, "default_code", "error"), detail=detail)
     response.data = body
-    return Response(body, status=response.status_code, headers=dict(response.headers))
+    headers = dict(response.headers)
+    if response.status_code == status.HTTP_503_SERVICE_UNAVAILABLE:
+        headers.setdefault("Retry-After", "30")
+    return Response(body, status=response.status_code, headers=headers)
 
 
 class StrictSerializer(serializers.Serializer):

@@ -32,6 +32,7 @@ BODY_STATUSES = {
     "in flight.",
     "413": "The body is larger than the limit, or the request has too many fields.",
     "415": "A Content-Type the endpoint does not accept.",
+    "503": "A service the request needs (the job queue) is unreachable; nothing was done (Retry-After).",
 }
 BODY_METHODS = ("post", "put", "patch")
 # Text the server stores or queries never contains NUL (PostgreSQL cannot hold it): a 400.

@@ -1,19 +1,24 @@
 import datetime as dt
 import hashlib
 import json
+import logging
 import traceback
 from typing import Any
 
+from django.conf import settings
 from django.db import IntegrityError, models, transaction
 from django.utils import timezone
 
 from apps.common import live as live_updates
+from apps.common.broker import broker_ping
 from apps.common.exceptions import ApplicationError
 from apps.common.hooks import Hook
 from apps.common.sql import own_connection
 from apps.jobs import registry
 from apps.jobs.hooks import run_queued
 from apps.jobs.models import JobRun
+
+logger = logging.getLogger(__name__)
 
 
 def _params_hash(params: dict[str, Any]) -> str:
@@ -32,6 +37,8 @@ def job_start(
         params = job_kind.clean_params(parameters or {})
     except (KeyError, ValueError, TypeError) as exc:
         raise ApplicationError(str(exc).strip('"'), code="invalid_job") from exc
+    if enqueue:
+        _broker_check()
     try:
         with transaction.atomic():
             run = JobRun.objects.create(
@@ -49,13 +56,38 @@ def job_start(
     if enqueue:
 
         def send() -> None:
-            run_queued.send(run_id=run.pk, queue=job_kind.queue)
+            _send(run.pk, job_kind.queue)
             live_updates.send("jobs", queued)
 
         transaction.on_commit(send)
     else:
         live_updates.publish("jobs", queued)
     return run
+
+
+def _broker_check() -> None:
+    """Refuses a start at once, before any run exists, when the broker does not answer: a run
+    queued without a message would only start when the recovery sweep re-sends it."""
+    from celery import current_app
+
+    if current_app.conf.task_always_eager:
+        return
+    problem = broker_ping(timeout=settings.BROKER_CHECK_TIMEOUT_SECONDS)
+    if problem:
+        raise ApplicationError(
+            f"The job queue (Redis) does not answer ({problem}); nothing was started. Start it again once "
+            "the queue is back.",
+            code="broker_unavailable",
+        )
+
+
+def _send(run_id: int, queue: str) -> None:
+    """Sends the run's message after commit. Should the broker fail between the check and this
+    send, the run stays queued and the recovery sweep sends it again; the caller is not failed."""
+    try:
+        run_queued.send(run_id=run_id, queue=queue)
+    except Exception:
+        logger.error("job run %s queued but its message could not be sent; the recovery sweep re-sends it", run_id)
 
 
 def job_cancel(*, run: JobRun) -> JobRun:

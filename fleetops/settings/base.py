@@ -182,6 +182,11 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # "broker lost" within BROKER_WATCH_SECONDS + BROKER_WATCH_TIMEOUT_SECONDS.
 BROKER_WATCH_SECONDS = env.float("BROKER_WATCH_SECONDS", default=2.0)
 BROKER_WATCH_TIMEOUT_SECONDS = env.float("BROKER_WATCH_TIMEOUT_SECONDS", default=1.0)
+# Starting a job pings the broker first (at most this long) and refuses with a clear message,
+# leaving no run, when it does not answer; publishing then gives up within seconds, not minutes.
+BROKER_CHECK_TIMEOUT_SECONDS = env.float("BROKER_CHECK_TIMEOUT_SECONDS", default=1.0)
+CELERY_BROKER_CONNECTION_TIMEOUT = env.float("CELERY_BROKER_CONNECTION_TIMEOUT", default=2.0)
+CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.5, "interval_max": 0.5}
 
 # --- REST framework -----------------------------------------------------------
 REST_FRAMEWORK = {

@@ -4,10 +4,8 @@ logs the loss of its broker at once."""
 import io
 import json
 import logging
-import shutil
 import signal
 import socket
-import subprocess
 import time
 
 import pytest
@@ -103,41 +101,6 @@ def test_the_broker_watch_logs_a_loss_at_once(settings, caplog):
             time.sleep(0.05)
         watch.stopped.set()
     assert caplog.records and caplog.records[0].getMessage().startswith("broker lost:")
-
-
-@pytest.fixture
-def private_redis(tmp_path):
-    port = _closed_port()
-    server = shutil.which("redis-server")
-    process = subprocess.Popen(
-        [
-            server,
-            "--port",
-            str(port),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--dir",
-            str(tmp_path),
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        with socket.socket() as sock:
-            if sock.connect_ex(("127.0.0.1", port)) == 0:
-                break
-        time.sleep(0.1)
-    try:
-        yield process, f"redis://127.0.0.1:{port}/0"
-    finally:
-        process.send_signal(signal.SIGCONT)
-        process.terminate()
-        process.wait(timeout=10)
 
 
 @pytest.mark.worker
