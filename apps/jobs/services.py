@@ -21,15 +21,24 @@ from apps.jobs.models import JobRun
 logger = logging.getLogger(__name__)
 
 
-def _params_hash(params: dict[str, Any]) -> str:
-    return hashlib.sha256(json.dumps(params, sort_keys=True, default=str).encode()).hexdigest()
+def _params_hash(params: dict[str, Any], scope: str = "") -> str:
+    text = json.dumps(params, sort_keys=True, default=str) + (f"|{scope}" if scope else "")
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 @transaction.atomic
 def job_start(
-    *, kind: str, parameters: dict[str, Any] | None = None, user=None, trigger: str = "manual", enqueue: bool = True
+    *,
+    kind: str,
+    parameters: dict[str, Any] | None = None,
+    user=None,
+    trigger: str = "manual",
+    enqueue: bool = True,
+    scope: str = "",
 ) -> JobRun:
-    """Queues a job run; refuses a second live run of the same kind and parameters.
+    """Queues a job run; refuses a second live run of the same kind and parameters within the
+    same `scope` (a partner's runs are scoped to it, so one partner never blocks or learns of
+    another's).
 
     `enqueue=False` leaves the queued run to the caller (`run_job --sync` executes it in-process)."""
     try:
@@ -42,10 +51,16 @@ def job_start(
     try:
         with transaction.atomic():
             run = JobRun.objects.create(
-                kind=kind, parameters=params, parameters_hash=_params_hash(params), started_by=user, trigger=trigger
+                kind=kind,
+                parameters=params,
+                parameters_hash=_params_hash(params, scope),
+                started_by=user,
+                trigger=trigger,
             )
     except IntegrityError:
-        live = JobRun.objects.filter(kind=kind, parameters_hash=_params_hash(params), status__in=JobRun.LIVE).first()
+        live = JobRun.objects.filter(
+            kind=kind, parameters_hash=_params_hash(params, scope), status__in=JobRun.LIVE
+        ).first()
         raise ApplicationError(
             f"{kind} with these parameters is already {live.status if live else 'running'}"
             f" (run #{live.pk if live else '?'}).",

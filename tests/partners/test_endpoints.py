@@ -91,3 +91,23 @@ def test_batch_score_answers_202_and_the_job_is_readable_by_its_partner_only(two
     again = a["client"].post("/api/v1/risk/batch-score/", {}, format="json")
     assert again.status_code == 409
     assert again.json()["job_id"] == job_id
+
+
+def test_two_partners_rescoring_a_shared_driver_at_once_both_get_their_own_job(two_partners, world):
+    """The live-run uniqueness was global: the second partner got a 409 and so learnt of (and
+    could block) the other's batch."""
+    from apps.pricing import services as pricing_services
+
+    a, b = two_partners["a"], two_partners["b"]
+    shared = a["driver"]
+    quote = pricing_services.quote_create(
+        driver=shared, vehicle_category=world["category"], region=world["region"], kind="phyd", partner=b["partner"]
+    )
+    pricing_services.policy_bind(quote=quote, partner=b["partner"])
+    body = {"driver_ids": [shared.pk]}
+    first = a["client"].post("/api/v1/risk/batch-score/", body, format="json")
+    second = b["client"].post("/api/v1/risk/batch-score/", body, format="json")
+    assert (first.status_code, second.status_code) == (202, 202)
+    assert first.json()["job_id"] != second.json()["job_id"]
+    again = b["client"].post("/api/v1/risk/batch-score/", body, format="json")
+    assert again.status_code == 409 and again.json()["job_id"] == second.json()["job_id"]

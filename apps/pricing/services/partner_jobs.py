@@ -17,5 +17,5 @@ from apps.pricing.models import PartnerJob
 @transaction.atomic
 def partner_job_start(*, partner: Model, kind: str, parameters: dict[str, Any]) -> PartnerJob:
     """Queues a job for a partner and remembers that the partner owns it (GET /jobs/{id}/)."""
-    run = job_start(kind=kind, parameters=parameters, trigger="api")
+    run = job_start(kind=kind, parameters=parameters, trigger="api", scope=f"partner:{partner.pk}")
     return PartnerJob.objects.create(partner=partner, job=run)
