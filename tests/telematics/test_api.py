@@ -357,3 +357,14 @@ def test_an_unknown_content_type_is_a_415_and_an_oversized_body_a_413(client, de
     response = post(client, device, {"external_id": "big", "samples": cruise(20)})
     assert response.status_code == 413 and response.json()["type"] == "request_too_large"
     assert nothing_stored()
+
+
+def test_a_revoked_device_is_refused_at_once_even_where_it_was_remembered(client, device):
+    """The per-process memory of devices answered for up to 30 s after a revocation (400 or 200
+    instead of 401)."""
+    from apps.telematics.services import device_revoke
+
+    assert post(client, device, {"external_id": "before", "samples": cruise(5)}).status_code == 201
+    device_revoke(device=device)
+    assert post(client, device, b"{not json").status_code == 401
+    assert post(client, device, {"external_id": "after", "samples": cruise(5)}).status_code == 401

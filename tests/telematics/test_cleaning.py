@@ -137,3 +137,40 @@ def test_samples_already_in_order_clean_the_same_as_shuffled_ones():
     assert in_order.dropped == shuffled.dropped == {}
     for name in in_order.samples.COLUMNS:
         np.testing.assert_array_equal(getattr(in_order.samples, name), getattr(shuffled.samples, name))
+
+
+@pytest.mark.parametrize("first_higher", [True, False])
+def test_of_conflicting_fixes_at_one_instant_the_first_received_wins(first_higher):
+    """It used to keep the one with the lower latitude (the sort's tie-break), whichever came first."""
+    samples = cruise(20)
+    shifted = dict(samples[5], lat=samples[5]["lat"] + (1e-5 if first_higher else -1e-5))
+    first, second = (shifted, samples[5]) if first_higher else (samples[5], shifted)
+    arrived = [*samples[:5], first, *samples[6:], second]
+    result = clean_samples(parsed(arrived))
+    assert result.stored == 20 and result.dropped == {"duplicate_time": 1}
+    assert result.samples.lat[5] == first["lat"]
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("speed_limit", -1.0),
+        ("speed_limit", -1e39),
+        ("speed_limit", 0.0),
+        ("speed_limit", 1000.0),
+        ("heading", 400.0),
+        ("heading", -5.0),
+    ],
+)
+def test_optional_fields_outside_their_bounds_are_refused_naming_the_sample(field, value):
+    """speed_limit -1 made a speeding event, -1e39 failed the trip's features ("Infinity is invalid jsonb")."""
+    samples = cruise(10)
+    samples[4][field] = value
+    with pytest.raises(UploadInvalid) as caught:
+        parsed(samples)
+    assert caught.value.field == f"samples[4].{field}" and caught.value.index == 4
+    columns = {name: [s.get(name) for s in samples] for name in samples[0]}
+    columns[field] = [s.get(field) for s in samples]
+    with pytest.raises(UploadInvalid) as caught:
+        parse_json(orjson.dumps({"external_id": "x", "samples": columns}))
+    assert caught.value.field == f"samples.{field}[4]"

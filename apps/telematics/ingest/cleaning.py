@@ -34,18 +34,21 @@ def clean_samples(samples: SampleArrays) -> CleanResult:
         # an instant, so there is nothing to sort and no duplicate to look for.
         s = samples
     else:
-        # Sort by time, then by every other column so exact duplicates sit side by side.
+        # Sort by time, then by every other column so exact duplicates sit side by side (lexsort
+        # is stable: of identical fixes the first received comes first and is the one kept).
         keys = [np.nan_to_num(getattr(samples, c), nan=np.inf) for c in reversed(SampleArrays.COLUMNS[1:])]
-        s = samples.take(np.lexsort([*keys, samples.t]))
-    if received > 1 and s is not samples:
-        same_time = np.zeros(received, dtype=bool)
-        same_time[1:] = s.t[1:] == s.t[:-1]
-        exact = same_time.copy()
+        order = np.lexsort([*keys, samples.t])
+        by_value = samples.take(order)
+        exact = np.zeros(received, dtype=bool)
+        exact[1:] = by_value.t[1:] == by_value.t[:-1]
         for name in SampleArrays.COLUMNS[1:]:
-            col = getattr(s, name)
+            col = getattr(by_value, name)
             exact[1:] &= _same_value(col[1:], col[:-1])
         dropped["duplicate"] = int(exact.sum())
-        s = s.take(~exact)
+        # Of conflicting fixes at one instant the first received wins: back to the order of
+        # arrival, then a stable sort by time keeps that order within an instant.
+        kept = np.sort(order[~exact])
+        s = samples.take(kept[np.argsort(samples.t[kept], kind="stable")])
         same_time = np.zeros(len(s), dtype=bool)
         same_time[1:] = s.t[1:] == s.t[:-1]
         dropped["duplicate_time"] = int(same_time.sum())

@@ -219,8 +219,29 @@ def parse_json(body: bytes) -> TripUpload:
         arrays = _arrays_from_columns(columns, lambda name, i: f"samples.{name}[{i}]")
     else:
         raise UploadInvalid("samples is required: a list of sample objects or an object of arrays", field="samples")
+    if isinstance(samples, list):
+        _bounds_check(arrays, lambda name, i: f"samples[{i}].{name}")
+    else:
+        _bounds_check(arrays, lambda name, i: f"samples.{name}[{i}]")
     _time_range_check(arrays.t, lambda i: f"samples[{i}].t" if isinstance(samples, list) else f"samples.t[{i}]")
     return TripUpload(external_id=external_id, vehicle_id=vehicle_id, driver_id=driver_id, samples=arrays)
+
+
+# Documented bounds of the optional fields (docs/telematics.md): a value outside them is a 400
+# naming the sample, not a silent event (a limit of -1 made every sample "speeding").
+OPTIONAL_BOUNDS = {"heading": (0.0, 360.0), "speed_limit": (1.0, 90.0)}
+
+
+def _bounds_check(arrays: "SampleArrays", field_of) -> None:
+    problems = []
+    for name, (low, high) in OPTIONAL_BOUNDS.items():
+        col = getattr(arrays, name)
+        bad = np.flatnonzero(~np.isnan(col) & ~((col >= low) & (col <= high)))
+        if len(bad):
+            problems.append((int(bad[0]), name, f"must be between {low:g} and {high:g} or missing"))
+    if problems:
+        index, name, problem = min(problems)
+        raise UploadInvalid(f"{field_of(name, index)} {problem}", field=field_of(name, index), index=index)
 
 
 def _time_range_check(t: np.ndarray, field_of, max_age_days: float | None = None) -> None:
@@ -309,5 +330,6 @@ def parse_csv(body: bytes, *, external_id, vehicle=None, driver=None) -> TripUpl
         index, _, name, problem = min(problems)
         raise UploadInvalid(f"row {index} column {name} {problem}", field=name, index=index)
     samples = SampleArrays(**{name: arrays[name] for name in SampleArrays.COLUMNS})
+    _bounds_check(samples, lambda name, i: name)
     _time_range_check(samples.t, lambda i: "t")
     return TripUpload(external_id=external_id, vehicle_id=vehicle_id, driver_id=driver_id, samples=samples)

@@ -3,6 +3,7 @@
 import secrets
 import time
 
+from django.core.cache import cache
 from django.db import connection, transaction
 from django.utils import timezone
 
@@ -31,6 +32,7 @@ def device_token_rotate(*, device: Device, actor=None) -> tuple[Device, str]:
     device.token_prefix, device.token_hash = prefix, hash_key(raw)
     device.save(update_fields=["token_prefix", "token_hash", "updated_at"])
     audit_record(action="device.token_rotate", actor=actor, entity=device)
+    devices_forget()
     return device, raw
 
 
@@ -41,7 +43,28 @@ def device_revoke(*, device: Device, actor=None) -> Device:
         device.is_active = False
         device.save(update_fields=["revoked_at", "is_active", "updated_at"])
         audit_record(action="device.revoke", actor=actor, entity=device)
+        devices_forget()
     return device
+
+
+# Every web process remembers the devices it authenticated (below); a revocation, rotation or
+# deactivation bumps this shared version and each process then forgets what it remembered.
+_DEVICE_VERSION_KEY = "telematics:device-version"
+
+
+def devices_forget() -> None:
+    """Makes every process check devices against the database again: now, and once more at
+    commit (a process reading in between re-remembers the still-active row)."""
+
+    def bump():
+        cache.add(_DEVICE_VERSION_KEY, 0, timeout=None)
+        try:
+            cache.incr(_DEVICE_VERSION_KEY)
+        except ValueError:
+            cache.set(_DEVICE_VERSION_KEY, 1, timeout=None)
+
+    bump()
+    transaction.on_commit(bump)
 
 
 # In the model's field order, as Model.from_db expects for a partial row.
@@ -81,7 +104,7 @@ def device_authenticate(*, raw_token: str) -> Device | None:
 
 
 # Devices this process authenticated for uploads lately: the token's SHA-256 -> (device, when).
-_UPLOAD_DEVICES: dict[str, tuple[Device, float]] = {}
+_UPLOAD_DEVICES: dict[str, tuple[Device, float, int | None]] = {}
 UPLOAD_DEVICE_SECONDS = 30
 _UPLOAD_DEVICES_MAX = 10_000
 
@@ -91,12 +114,15 @@ def device_authenticate_for_upload(*, raw_token: str) -> Device | None:
 
     For uploads only: the trip statement reads the device row again in the upload's own
     transaction and refuses a device revoked or deactivated meanwhile (DeviceRefused), so this
-    saves a query per upload without letting such a device store anything. Until the memory
-    expires it can still be told why a malformed body was refused (400) instead of 401."""
+    saves a query per upload without letting such a device store anything. A revocation or
+    rotation anywhere bumps the shared device version, after which nothing remembered is used."""
     key = hash_key(raw_token)
     now = time.monotonic()
+    # One Redis read: a device revoked anywhere is never answered from memory (None, when Redis
+    # is down, means no memory either).
+    version = cache.get(_DEVICE_VERSION_KEY, 0)
     known = _UPLOAD_DEVICES.get(key)
-    if known is not None and now - known[1] < UPLOAD_DEVICE_SECONDS:
+    if known is not None and version is not None and known[2] == version and now - known[1] < UPLOAD_DEVICE_SECONDS:
         return known[0]
     device = device_authenticate(raw_token=raw_token)
     if device is None:
@@ -104,5 +130,5 @@ def device_authenticate_for_upload(*, raw_token: str) -> Device | None:
         return None
     if len(_UPLOAD_DEVICES) >= _UPLOAD_DEVICES_MAX:
         _UPLOAD_DEVICES.clear()
-    _UPLOAD_DEVICES[key] = (device, now)
+    _UPLOAD_DEVICES[key] = (device, now, version)
     return device
