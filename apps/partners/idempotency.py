@@ -2,7 +2,8 @@
 
 The first response to a (partner, key) is stored with a hash of the request (method, path and the
 parsed JSON body). The same key with the same request replays that response (with the header
-`Idempotent-Replayed: true`); the same key with another request is a 422; a key whose first
+`Idempotent-Replayed: true`; a webhook registration is replayed without its signing secret, which is
+shown once and never stored here); the same key with another request is a 422; a key whose first
 request is still running is a 409. Server errors (5xx) are not stored, so they can be retried.
 The header is optional: without it a POST is processed as usual.
 """
@@ -22,6 +23,8 @@ from rest_framework.response import Response
 from apps.partners.models import IdempotencyKey
 
 HEADER = "Idempotency-Key"
+# Response fields never stored with a key (so never replayed): the webhook signing secret.
+NEVER_STORED = frozenset({"secret"})
 _VALID_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
 
 
@@ -84,6 +87,9 @@ def idempotent(handler):
             IdempotencyKey.objects.filter(pk=record.pk).delete()
             return response
         body = json.loads(JSONRenderer().render(response.data)) if response.data is not None else None
+        if isinstance(body, dict):
+            # Shown once: a replay answers without it, and it is never kept here in clear.
+            body = {name: value for name, value in body.items() if name not in NEVER_STORED}
         IdempotencyKey.objects.filter(pk=record.pk).update(response_status=response.status_code, response_body=body)
         return response
 

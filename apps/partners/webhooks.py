@@ -13,12 +13,13 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import hmac
+import http.client
 import ipaddress
 import json
 import secrets
+import socket
+import ssl
 import time
-import urllib.error
-import urllib.request
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -46,8 +47,29 @@ def _backoff_seconds(attempt: int) -> int:
     return min(base * 2 ** (attempt - 1), int(getattr(settings, "WEBHOOK_BACKOFF_MAX_SECONDS", 3600)))
 
 
+class TargetRefused(Exception):
+    """A webhook target that resolves to an address outside the public internet."""
+
+
+def address_is_public(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    """Public unicast only: not loopback, private, link-local, carrier-grade NAT (100.64/10),
+    multicast, unspecified, reserved or documentation ranges, also when written IPv4-mapped
+    (::ffff:10.0.0.1) or as 6to4/Teredo."""
+    if isinstance(ip, ipaddress.IPv6Address):
+        embedded = ip.ipv4_mapped or ip.sixtofour or (ip.teredo[1] if ip.teredo else None)
+        if embedded is not None and not address_is_public(embedded):
+            return False
+    return ip.is_global and not (ip.is_multicast or ip.is_unspecified or ip.is_reserved or ip.is_loopback)
+
+
+def _allowed_ports() -> set[int]:
+    return set(getattr(settings, "WEBHOOK_ALLOWED_PORTS", [443, 8443]))
+
+
 def webhook_url_validate(url: str) -> str:
-    """HTTPS only; plain HTTP only to hosts listed in WEBHOOK_ALLOW_HTTP_HOSTS (tests, local dev)."""
+    """HTTPS to a public host on an allowed port (443, 8443 unless WEBHOOK_ALLOWED_PORTS says
+    otherwise); plain HTTP only to hosts listed in WEBHOOK_ALLOW_HTTP_HOSTS (tests, local dev).
+    A literal address must be public; a host name is resolved and checked at every delivery."""
     parts = urlsplit(url or "")
     host = (parts.hostname or "").lower()
     if not host:
@@ -55,22 +77,83 @@ def webhook_url_validate(url: str) -> str:
     if parts.username or parts.password:
         raise ApplicationError("The webhook URL may not carry credentials.", code="invalid_url")
     allowed_http = {h.lower() for h in getattr(settings, "WEBHOOK_ALLOW_HTTP_HOSTS", [])}
-    if parts.scheme == "https":
-        pass
-    elif parts.scheme == "http" and host in allowed_http:
+    if host in allowed_http and parts.scheme in ("http", "https"):
         return url
-    else:
+    if parts.scheme != "https":
         raise ApplicationError("The webhook URL must use https.", code="invalid_url", extra={"field": "url"})
-    # No deliveries into our own network (a cheap guard against server-side request forgery).
+    try:
+        port = parts.port or 443
+    except ValueError:
+        raise ApplicationError("The webhook URL has an invalid port.", code="invalid_url") from None
+    if port not in _allowed_ports():
+        ports = ", ".join(map(str, sorted(_allowed_ports())))
+        raise ApplicationError(f"The webhook URL must use port {ports}.", code="invalid_url", extra={"field": "url"})
     try:
         ip = ipaddress.ip_address(host.strip("[]"))
     except ValueError:
         ip = None
-    if ip is not None and (ip.is_private or ip.is_loopback or ip.is_link_local) and host not in allowed_http:
-        raise ApplicationError("The webhook URL may not point at a private address.", code="invalid_url")
-    if host == "localhost" and host not in allowed_http:
+    if (ip is not None and not address_is_public(ip)) or host == "localhost" or host.endswith(".localhost"):
         raise ApplicationError("The webhook URL may not point at a private address.", code="invalid_url")
     return url
+
+
+def webhook_target_resolve(url: str) -> tuple[str, int, str]:
+    """(host, port, checked address) for a delivery: the host is resolved now and every address
+    it resolves to must be public (a name may point anywhere, and change); the delivery then
+    connects to the checked address, so a second lookup cannot lead elsewhere."""
+    parts = urlsplit(url)
+    host = (parts.hostname or "").lower()
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    allowed_http = {h.lower() for h in getattr(settings, "WEBHOOK_ALLOW_HTTP_HOSTS", [])}
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except OSError as exc:
+        raise TargetRefused(f"{host} does not resolve ({exc})") from None
+    addresses = [ipaddress.ip_address(info[4][0].split("%")[0]) for info in infos]
+    if host not in allowed_http:
+        if port not in _allowed_ports():
+            raise TargetRefused(f"port {port} is not allowed")
+        refused = [str(a) for a in addresses if not address_is_public(a)]
+        if refused:
+            raise TargetRefused(f"{host} resolves to a non-public address ({', '.join(refused[:3])})")
+    return host, port, str(addresses[0])
+
+
+class _PinnedHTTPSConnection(http.client.HTTPSConnection):
+    """HTTPS to `address` while the certificate and SNI stay those of the URL's host."""
+
+    def __init__(self, host, port, address, **kwargs):
+        super().__init__(host, port, context=ssl.create_default_context(), **kwargs)
+        self.address = address
+
+    def connect(self):
+        sock = socket.create_connection((self.address, self.port), self.timeout)
+        self.sock = self._context.wrap_socket(sock, server_hostname=self.host)
+
+
+class _PinnedHTTPConnection(http.client.HTTPConnection):
+    def __init__(self, host, port, address, **kwargs):
+        super().__init__(host, port, **kwargs)
+        self.address = address
+
+    def connect(self):
+        self.sock = socket.create_connection((self.address, self.port), self.timeout)
+
+
+def _post(url: str, body: bytes, headers: dict[str, str], timeout: float) -> int:
+    """POSTs to the checked address of `url`; returns the status (redirects are not followed)."""
+    host, port, address = webhook_target_resolve(url)
+    parts = urlsplit(url)
+    connection_class = _PinnedHTTPSConnection if parts.scheme == "https" else _PinnedHTTPConnection
+    conn = connection_class(host, port, address, timeout=timeout)
+    try:
+        path = parts.path or "/"
+        # Title-cased names, as the urllib client sent them (receivers may look them up that way).
+        headers = {name.title(): value for name, value in headers.items()}
+        conn.request("POST", f"{path}?{parts.query}" if parts.query else path, body=body, headers=headers)
+        return conn.getresponse().status
+    finally:
+        conn.close()
 
 
 @transaction.atomic
@@ -151,14 +234,6 @@ def webhook_events_enqueue(*, event_type: str, events: list[tuple[int, dict[str,
     return [row.pk for row in created]
 
 
-class _NoRedirect(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, req, fp, code, msg, headers, newurl):
-        return None  # a redirect is a failed delivery, never followed
-
-
-_opener = urllib.request.build_opener(_NoRedirect)
-
-
 @dataclass(frozen=True)
 class AttemptOutcome:
     delivered: bool
@@ -180,26 +255,21 @@ def webhook_delivery_attempt(*, delivery_id: int) -> AttemptOutcome:
     else:
         body = _body(delivery.payload)
         timestamp = int(time.time())
-        request = urllib.request.Request(
-            endpoint.url,
-            data=body,
-            method="POST",
-            headers={
-                "Content-Type": "application/json",
-                "User-Agent": "FleetOps-Webhooks/1",
-                "X-FleetOps-Event": delivery.event_type,
-                "X-FleetOps-Delivery": str(delivery.event_id),
-                TIMESTAMP_HEADER: str(timestamp),
-                SIGNATURE_HEADER: webhook_sign(secret=endpoint.secret, timestamp=timestamp, body=body),
-            },
-        )
+        headers = {
+            "Content-Type": "application/json",
+            "User-Agent": "FleetOps-Webhooks/1",
+            "X-FleetOps-Event": delivery.event_type,
+            "X-FleetOps-Delivery": str(delivery.event_id),
+            TIMESTAMP_HEADER: str(timestamp),
+            SIGNATURE_HEADER: webhook_sign(secret=endpoint.secret, timestamp=timestamp, body=body),
+        }
         try:
-            with _opener.open(request, timeout=float(getattr(settings, "WEBHOOK_TIMEOUT_SECONDS", 5))) as response:
-                status_code = response.status
-        except urllib.error.HTTPError as exc:
-            status_code = exc.code
-            error = f"HTTP {exc.code}"
-        except Exception as exc:  # connection refused, timeout, TLS, DNS: all retried
+            status_code = _post(endpoint.url, body, headers, float(getattr(settings, "WEBHOOK_TIMEOUT_SECONDS", 5)))
+            if not 200 <= status_code < 300:
+                error = f"HTTP {status_code}"
+        except TargetRefused as exc:
+            error = f"refused: {exc}"[:500]
+        except Exception as exc:  # connection refused, timeout, TLS: all retried
             error = f"{exc.__class__.__name__}: {exc}"[:500]
     delivered = status_code is not None and 200 <= status_code < 300
     finished = delivered or not endpoint.is_active or attempt >= _max_attempts()

@@ -215,7 +215,8 @@ SPECTACULAR_SETTINGS = {
         "**Errors**: a JSON body `{type, status, request_id, detail | errors}`; 400 carries field errors, also for "
         "unknown fields and unknown query parameters. Every response has `X-Request-ID`.\n\n"
         "**Idempotency**: send `Idempotency-Key` on any POST; the same key and body replays the first response "
-        "(`Idempotent-Replayed: true`), the same key with another body is a 422, a key still in flight a 409.\n\n"
+        "(`Idempotent-Replayed: true`; a webhook registration is replayed without its signing secret, which is "
+        "shown once only), the same key with another body is a 422, a key still in flight a 409.\n\n"
         "**Rate limit**: per partner per minute (429 with `Retry-After`).\n\n"
         "**Webhooks**: `X-FleetOps-Signature: sha256=HMAC_SHA256(secret, X-FleetOps-Timestamp + '.' + raw body)`; "
         "retried with exponential back-off on any non-2xx; the body's `id` identifies the event across retries."
@@ -246,6 +247,8 @@ WEBHOOK_MAX_ATTEMPTS = env.int("WEBHOOK_MAX_ATTEMPTS", default=6)
 WEBHOOK_BACKOFF_BASE_SECONDS = env.int("WEBHOOK_BACKOFF_BASE_SECONDS", default=30)
 WEBHOOK_BACKOFF_MAX_SECONDS = env.int("WEBHOOK_BACKOFF_MAX_SECONDS", default=3600)
 WEBHOOK_TIMEOUT_SECONDS = env.float("WEBHOOK_TIMEOUT_SECONDS", default=5.0)
+# Ports webhook URLs may use (the host is resolved at every delivery and must be public).
+WEBHOOK_ALLOWED_PORTS = env.list("WEBHOOK_ALLOWED_PORTS", cast=int, default=[443, 8443])
 # Hosts that may receive webhooks over plain http (tests and local development only).
 WEBHOOK_ALLOW_HTTP_HOSTS = env.list("WEBHOOK_ALLOW_HTTP_HOSTS", default=[])
 

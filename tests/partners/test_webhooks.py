@@ -1,6 +1,7 @@
 """Webhooks delivered to a real HTTP server on a local thread, signatures checked like a partner would."""
 
 import json
+import socket
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -10,7 +11,7 @@ from apps.common.exceptions import ApplicationError
 from apps.partners import webhooks
 from apps.partners.models import WebhookDelivery
 from apps.pricing import services
-from tests.partners.factories import PartnerFactory
+from tests.partners.factories import PartnerFactory, WebhookDeliveryFactory, WebhookEndpointFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -185,3 +186,74 @@ def test_the_lost_delivery_sweep_is_on_beats_schedule():
     entry = app.conf.beat_schedule["accounts.webhooks_retry_due"]
     assert entry["task"] in app.tasks
     assert schedule(entry["schedule"]).run_every.total_seconds() <= 600  # the sweep's own overdue cutoff
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://100.64.0.1/x",  # carrier-grade NAT
+        "https://224.0.0.1/x",  # multicast
+        "https://0.0.0.0/x",
+        "https://[::ffff:10.0.0.1]/x",  # IPv4-mapped private
+        "https://[::1]/x",
+        "https://169.254.169.254/latest",
+        "https://hooks.example.com:6379/x",  # a port of an internal service
+        "https://hooks.example.com:22/x",
+    ],
+)
+def test_non_public_literals_and_other_ports_are_refused(db, url):
+    with pytest.raises(ApplicationError):
+        webhooks.webhook_endpoint_create(partner=PartnerFactory(), url=url, events=["score.changed"])
+
+
+@pytest.mark.parametrize(
+    "resolved", ["127.0.0.1", "169.254.169.254", "10.1.2.3", "100.64.1.1", "::ffff:192.168.0.1", "224.0.0.5"]
+)
+def test_a_host_name_resolving_to_a_non_public_address_is_refused_at_delivery(db, monkeypatch, resolved):
+    """Names were never resolved: one pointing at 127.0.0.1 or the metadata service was delivered to."""
+    endpoint = WebhookEndpointFactory(url="https://hooks.partner.example/x")
+    delivery = WebhookDeliveryFactory(endpoint=endpoint)
+    family = socket.AF_INET6 if ":" in resolved else socket.AF_INET
+    monkeypatch.setattr(
+        webhooks.socket, "getaddrinfo", lambda *a, **k: [(family, socket.SOCK_STREAM, 6, "", (resolved, 443))]
+    )
+    connected = []
+    monkeypatch.setattr(webhooks.socket, "create_connection", lambda *a, **k: connected.append(a) or 1 / 0)
+    outcome = webhooks.webhook_delivery_attempt(delivery_id=delivery.pk)
+    delivery.refresh_from_db()
+    assert not outcome.delivered and connected == []
+    assert delivery.attempt_log[-1]["error"].startswith("refused: hooks.partner.example resolves to a non-public")
+
+
+def test_a_delivery_connects_to_the_address_it_checked(db, monkeypatch):
+    endpoint = WebhookEndpointFactory(url="https://hooks.partner.example/x")
+    delivery = WebhookDeliveryFactory(endpoint=endpoint)
+    monkeypatch.setattr(
+        webhooks.socket,
+        "getaddrinfo",
+        lambda *a, **k: [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("93.184.216.34", 443))],
+    )
+    connected = []
+
+    def create_connection(address, timeout=None):
+        connected.append(address)
+        raise ConnectionRefusedError("test")
+
+    monkeypatch.setattr(webhooks.socket, "create_connection", create_connection)
+    webhooks.webhook_delivery_attempt(delivery_id=delivery.pk)
+    assert connected == [("93.184.216.34", 443)]
+
+
+def test_a_replayed_registration_returns_the_endpoint_without_the_secret(two_partners):
+    from apps.partners.models import IdempotencyKey
+
+    client = two_partners["a"]["client"]
+    body = {"url": "https://hooks.insurer.example/once", "events": ["score.changed"]}
+    first = client.post("/api/v1/webhooks/", body, format="json", HTTP_IDEMPOTENCY_KEY="reg-1")
+    again = client.post("/api/v1/webhooks/", body, format="json", HTTP_IDEMPOTENCY_KEY="reg-1")
+    assert first.status_code == again.status_code == 201
+    assert first.json()["secret"].startswith("whsec_")
+    assert again["Idempotent-Replayed"] == "true"
+    assert "secret" not in again.json() and again.json()["id"] == first.json()["id"]
+    stored = IdempotencyKey.objects.get(key="reg-1")
+    assert first.json()["secret"] not in str(stored.response_body)
