@@ -15,7 +15,10 @@ def collect():
         runs.add_metric([row["kind"], row["status"]], row["n"])
     yield runs
     queues = GaugeMetricFamily("fleetops_queue_length", "Messages waiting in a Celery queue.", labels=["queue"])
-    names = sorted({kind.queue for kind in registry.all_kinds().values()} | {"celery"})
+    routed = {route["queue"] for route in settings.CELERY_TASK_ROUTES.values()}
+    names = sorted(
+        {kind.queue for kind in registry.all_kinds().values()} | routed | {settings.CELERY_TASK_DEFAULT_QUEUE}
+    )
     client = redis.Redis.from_url(settings.CELERY_BROKER_URL, socket_timeout=1, socket_connect_timeout=1)
     try:
         lengths = [client.llen(name) for name in names]

@@ -18,6 +18,7 @@ def _date(value: str) -> dt.date | None:
     title="Train a claim-frequency model (XGBoost beside a GLM); activation stays manual",
     params={"as_of": str, "window_days": int, "follow_days": int, "seed": int, "min_claims": int},
     schedule="0 4 * * 0",
+    queue="scoring",
 )
 def train(
     ctx: JobContext,
@@ -62,6 +63,7 @@ def train(
     title="Score every driver with the active model (chunks of 1,000, SHAP reasons)",
     params={"as_of": str, "driver_ids": list, "explain": bool, "chunk_size": int},
     schedule="0 3 * * *",
+    queue="scoring",
 )
 def score_drivers(
     ctx: JobContext, *, as_of: str = "", driver_ids: list | None = None, explain: bool = True, chunk_size: int = 1000

@@ -7,6 +7,7 @@ from apps.jobs.registry import JobCancelled, JobContext, register
     "transactions.ingest",
     title="Ingest a card-payment delivery",
     params={"ingest_run_id": int, "paths": list, "source_tz": str},
+    queue="ingest",
 )
 def ingest(ctx: JobContext, *, ingest_run_id: int | None = None, paths: list | None = None, source_tz: str = "UTC"):
     """Executes a queued IngestRun (admin action) or queues and executes one for `paths`.

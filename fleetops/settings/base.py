@@ -66,6 +66,7 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "apps.common.middleware.RequestIdMiddleware",
     "apps.common.metrics.MetricsMiddleware",
+    "apps.common.db.ReplicaReadsMiddleware",
     "apps.common.middleware.ApiBoundaryMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -100,6 +101,16 @@ DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 # Lets several test runs share one cluster (e.g. FLEETOPS_TEST_DB=test_fleetops_payments).
 DATABASES["default"]["TEST"] = {"NAME": env("FLEETOPS_TEST_DB", default=None)}
+# An optional streaming replica: the partner API's and the ops pages' reads (GET) go there
+# (apps.common.db); every write, and every other read, stays on the primary.
+if env("DATABASE_REPLICA_URL", default=""):
+    DATABASES["replica"] = env.db_url("DATABASE_REPLICA_URL")
+    DATABASES["replica"]["CONN_MAX_AGE"] = DATABASES["default"]["CONN_MAX_AGE"]
+    DATABASES["replica"]["CONN_HEALTH_CHECKS"] = True
+    DATABASES["replica"]["TEST"] = {"MIRROR": "default"}
+DATABASE_ROUTERS = ["apps.common.db.ReplicaRouter"]
+# Paths whose GET/HEAD requests read from the replica when there is one.
+REPLICA_READ_PATHS = env.list("REPLICA_READ_PATHS", default=["/api/v1/", "/ops/"])
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env("REDIS_URL", default="redis://127.0.0.1:56379/0")
@@ -166,6 +177,16 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_RESULT_EXPIRES = 3600
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+# Queues per workload (docs/operations.md): "ingest" (payment deliveries: long, I/O and COPY),
+# "scoring" (model training, batch and per-driver scoring, trip features: CPU), "celery" (the
+# default: webhooks, housekeeping, everything else). Job kinds name their queue at registration.
+CELERY_TASK_DEFAULT_QUEUE = "celery"
+CELERY_TASK_ROUTES = {
+    "risk.driver_rescore": {"queue": "scoring"},
+    "pricing.requote_drivers": {"queue": "scoring"},
+    "telematics.trip_features": {"queue": "scoring"},
+    "telematics.trip_features_pending": {"queue": "scoring"},
+}
 # Housekeeping that is not a JobRun (the nightly jobs are beat rows from jobs/0002); the database
 # scheduler copies these entries into its table at start. Webhook deliveries retry on their own
 # countdown; this sweep re-queues the ones whose message was lost (a broker restart). The jobs
