@@ -11,7 +11,7 @@ import pytest
 from django.apps import apps
 from django.db import IntegrityError, connection, transaction
 
-from apps.audit.models import AuditEntry
+from apps.audit.models import AuditCheckpoint, AuditEntry
 from apps.common.partitions import ensure_month_partitions
 from apps.customers.models import ErasureRequest, Notification
 from apps.pricing.models import PremiumChange
@@ -80,6 +80,13 @@ def _():
 @case("audit_auditentry_hash_hex")
 def _():
     return AuditEntry, lambda: AuditEntry.objects.create(action="x", prev_hash="0" * 64, hash="not-hex")
+
+
+@case("audit_auditcheckpoint_entries_positive")
+def _():
+    return AuditCheckpoint, lambda: AuditCheckpoint.objects.create(
+        entries=0, last_entry_id=1, last_hash="0" * 64, signature="0" * 64
+    )
 
 
 # --- regions -------------------------------------------------------------------------------------
