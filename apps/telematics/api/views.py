@@ -34,6 +34,14 @@ def _json(status: int, body: dict, **headers) -> HttpResponse:
     return HttpResponse(orjson.dumps(body), content_type="application/json", status=status, headers=headers)
 
 
+def _error(request, status: int, kind: str, body: dict, **headers) -> HttpResponse:
+    """The API's error shape (apps.common.api): type, status, request_id, errors | detail, ..."""
+    extra = {name: value for name, value in body.items() if name not in ("errors", "detail")}
+    return api_error_response(
+        request, status, kind, errors=body.get("errors"), detail=body.get("detail"), extra=extra, headers=headers
+    )
+
+
 def _unauthorized(request, kind: str, detail: str) -> HttpResponse:
     return api_error_response(
         request, 401, kind, detail=detail, headers={"WWW-Authenticate": DeviceTokenAuthentication.keyword}
