@@ -288,7 +288,7 @@ def parse_csv(body: bytes, *, external_id, vehicle=None, driver=None) -> TripUpl
     frame.columns = columns
     unknown = [c for c in columns if c not in FIELD_NAMES]
     if unknown:
-        raise UploadInvalid(f"column {unknown[0]!r} is not a known field", field=unknown[0])
+        raise UploadInvalid(f"column {unknown[0]!r} is not a known field", field=unknown[0] or "header")
     missing = [name for name, required, _ in FIELDS if required and name not in columns]
     if missing:
         raise UploadInvalid(f"column {missing[0]!r} is required", field=missing[0])
