@@ -72,6 +72,7 @@ bench: setup
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports
 
 shell: migrate
 	$(PY) manage.py shell

@@ -9,3 +9,4 @@ class TelematicsConfig(AppConfig):
         from apps.telematics import hooks, tasks
 
         hooks.trip_features_wanted.connect(tasks.trip_features_pending_enqueue)
+        hooks.trips_detect_wanted.connect(tasks.trips_detect_enqueue)

@@ -9,3 +9,6 @@ trip_features_computed = Hook("telematics.trip_features_computed")
 # No arguments: a task to compute the pending trips' features is wanted. telematics.tasks
 # connects Celery.
 trip_features_wanted = Hook("telematics.trip_features_wanted")
+# No arguments: a task to run trip detection over the devices marked so far is wanted.
+# telematics.tasks connects Celery.
+trips_detect_wanted = Hook("telematics.trips_detect_wanted")

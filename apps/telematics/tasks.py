@@ -49,3 +49,8 @@ def trips_detect() -> int:
 def trip_features_pending_enqueue() -> None:
     """Receiver of hooks.trip_features_wanted (connected in TelematicsConfig.ready)."""
     trip_features_pending.delay()
+
+
+def trips_detect_enqueue() -> None:
+    """Receiver of hooks.trips_detect_wanted (connected in TelematicsConfig.ready)."""
+    trips_detect.delay()

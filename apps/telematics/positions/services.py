@@ -13,6 +13,7 @@ from django.db import connection, transaction
 
 from apps.common.partitions import add_months, month_start
 from apps.common.sql import int_array_literal, statement
+from apps.telematics import hooks
 from apps.telematics.ingest import US, SampleArrays, UploadInvalid, clean_samples
 from apps.telematics.ingest.parsing import _time_range_check
 from apps.telematics.models import Device
@@ -197,9 +198,7 @@ def trips_detect_request() -> None:
     """Makes sure a Celery task will run trip detection over the devices marked so far: one task
     for all the requests that arrive while it waits (see trip_features_request)."""
     if cache.add(_detect_requested_key(), 1, timeout=DETECT_REQUESTED_SECONDS):
-        from apps.telematics.tasks import trips_detect  # as trip_features_request does
-
-        trips_detect.delay()
+        hooks.trips_detect_wanted.send()
 
 
 def trips_detect_request_clear() -> None:
