@@ -14,6 +14,18 @@ def _as_of(value: str) -> dt.datetime | None:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
 
 
+def _day(value: str) -> dt.date | None:
+    return dt.date.fromisoformat(value) if value else None
+
+
+def _one_step(ctx: JobContext, note: str, run) -> dict:
+    """A job that is one set-based statement: progress 0 of 1, then 1 of 1."""
+    ctx.set_total(1, note=note)
+    result = run()
+    ctx.advance(1)
+    return result
+
+
 @register(
     "intelligence.rental_fraud",
     title="Rental fraud rules and anomaly scores per customer",
@@ -21,10 +33,7 @@ def _as_of(value: str) -> dt.datetime | None:
     schedule="30 2 * * *",
 )
 def rental_fraud_job(ctx: JobContext, *, as_of: str = "") -> dict:
-    ctx.set_total(1, note="scan customers")
-    result = rental_fraud.rental_fraud_run(as_of=_as_of(as_of))
-    ctx.advance(1)
-    return result
+    return _one_step(ctx, "scan customers", lambda: rental_fraud.rental_fraud_run(as_of=_as_of(as_of)))
 
 
 @register(
@@ -50,10 +59,11 @@ def payment_fraud_job(ctx: JobContext, *, retrain: bool = False, as_of: str = ""
     schedule="15 2 * * *",
 )
 def kpis_job(ctx: JobContext, *, days: int = 7, last_day: str = "") -> dict:
-    ctx.set_total(1, note="store daily metrics upsert")
-    result = kpis.store_daily_metrics_refresh(last_day=dt.date.fromisoformat(last_day) if last_day else None, days=days)
-    ctx.advance(1)
-    return result
+    return _one_step(
+        ctx,
+        "store daily metrics upsert",
+        lambda: kpis.store_daily_metrics_refresh(last_day=_day(last_day), days=days),
+    )
 
 
 @register(
@@ -69,9 +79,7 @@ def demand_forecast_job(ctx: JobContext, *, as_of: str = "") -> dict:
         ctx.check_cancelled()
         ctx.advance(1, note=note)
 
-    result = demand_forecast.demand_forecast_run(
-        as_of=dt.date.fromisoformat(as_of) if as_of else None, progress=progress
-    )
+    result = demand_forecast.demand_forecast_run(as_of=_day(as_of), progress=progress)
     ctx.advance(1, note="forecast stored")
     return result
 
@@ -83,10 +91,7 @@ def demand_forecast_job(ctx: JobContext, *, as_of: str = "") -> dict:
     schedule="0 5 * * *",
 )
 def revenue_job(ctx: JobContext, *, as_of: str = "") -> dict:
-    ctx.set_total(1, note="rank vehicles")
-    result = revenue.revenue_opportunities_sync(as_of=_as_of(as_of))
-    ctx.advance(1)
-    return result
+    return _one_step(ctx, "rank vehicles", lambda: revenue.revenue_opportunities_sync(as_of=_as_of(as_of)))
 
 
 @register(
@@ -96,7 +101,4 @@ def revenue_job(ctx: JobContext, *, as_of: str = "") -> dict:
     schedule="15 5 * * *",
 )
 def maintenance_job(ctx: JobContext, *, as_of: str = "") -> dict:
-    ctx.set_total(1, note="forecast services")
-    result = maintenance.maintenance_forecast_refresh(as_of=dt.date.fromisoformat(as_of) if as_of else None)
-    ctx.advance(1)
-    return result
+    return _one_step(ctx, "forecast services", lambda: maintenance.maintenance_forecast_refresh(as_of=_day(as_of)))

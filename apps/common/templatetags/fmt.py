@@ -35,24 +35,24 @@ def thousands(value, places: int = 0) -> str:
     return MISSING if number is None else _grouped(number, int(places))
 
 
-@register.filter
-def money(value, places: int = 0) -> str:
-    """Euros: 1234.5 → "€1,235" (|money:2 → "€1,234.50")."""
+def _amount(value, symbol: str, places) -> str:
     number = _number(value)
     if number is None:
         return MISSING
     sign = MINUS if number < 0 else ""
-    return f"{sign}{CURRENCY}{_grouped(abs(number), int(places))}"
+    return f"{sign}{symbol}{_grouped(abs(number), int(places))}"
+
+
+@register.filter
+def money(value, places: int = 0) -> str:
+    """Euros: 1234.5 → "€1,235" (|money:2 → "€1,234.50")."""
+    return _amount(value, CURRENCY, places)
 
 
 @register.filter
 def usd(value, places: int = 0) -> str:
     """Card payments are in dollars (the payments delivery's currency)."""
-    number = _number(value)
-    if number is None:
-        return MISSING
-    sign = MINUS if number < 0 else ""
-    return f"{sign}${_grouped(abs(number), int(places))}"
+    return _amount(value, "$", places)
 
 
 @register.filter
