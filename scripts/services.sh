@@ -90,10 +90,20 @@ max_parallel_workers_per_gather = 2
 max_parallel_maintenance_workers = 2
 CONF
   fi
+  # The cluster may still run from an earlier `make` with another PG_PORT (line 4 of
+  # postmaster.pid is its port): restart it on the port asked for rather than report a
+  # server that is not there.
+  if as_pg "$bin/pg_ctl" -D "$data" status >/dev/null 2>&1; then
+    local running; running=$(sed -n 4p "$data/postmaster.pid" 2>/dev/null)
+    if [ "$running" != "$PG_PORT" ]; then
+      say "PostgreSQL was running on port $running; restarting it on $PG_PORT"
+      as_pg "$bin/pg_ctl" -D "$data" -m fast -w stop >/dev/null
+    fi
+  fi
   if as_pg "$bin/pg_ctl" -D "$data" status >/dev/null 2>&1; then
     say "PostgreSQL already running on 127.0.0.1:$PG_PORT"
   else
-    as_pg "$bin/pg_ctl" -D "$data" -l "$log" -w -t 60 start >/dev/null
+    as_pg "$bin/pg_ctl" -D "$data" -l "$log" -o "-p $PG_PORT" -w -t 60 start >/dev/null
     say "PostgreSQL started on 127.0.0.1:$PG_PORT (data $data)"
   fi
   if ! "$bin/psql" -h 127.0.0.1 -p "$PG_PORT" -U fleetops -d postgres -Atc \

@@ -262,6 +262,9 @@ def test_demo_logins_prints_the_urls_and_logins(tiny):
     assert "password: demo-pass-for-tests" in text
     for username in ("admin", "back_office", "analyst", "ops", "driver1", "driver2"):
         assert re.search(rf"^  {username}\s", text, re.M), username
+    # Each staff login is pointed at the pages of its role, not all at the admin.
+    assert re.search(r"^  analyst\s.*8123/ops/$", text, re.M)
+    assert re.search(r"^  back_office\s.*8123/admin/$", text, re.M)
 
 
 def test_demo_logins_without_a_world_says_how_to_get_one():

@@ -4,8 +4,11 @@ import os
 
 from django.core.management.base import BaseCommand
 
-from apps.accounts.models import User
+from apps.accounts.models import Role, User
 from apps.demo.world import STAFF_LOGINS, demo_password
+
+# Where each staff role starts its day: analysts and ops work in the ops console, not the admin.
+START_PAGE = {Role.ANALYST: "/ops/", Role.OPS: "/ops/"}
 
 PAGES = [
     ("/admin/", "back office (Django admin)"),
@@ -44,6 +47,7 @@ class Command(BaseCommand):
         out.write(f"  password: {demo_password()}")
         for role, username in STAFF_LOGINS.items():
             if username in staff:
-                out.write(f"  {username:<12} {role.label} — {base}/admin/")
+                start = START_PAGE.get(role, "/admin/")
+                out.write(f"  {username:<12} {role.label} — {base}{start}")
         for user in drivers:
             out.write(f"  {user.username:<12} driver {user.customer} — {base}/portal/")
