@@ -6,16 +6,23 @@ parsed JSON body). The same key with the same request replays that response (wit
 shown once and never stored here); the same key with another request is a 422; a key whose first
 request is still running is a 409. Server errors (5xx) are not stored, so they can be retried.
 The header is optional: without it a POST is processed as usual.
+
+A key lives IDEMPOTENCY_KEY_TTL_SECONDS (24 h by default) from its first request: after that the
+same key is a new request (processed again, not replayed, whatever its body), and the beat task
+`partners.idempotency_keys_expire` deletes expired keys.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import hashlib
 import json
 import re
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 from rest_framework import exceptions, status
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
@@ -45,6 +52,36 @@ def request_fingerprint(request) -> str:
     return hashlib.sha256(f"{request.method}\n{request.path}\n{body}".encode()).hexdigest()
 
 
+def idempotency_key_cutoff() -> dt.datetime:
+    """Keys first used before this have expired."""
+    return timezone.now() - dt.timedelta(seconds=settings.IDEMPOTENCY_KEY_TTL_SECONDS)
+
+
+def idempotency_keys_expire() -> int:
+    """Deletes the expired keys (their responses with them); answers how many."""
+    deleted, _ = IdempotencyKey.objects.filter(created_at__lt=idempotency_key_cutoff()).delete()
+    return deleted
+
+
+def _key_record_create(*, partner, key: str, request, fingerprint: str) -> IdempotencyKey | None:
+    """The new key's row, or None when the partner already holds this key and it has not expired.
+    An expired key (not yet swept) is deleted here, so its reuse is a new request."""
+    fields = {"method": request.method, "path": request.path[:500], "request_hash": fingerprint}
+    try:
+        with transaction.atomic():
+            return IdempotencyKey.objects.create(partner=partner, key=key, **fields)
+    except IntegrityError:
+        pass
+    expired = IdempotencyKey.objects.filter(partner=partner, key=key, created_at__lt=idempotency_key_cutoff())
+    if not expired.delete()[0]:
+        return None
+    try:
+        with transaction.atomic():
+            return IdempotencyKey.objects.create(partner=partner, key=key, **fields)
+    except IntegrityError:  # a concurrent reuse of the expired key came first: it is that one's now
+        return None
+
+
 def idempotent(handler):
     """Decorates a POST handler of an APIView whose request.user is a PartnerPrincipal."""
 
@@ -57,21 +94,13 @@ def idempotent(handler):
             raise exceptions.ValidationError({HEADER: ["Use 1 to 255 printable ASCII characters."]})
         partner = request.user.partner
         fingerprint = request_fingerprint(request)  # a malformed body raises its 400 here, unstored
-        try:
-            with transaction.atomic():
-                record = IdempotencyKey.objects.create(
-                    partner=partner,
-                    key=key,
-                    method=request.method,
-                    path=request.path[:500],
-                    request_hash=fingerprint,
-                )
-        except IntegrityError:
-            record = IdempotencyKey.objects.get(partner=partner, key=key)
-            if record.request_hash != fingerprint:
-                raise IdempotencyMismatch() from None
-            if record.response_status is None:
-                raise IdempotencyInProgress() from None
+        record = _key_record_create(partner=partner, key=key, request=request, fingerprint=fingerprint)
+        if record is None:
+            record = IdempotencyKey.objects.filter(partner=partner, key=key).first()
+            if record is not None and record.request_hash != fingerprint:
+                raise IdempotencyMismatch()
+            if record is None or record.response_status is None:  # None: swept this instant; retry
+                raise IdempotencyInProgress()
             return Response(
                 record.response_body, status=record.response_status, headers={"Idempotent-Replayed": "true"}
             )

@@ -149,6 +149,8 @@ class IdempotencyKey(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["partner", "key"], name="%(app_label)s_%(class)s_unique_key"),
         ]
+        # The hourly sweep of expired keys (idempotency.idempotency_keys_expire).
+        indexes = [models.Index(fields=["created_at"], name="partners_idemkey_created_at")]
 
     def __str__(self) -> str:
         return f"{self.partner_id}:{self.key}"

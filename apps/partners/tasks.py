@@ -2,7 +2,7 @@ import logging
 
 from celery import shared_task
 
-from apps.partners import webhooks
+from apps.partners import idempotency, webhooks
 
 logger = logging.getLogger(__name__)
 
@@ -34,3 +34,9 @@ def webhook_deliveries_dispatch(delivery_ids: list[int]) -> None:
             deliver_webhook.delay(delivery_id)
         except Exception:  # the broker is down: the sweep (webhooks_retry_due) picks it up later
             logger.warning("could not enqueue webhook delivery %s", delivery_id, exc_info=True)
+
+
+@shared_task(name="partners.idempotency_keys_expire")
+def idempotency_keys_expire() -> int:
+    """Deletes Idempotency-Keys older than IDEMPOTENCY_KEY_TTL_SECONDS (beat, hourly)."""
+    return idempotency.idempotency_keys_expire()

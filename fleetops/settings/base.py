@@ -194,6 +194,7 @@ CELERY_TASK_ROUTES = {
 CELERY_BEAT_SCHEDULE = {
     "accounts.webhooks_retry_due": {"task": "accounts.webhooks_retry_due", "schedule": 300.0},
     "jobs.recover": {"task": "jobs.recover", "schedule": 300.0},
+    "partners.idempotency_keys_expire": {"task": "partners.idempotency_keys_expire", "schedule": 3600.0},
     # Cuts trips from streamed positions, and closes the trips of vehicles that stopped reporting.
     "telematics.trips_detect": {"task": "telematics.trips_detect", "schedule": 60.0},
 }
@@ -237,7 +238,8 @@ SPECTACULAR_SETTINGS = {
         "unknown fields and unknown query parameters. Every response has `X-Request-ID`.\n\n"
         "**Idempotency**: send `Idempotency-Key` on any POST; the same key and body replays the first response "
         "(`Idempotent-Replayed: true`; a webhook registration is replayed without its signing secret, which is "
-        "shown once only), the same key with another body is a 422, a key still in flight a 409.\n\n"
+        "shown once only), the same key with another body is a 422, a key still in flight a 409. A key is kept "
+        "24 hours from its first request; after that the same key is a new request.\n\n"
         "**Rate limit**: per partner per minute (429 with `Retry-After`).\n\n"
         "**Webhooks**: `X-FleetOps-Signature: sha256=HMAC_SHA256(secret, X-FleetOps-Timestamp + '.' + raw body)`; "
         "retried with exponential back-off on any non-2xx; the body's `id` identifies the event across retries."
@@ -263,6 +265,9 @@ API_MAX_JSON_DEPTH = env.int("API_MAX_JSON_DEPTH", default=32)
 PARTNER_API_CACHE_SECONDS = env.int("PARTNER_API_CACHE_SECONDS", default=300)
 # Seconds a successful token check is cached (so a revocation takes effect within this; 0: off).
 PARTNER_API_TOKEN_CACHE_SECONDS = env.int("PARTNER_API_TOKEN_CACHE_SECONDS", default=10)
+# Seconds an Idempotency-Key is kept from its first request: a retry within this replays the first
+# response; after it the same key is a new request. Expired keys are deleted hourly (beat).
+IDEMPOTENCY_KEY_TTL_SECONDS = env.int("IDEMPOTENCY_KEY_TTL_SECONDS", default=24 * 3600)
 # Outgoing webhooks: attempts per delivery, back-off base (doubles each attempt) and cap, timeout.
 WEBHOOK_MAX_ATTEMPTS = env.int("WEBHOOK_MAX_ATTEMPTS", default=6)
 WEBHOOK_BACKOFF_BASE_SECONDS = env.int("WEBHOOK_BACKOFF_BASE_SECONDS", default=30)

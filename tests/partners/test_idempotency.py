@@ -87,3 +87,72 @@ def test_a_malformed_key_is_400(two_partners, key):
     response = a["client"].post("/api/v1/quotes/", _quote_body(a), format="json", HTTP_IDEMPOTENCY_KEY=key)
     assert response.status_code == 400
     assert "Idempotency-Key" in response.json()["errors"]
+
+
+def _age_key(key: str, seconds: int) -> None:
+    import datetime as dt
+
+    from django.utils import timezone
+
+    IdempotencyKey.objects.filter(key=key).update(created_at=timezone.now() - dt.timedelta(seconds=seconds))
+
+
+def test_a_key_replayed_after_it_expired_is_a_new_request(two_partners, settings):
+    settings.IDEMPOTENCY_KEY_TTL_SECONDS = 3600
+    a = two_partners["a"]
+    client = a["client"]
+    first = client.post("/api/v1/quotes/", _quote_body(a), format="json", HTTP_IDEMPOTENCY_KEY="old-1")
+    _age_key("old-1", 3599)
+    within = client.post("/api/v1/quotes/", _quote_body(a), format="json", HTTP_IDEMPOTENCY_KEY="old-1")
+    assert within["Idempotent-Replayed"] == "true" and within.json()["id"] == first.json()["id"]
+    _age_key("old-1", 3601)
+    # Expired: processed again (a second quote), not replayed, even with another body.
+    after = client.post(
+        "/api/v1/quotes/", {**_quote_body(a), "kind": "payd"}, format="json", HTTP_IDEMPOTENCY_KEY="old-1"
+    )
+    assert after.status_code == 201 and "Idempotent-Replayed" not in after
+    assert after.json()["id"] != first.json()["id"]
+    assert Quote.objects.filter(pk__in=[first.json()["id"], after.json()["id"]]).count() == 2
+    # ... and the key now replays the new response for a fresh TTL.
+    record = IdempotencyKey.objects.get(key="old-1")
+    assert record.response_body["id"] == after.json()["id"]
+    again = client.post(
+        "/api/v1/quotes/", {**_quote_body(a), "kind": "payd"}, format="json", HTTP_IDEMPOTENCY_KEY="old-1"
+    )
+    assert again["Idempotent-Replayed"] == "true" and again.json()["id"] == after.json()["id"]
+
+
+def test_a_key_stuck_in_flight_past_its_ttl_is_a_new_request(two_partners, settings):
+    settings.IDEMPOTENCY_KEY_TTL_SECONDS = 60
+    a = two_partners["a"]
+    client = a["client"]
+    client.post("/api/v1/quotes/", _quote_body(a), format="json", HTTP_IDEMPOTENCY_KEY="stuck")
+    IdempotencyKey.objects.filter(key="stuck").update(response_status=None, response_body=None)
+    _age_key("stuck", 61)
+    retried = client.post("/api/v1/quotes/", _quote_body(a), format="json", HTTP_IDEMPOTENCY_KEY="stuck")
+    assert retried.status_code in (200, 201) and "Idempotent-Replayed" not in retried  # not a 409
+    assert IdempotencyKey.objects.get(key="stuck").response_status == retried.status_code
+
+
+def test_the_sweep_deletes_only_expired_keys(two_partners, settings):
+    from apps.partners.tasks import idempotency_keys_expire
+
+    settings.IDEMPOTENCY_KEY_TTL_SECONDS = 24 * 3600
+    a, b = two_partners["a"], two_partners["b"]
+    for side, key in ((a, "fresh"), (a, "stale"), (b, "stale")):
+        side["client"].post("/api/v1/quotes/", _quote_body(side), format="json", HTTP_IDEMPOTENCY_KEY=key)
+    _age_key("stale", 24 * 3600 + 1)
+    assert idempotency_keys_expire.delay().get() == 2
+    assert list(IdempotencyKey.objects.values_list("key", flat=True)) == ["fresh"]
+
+
+def test_the_expiry_sweep_is_on_beats_schedule():
+    from celery.schedules import schedule
+    from django.conf import settings
+
+    from fleetops.celery import app
+
+    entry = app.conf.beat_schedule["partners.idempotency_keys_expire"]
+    assert entry["task"] in app.tasks
+    assert settings.IDEMPOTENCY_KEY_TTL_SECONDS == 24 * 3600
+    assert schedule(entry["schedule"]).run_every.total_seconds() <= 3600
