@@ -2,7 +2,7 @@
 partitions, triggers, functions, the materialized view), the model artifacts under ARTIFACT_ROOT,
 and a manifest naming the secrets to keep beside it (never their values: without the same
 FLEETOPS_CARD_HMAC_KEY stored cards no longer match, without FLEETOPS_AUDIT_KEY the audit
-checkpoints no longer verify)."""
+checkpoints no longer verify, without FLEETOPS_ENCRYPTION_KEY no webhook can be signed)."""
 
 from __future__ import annotations
 
@@ -24,6 +24,8 @@ SECRETS_TO_KEEP = {
     "DJANGO_SECRET_KEY": "sessions, password reset links and signed values",
     "FLEETOPS_CARD_HMAC_KEY": "matching stored payment cards (a new key matches none of them)",
     "FLEETOPS_AUDIT_KEY": "verifying the audit chain's signed checkpoints",
+    "FLEETOPS_ENCRYPTION_KEY": "decrypting the webhook signing secrets stored encrypted (and any fallback keys"
+    " in FLEETOPS_ENCRYPTION_KEY_FALLBACKS not yet re-encrypted away): without it no webhook can be signed",
     "METRICS_TOKEN": "the Prometheus scraper's access to /metrics",
     "DATABASE_URL": "where the application connects (its role, not the owner's)",
     "SENTRY_DSN": "error reports, when used",

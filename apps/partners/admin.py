@@ -124,7 +124,7 @@ class WebhookEndpointAdmin(ReadOnlyModelAdmin):
     list_select_related = ("partner",)
     search_fields = ("url", "partner__name")
     # The signing secret stays out of every page.
-    exclude = ("secret",)
+    exclude = ("secret_encrypted",)
     formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
 
 

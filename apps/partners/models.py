@@ -80,8 +80,9 @@ class WebhookEndpoint(TimeStampedModel):
 
     partner = models.ForeignKey(Partner, on_delete=models.CASCADE, related_name="webhooks")
     url = models.URLField(max_length=500)
-    # The signing secret must be usable to sign, so it is stored; it never leaves the admin.
-    secret = models.CharField(max_length=100, editable=False)
+    # The signing secret must be usable to sign, so it is kept, but only encrypted under the server's
+    # FLEETOPS_ENCRYPTION_KEY (apps.common.crypto; webhooks.webhook_endpoint_secret reads it back).
+    secret_encrypted = models.TextField(editable=False)
     events = ArrayField(models.CharField(max_length=40, choices=Event.choices), default=list)
     is_active = models.BooleanField(default=True)
 

@@ -30,6 +30,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
+from apps.common import crypto
 from apps.common.exceptions import ApplicationError
 from apps.partners.models import Partner, WebhookDelivery, WebhookEndpoint
 
@@ -157,8 +158,9 @@ def _post(url: str, body: bytes, headers: dict[str, str], timeout: float) -> int
 
 
 @transaction.atomic
-def webhook_endpoint_create(*, partner: Partner, url: str, events: list[str]) -> WebhookEndpoint:
-    """Registers an endpoint with a fresh signing secret (shown to the partner once)."""
+def webhook_endpoint_create(*, partner: Partner, url: str, events: list[str]) -> tuple[WebhookEndpoint, str]:
+    """Registers an endpoint with a fresh signing secret; answers the endpoint and the secret in
+    clear, to be shown to the partner once (the row holds it only encrypted)."""
     webhook_url_validate(url)
     unknown = sorted(set(events) - set(WebhookEndpoint.Event.values))
     if not events or unknown:
@@ -167,9 +169,32 @@ def webhook_endpoint_create(*, partner: Partner, url: str, events: list[str]) ->
         )
     if WebhookEndpoint.objects.filter(partner=partner, url=url).exists():
         raise ApplicationError("This partner already has a webhook at this URL.", code="duplicate")
-    return WebhookEndpoint.objects.create(
-        partner=partner, url=url, events=sorted(set(events)), secret=f"whsec_{secrets.token_urlsafe(32)}"
+    secret = f"whsec_{secrets.token_urlsafe(32)}"
+    endpoint = WebhookEndpoint.objects.create(
+        partner=partner, url=url, events=sorted(set(events)), secret_encrypted=crypto.encrypt(secret)
     )
+    return endpoint, secret
+
+
+def webhook_endpoint_secret(*, endpoint: WebhookEndpoint) -> str:
+    """The signing secret in clear, for signing a delivery (raises crypto.SecretUndecryptable)."""
+    return crypto.decrypt(endpoint.secret_encrypted)
+
+
+def webhook_secrets_reencrypt() -> tuple[int, int]:
+    """Re-encrypts every endpoint's signing secret under the current FLEETOPS_ENCRYPTION_KEY (after a
+    rotation moved the old key to FLEETOPS_ENCRYPTION_KEY_FALLBACKS). Answers (endpoints, re-encrypted);
+    raises crypto.SecretUndecryptable, changing nothing, when a secret is under no configured key."""
+    changed = 0
+    with transaction.atomic():
+        endpoints = list(WebhookEndpoint.objects.select_for_update().order_by("pk").only("pk", "secret_encrypted"))
+        for endpoint in endpoints:
+            if crypto.is_under_current_key(endpoint.secret_encrypted):
+                continue
+            endpoint.secret_encrypted = crypto.reencrypt(endpoint.secret_encrypted)
+            endpoint.save(update_fields=["secret_encrypted"])
+            changed += 1
+    return len(endpoints), changed
 
 
 @transaction.atomic
@@ -250,9 +275,15 @@ def webhook_delivery_attempt(*, delivery_id: int) -> AttemptOutcome:
     started = timezone.now()
     status_code: int | None = None
     error = ""
+    secret = None
+    if endpoint.is_active:
+        try:
+            secret = webhook_endpoint_secret(endpoint=endpoint)
+        except crypto.SecretUndecryptable as exc:  # retried: the right key may be deployed meanwhile
+            error = f"cannot sign: {exc} (check FLEETOPS_ENCRYPTION_KEY and its fallbacks)"
     if not endpoint.is_active:
         error = "endpoint deactivated"
-    else:
+    elif secret is not None:
         body = _body(delivery.payload)
         timestamp = int(time.time())
         headers = {
@@ -261,7 +292,7 @@ def webhook_delivery_attempt(*, delivery_id: int) -> AttemptOutcome:
             "X-FleetOps-Event": delivery.event_type,
             "X-FleetOps-Delivery": str(delivery.event_id),
             TIMESTAMP_HEADER: str(timestamp),
-            SIGNATURE_HEADER: webhook_sign(secret=endpoint.secret, timestamp=timestamp, body=body),
+            SIGNATURE_HEADER: webhook_sign(secret=secret, timestamp=timestamp, body=body),
         }
         try:
             status_code = _post(endpoint.url, body, headers, float(getattr(settings, "WEBHOOK_TIMEOUT_SECONDS", 5)))

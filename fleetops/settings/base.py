@@ -303,6 +303,10 @@ if SENTRY_DSN:
 CARD_HMAC_KEY = env("FLEETOPS_CARD_HMAC_KEY", default=None) or local_secret("card_hmac_key")
 # Key of the signature on the audit chain's checkpoints (keep it out of the database's reach).
 AUDIT_CHECKPOINT_KEY = env("FLEETOPS_AUDIT_KEY", default=None) or local_secret("audit_key")
+# Encrypts the secrets the application must read back (webhook signing secrets) at rest
+# (apps/common/crypto.py); older keys, comma-separated, still decrypt during a rotation.
+ENCRYPTION_KEY = env("FLEETOPS_ENCRYPTION_KEY", default=None) or local_secret("encryption_key")
+ENCRYPTION_KEY_FALLBACKS = env.list("FLEETOPS_ENCRYPTION_KEY_FALLBACKS", default=[])
 # The database role the application runs as in production (`manage.py db_app_role` grants it).
 DATABASE_APP_ROLE = env("DATABASE_APP_ROLE", default="fleetops_app")
 # --- Payments ELT (PAYMENTS) ---

@@ -1,16 +1,16 @@
 """Production settings: base plus what a deployment behind a TLS-terminating proxy needs.
 
 `DJANGO_SETTINGS_MODULE=fleetops.settings.production`. The secrets (Django's key, the card HMAC
-key, the audit checkpoint key) must come from the environment: without them the start stops
-here, before base.py could fall back to the per-checkout files it generates under var/ for local
-runs. `manage.py check --deploy` is clean
+key, the audit checkpoint key, the key that encrypts webhook secrets) must come from the
+environment: without them the start stops here, before base.py could fall back to the
+per-checkout files it generates under var/ for local runs. `manage.py check --deploy` is clean
 with these settings (tests/common/test_deploy.py keeps it so)."""
 
 import os
 
 from django.core.exceptions import ImproperlyConfigured
 
-REQUIRED_SECRETS = ("DJANGO_SECRET_KEY", "FLEETOPS_CARD_HMAC_KEY", "FLEETOPS_AUDIT_KEY")
+REQUIRED_SECRETS = ("DJANGO_SECRET_KEY", "FLEETOPS_CARD_HMAC_KEY", "FLEETOPS_AUDIT_KEY", "FLEETOPS_ENCRYPTION_KEY")
 _missing = [name for name in REQUIRED_SECRETS if not os.environ.get(name, "").strip()]
 if _missing:
     raise ImproperlyConfigured(

@@ -7,6 +7,8 @@ from .base import env
 SECRET_KEY = "test-only-secret-key-not-used-anywhere-else"
 CARD_HMAC_KEY = "test-only-card-hmac-key"
 AUDIT_CHECKPOINT_KEY = "test-only-audit-key"
+ENCRYPTION_KEY = "test-only-encryption-key"
+ENCRYPTION_KEY_FALLBACKS = []
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=True)
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"

@@ -19,6 +19,7 @@ def _run(code_or_args, *, drop=(), **extra):
         "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
         "FLEETOPS_CARD_HMAC_KEY": secrets.token_urlsafe(32),
         "FLEETOPS_AUDIT_KEY": secrets.token_urlsafe(32),
+        "FLEETOPS_ENCRYPTION_KEY": secrets.token_urlsafe(32),
         **extra,
     }
     for name in drop:
@@ -35,6 +36,7 @@ def _run(code_or_args, *, drop=(), **extra):
         ("DJANGO_SECRET_KEY",),
         ("FLEETOPS_CARD_HMAC_KEY",),
         ("FLEETOPS_AUDIT_KEY",),
+        ("FLEETOPS_ENCRYPTION_KEY",),
         ("DJANGO_SECRET_KEY", "FLEETOPS_CARD_HMAC_KEY"),
     ],
 )

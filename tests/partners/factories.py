@@ -1,6 +1,7 @@
 import factory
 from django.utils import timezone
 
+from apps.common import crypto
 from apps.common.keys import hash_key, new_secret_key
 from apps.partners.models import ApiToken, IdempotencyKey, Partner, WebhookDelivery, WebhookEndpoint
 
@@ -33,13 +34,17 @@ class ApiTokenFactory(factory.django.DjangoModelFactory):
         return token
 
 
+# The signing secret of factory-made endpoints (stored encrypted, as every endpoint's).
+WEBHOOK_SECRET = "whsec_test"
+
+
 class WebhookEndpointFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = WebhookEndpoint
 
     partner = factory.SubFactory(PartnerFactory)
     url = factory.Sequence(lambda n: f"https://hooks.example.com/{n}")
-    secret = "whsec_test"
+    secret_encrypted = factory.LazyFunction(lambda: crypto.encrypt(WEBHOOK_SECRET))
     events = factory.LazyFunction(lambda: ["score.changed", "policy.updated"])
 
 

@@ -14,7 +14,7 @@ from apps.common.keys import hash_key, new_secret_key
 from apps.jobs.models import JobRun
 from apps.partners.models import ApiToken, IdempotencyKey, Partner, WebhookDelivery, WebhookEndpoint
 from apps.partners.services import api_token_authenticate
-from apps.partners.webhooks import webhook_events_enqueue
+from apps.partners.webhooks import webhook_endpoint_secret, webhook_events_enqueue
 from apps.pricing.models import PartnerJob
 
 # The state just before the move: partners does not exist, accounts and pricing as they were.
@@ -82,6 +82,10 @@ def test_a_database_from_before_the_move_keeps_its_partner_data():
         assert authenticated.pk == token.pk and authenticated.partner == moved
         assert ApiToken.objects.get(pk=token.pk).created_by.username == "issuer"
         assert WebhookEndpoint.objects.get(pk=endpoint.pk).partner == moved
+        # The clear secret of before is encrypted in place (partners 0003) and still signs.
+        stored = WebhookEndpoint.objects.get(pk=endpoint.pk)
+        assert "whsec_old" not in stored.secret_encrypted
+        assert webhook_endpoint_secret(endpoint=stored) == "whsec_old"
         assert WebhookDelivery.objects.get(pk=delivery.pk).endpoint_id == endpoint.pk
         assert IdempotencyKey.objects.get(pk=key.pk).partner == moved
         assert PartnerJob.objects.get(job=JobRun.objects.get(pk=run.pk)).partner == moved
@@ -106,5 +110,6 @@ def test_a_database_from_before_the_move_keeps_its_partner_data():
         assert content_types.objects.get(pk=partner_type.pk).app_label == "accounts"
         assert "accounts_apitoken_scopes_known" in _constraints("accounts_apitoken")
         assert old.get_model("accounts", "ApiToken").objects.get(pk=token.pk).partner_id == partner.pk
+        assert old.get_model("accounts", "WebhookEndpoint").objects.get(pk=endpoint.pk).secret == "whsec_old"
     finally:
         _migrate(None)

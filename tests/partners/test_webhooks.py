@@ -60,13 +60,14 @@ def local_http(settings):
 
 
 def _register(partner, url, events=("score.changed", "policy.updated")):
+    """The endpoint and its signing secret in clear (as shown to the partner once)."""
     return webhooks.webhook_endpoint_create(partner=partner, url=url, events=list(events))
 
 
 def test_policy_bound_and_score_changed_arrive_signed(world, local_http, django_capture_on_commit_callbacks):
     partner = PartnerFactory()
     with Receiver() as receiver:
-        endpoint = _register(partner, receiver.url)
+        _endpoint, secret = _register(partner, receiver.url)
         with django_capture_on_commit_callbacks(execute=True):
             quote = services.quote_create(
                 driver=world["driver"], vehicle_category=world["category"], region=world["region"], partner=partner
@@ -83,14 +84,14 @@ def test_policy_bound_and_score_changed_arrive_signed(world, local_http, django_
         headers = r["headers"]
         assert headers["X-Fleetops-Signature"].startswith("sha256=")
         assert webhooks.webhook_signature_verify(
-            secret=endpoint.secret,
+            secret=secret,
             timestamp=headers["X-Fleetops-Timestamp"],
             body=r["body"],
             signature=headers["X-Fleetops-Signature"],
         )
         # a tampered body or another secret fails verification
         assert not webhooks.webhook_signature_verify(
-            secret=endpoint.secret,
+            secret=secret,
             timestamp=headers["X-Fleetops-Timestamp"],
             body=r["body"] + b" ",
             signature=headers["X-Fleetops-Signature"],

@@ -34,7 +34,7 @@ def test_a_backup_restores_into_a_new_database_that_scores_drivers(active_model,
     call_command("backup", str(backup))
     manifest = json.loads((backup / "manifest.json").read_text())
     secrets = {item["name"] for item in manifest["secrets_to_keep"]}
-    assert {"DJANGO_SECRET_KEY", "FLEETOPS_CARD_HMAC_KEY", "FLEETOPS_AUDIT_KEY"} <= secrets
+    assert {"DJANGO_SECRET_KEY", "FLEETOPS_CARD_HMAC_KEY", "FLEETOPS_AUDIT_KEY", "FLEETOPS_ENCRYPTION_KEY"} <= secrets
     assert [f["path"] for f in manifest["artifacts"]["files"]] == [active_model.artifact_path]
     assert "test-only" not in (backup / "manifest.json").read_text()  # no secret value in it
 

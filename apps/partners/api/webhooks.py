@@ -62,8 +62,9 @@ class WebhookEndpointListView(PartnerAPIView):
     def post(self, request):
         data = WebhookEndpointInput(data=request.data)
         data.is_valid(raise_exception=True)
-        endpoint = webhooks.webhook_endpoint_create(partner=self.partner, **data.validated_data)
-        return Response(WebhookEndpointCreatedOutput(endpoint).data, status=status.HTTP_201_CREATED)
+        endpoint, secret = webhooks.webhook_endpoint_create(partner=self.partner, **data.validated_data)
+        body = {**WebhookEndpointOutput(endpoint).data, "secret": secret}
+        return Response(WebhookEndpointCreatedOutput(body).data, status=status.HTTP_201_CREATED)
 
 
 class WebhookEndpointDetailView(PartnerAPIView):
