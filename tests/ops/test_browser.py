@@ -5,39 +5,17 @@ the live feed showing an alert created after the page opened."""
 
 import os
 import re
-from pathlib import Path
 
 import pytest
-from django.conf import settings
 
+from tests.common.browser import SHOTS, browser_launch, page_problems, page_watch
 from tests.common.test_browser import CHROMIUM
 from tests.ops.world import build_world
 
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-AXE = Path(settings.BASE_DIR) / "node_modules" / "axe-core" / "axe.min.js"
-SHOTS = Path(os.environ.get("OPS_SCREENSHOT_DIR", Path(settings.BASE_DIR) / "var" / "screenshots"))
 PAGES = [
     "/ops/", "/ops/?days=365", "/ops/alerts/", "/ops/jobs/", "/ops/fraud/payments/", "/ops/fraud/payments/list/",
     "/ops/fraud/rentals/", "/ops/fleet/", "/ops/risk/", "/ops/forecast/", "/ops/maintenance/", "/ops/revenue/",
 ]  # fmt: skip
-CHART_POINTS = """() => Array.from(document.querySelectorAll('canvas[data-chart]')).map(c => {
-    const chart = window.Chart.getChart(c);
-    const points = chart ? chart.data.datasets.reduce((n, d) => n + d.data.filter(v => v !== null).length, 0) : 0;
-    return [c.dataset.chart, points];
-})"""
-
-
-def _browser(playwright, tmp_path):
-    return playwright.chromium.launch_persistent_context(
-        str(tmp_path / "profile"), executable_path=str(CHROMIUM), headless=True, args=ARGS
-    )
 
 
 def _sign_in(page, base, username):
@@ -62,13 +40,10 @@ def test_every_page_in_chromium_for_an_analyst(live_server, role_user, tmp_path,
     SHOTS.mkdir(parents=True, exist_ok=True)
     problems = []
     with sync_playwright() as playwright:
-        browser = _browser(playwright, tmp_path)
+        browser = browser_launch(playwright, tmp_path)
         try:
             page = browser.new_page()
-            errors, failed = [], []
-            page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-            page.on("requestfailed", lambda r: failed.append(r.url) if "/ops/live/" not in r.url else None)
-            page.on("response", lambda r: failed.append(f"{r.status} {r.url}") if r.status >= 400 else None)
+            errors, failed = page_watch(page, ignore="/ops/live/")
             _sign_in(page, live_server.url, "analyst-browser")
             errors.clear()  # the admin's login page has no favicon
             failed.clear()
@@ -80,20 +55,7 @@ def test_every_page_in_chromium_for_an_analyst(live_server, role_user, tmp_path,
                     name = path.strip("/").replace("/", "_").replace("?", "_").replace("=", "") or "ops"
                     page.screenshot(path=str(SHOTS / f"{name}-{width}.png"), full_page=True)
                     if width == 1366:
-                        scroll = page.evaluate("document.documentElement.scrollWidth")
-                        if scroll > width:
-                            problems.append(f"{path}: {scroll} px wide at {width}")
-                        for chart, points in page.evaluate(CHART_POINTS):
-                            if not points:
-                                problems.append(f"{path}: chart {chart} has no data points")
-                        if AXE.exists():
-                            page.add_script_tag(path=str(AXE))
-                            violations = page.evaluate(
-                                "async () => (await axe.run(document, {runOnly: ['wcag2a', 'wcag2aa']})).violations"
-                                ".filter(v => ['serious', 'critical'].includes(v.impact))"
-                                ".map(v => v.id + ': ' + v.nodes.slice(0, 3).map(n => n.target.join(' ')).join(', '))"
-                            )
-                            problems += [f"{path}: axe {v}" for v in violations]
+                        problems += page_problems(page, path, width)
                     problems += [f"{path} ({width}): console {e}" for e in errors]
                     problems += [f"{path} ({width}): request {f}" for f in failed]
                     errors.clear()
@@ -124,7 +86,7 @@ def test_ops_acknowledges_starts_a_job_and_sees_a_new_alert_live(live_server, ro
     build_world()
     role_user("ops", username="ops-browser")
     with sync_playwright() as playwright:
-        browser = _browser(playwright, tmp_path)
+        browser = browser_launch(playwright, tmp_path)
         try:
             page = browser.new_page()
             page.set_viewport_size({"width": 1366, "height": 900})

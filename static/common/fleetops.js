@@ -1,5 +1,5 @@
-// FleetOps staff pages: charts and maps from data islands, live updates over Server-Sent Events,
-// the theme switch. No page logic beyond drawing what the server sent.
+// FleetOps pages (ops console and driver portal): charts and maps from data islands, live updates
+// over Server-Sent Events, the theme switch. No page logic beyond drawing what the server sent.
 (function () {
   "use strict";
   var PALETTE = ["#1e88e5", "#e53935", "#43a047", "#fb8c00", "#8e24aa", "#00897b", "#6d4c41", "#3949ab", "#c0ca33", "#d81b60"];
@@ -27,6 +27,32 @@
     return out;
   }
 
+  // Shaded horizontal ranges behind the data (spec.bands: [{from, to, colour, label}] in y units),
+  // each named at its right edge: a score's bands, a road's limits.
+  var bandsPlugin = {
+    id: "bands",
+    beforeDatasetsDraw: function (chart) {
+      var bands = chart.config.options.plugins.bands || [];
+      var area = chart.chartArea, y = chart.scales.y, ctx = chart.ctx;
+      if (!bands.length || !y) return;
+      ctx.save();
+      bands.forEach(function (b) {
+        var top = Math.max(y.getPixelForValue(b.to), area.top), bottom = Math.min(y.getPixelForValue(b.from), area.bottom);
+        if (bottom <= top) return;
+        ctx.fillStyle = b.colour;
+        ctx.fillRect(area.left, top, area.right - area.left, bottom - top);
+        if (b.label) {
+          ctx.fillStyle = css("--pico-muted-color") || "#666";
+          ctx.font = "11px system-ui, sans-serif";
+          ctx.textAlign = "right";
+          ctx.textBaseline = "top";
+          ctx.fillText(b.label, area.right - 4, top + 2);
+        }
+      });
+      ctx.restore();
+    }
+  };
+
   function drawChart(canvas) {
     var spec = island(canvas.dataset.chart);
     if (!spec || !window.Chart) return;
@@ -53,6 +79,12 @@
     if (twoAxes && type !== "doughnut") {
       config.options.scales.y2 = { position: "right", ticks: { color: text, callback: function (v) { return fmt(v, spec.unit2 || ""); } }, grid: { drawOnChartArea: false }, beginAtZero: true, title: { display: !!spec.y2_title, text: spec.y2_title || "", color: text } };
     }
+    if (spec.bands && type !== "doughnut") {
+      config.options.plugins.bands = spec.bands;
+      config.plugins = [bandsPlugin];
+    }
+    if (spec.y_min !== undefined && type !== "doughnut") config.options.scales.y.min = spec.y_min;
+    if (spec.y_max !== undefined && type !== "doughnut") config.options.scales.y.max = spec.y_max;
     if (spec.horizontal) {
       config.options.indexAxis = "y";
       config.options.scales.x.ticks.callback = function (v) { return fmt(v, spec.unit || ""); };
@@ -127,11 +159,24 @@
     });
   }
 
+  // A compact menu on phones: the button shows or hides the element it controls.
+  function menus() {
+    document.querySelectorAll("[data-menu-toggle]").forEach(function (button) {
+      var target = document.getElementById(button.getAttribute("aria-controls"));
+      if (!target) return;
+      button.addEventListener("click", function () {
+        var open = target.classList.toggle("open");
+        button.setAttribute("aria-expanded", open ? "true" : "false");
+      });
+    });
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
     document.querySelectorAll("canvas[data-chart]").forEach(drawChart);
     document.querySelectorAll("[data-map]").forEach(drawMap);
     live();
     theme();
+    menus();
     document.body.dataset.ready = "1";
   });
 })();

@@ -1,0 +1,67 @@
+"""Real Chromium for the page tests (Debian's chromium through Playwright's executable_path):
+launching it, counting a page's chart points, running axe-core, and where screenshots go."""
+
+import os
+from pathlib import Path
+
+from django.conf import settings
+
+from tests.common.test_browser import CHROMIUM
+
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+AXE = Path(settings.BASE_DIR) / "node_modules" / "axe-core" / "axe.min.js"
+SHOTS = Path(os.environ.get("OPS_SCREENSHOT_DIR", Path(settings.BASE_DIR) / "var" / "screenshots"))
+CHART_POINTS = """() => Array.from(document.querySelectorAll('canvas[data-chart]')).map(c => {
+    const chart = window.Chart.getChart(c);
+    const points = chart ? chart.data.datasets.reduce((n, d) => n + d.data.filter(v => v !== null).length, 0) : 0;
+    return [c.dataset.chart, points];
+})"""
+AXE_SERIOUS = (
+    "async () => (await axe.run(document, {runOnly: ['wcag2a', 'wcag2aa']})).violations"
+    ".filter(v => ['serious', 'critical'].includes(v.impact))"
+    ".map(v => v.id + ': ' + v.nodes.slice(0, 3).map(n => n.target.join(' ')).join(', '))"
+)
+
+
+def browser_launch(playwright, tmp_path):
+    return playwright.chromium.launch_persistent_context(
+        str(tmp_path / "profile"), executable_path=str(CHROMIUM), headless=True, args=ARGS
+    )
+
+
+def axe_serious(page) -> list[str]:
+    """axe-core's serious and critical WCAG 2 A/AA violations on the page (none if axe is missing)."""
+    if not AXE.exists():
+        return []
+    page.add_script_tag(path=str(AXE))
+    return page.evaluate(AXE_SERIOUS)
+
+
+def page_problems(page, path: str, width: int) -> list[str]:
+    """What is wrong with the page as shown: wider than the window, a chart without data points,
+    serious axe-core violations."""
+    problems = []
+    scroll = page.evaluate("document.documentElement.scrollWidth")
+    if scroll > width:
+        problems.append(f"{path}: {scroll} px wide at {width}")
+    for chart, points in page.evaluate(CHART_POINTS):
+        if not points:
+            problems.append(f"{path}: chart {chart} has no data points")
+    return problems + [f"{path} ({width}): axe {v}" for v in axe_serious(page)]
+
+
+def page_watch(page, *, ignore: str = "") -> tuple[list[str], list[str]]:
+    """(console errors, failed or >= 400 requests) of the page from now on, as lists the test
+    reads and clears; requests whose URL contains `ignore` (a live stream cut on leaving) do not count."""
+    errors, failed = [], []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.on("requestfailed", lambda r: failed.append(r.url) if not ignore or ignore not in r.url else None)
+    page.on("response", lambda r: failed.append(f"{r.status} {r.url}") if r.status >= 400 else None)
+    return errors, failed
