@@ -21,7 +21,6 @@ How the numbers relate (documented for people reading a score):
 import datetime as dt
 import json
 import logging
-import math
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,38 +36,15 @@ from apps.risk import selectors
 from apps.risk.features import BY_NAME
 from apps.risk.modeling import booster_base, booster_load, corrected
 from apps.risk.models import RiskModel, RiskScore
+from apps.risk.scale import band, safety_score
 
 logger = logging.getLogger(__name__)
 
-SAFETY_PIVOT = 1.5
-BAND_EDGES = ((0.8, RiskScore.Band.LOW), (1.1, RiskScore.Band.MILD), (1.5, RiskScore.Band.MEDIUM))
-BAND_ORDER = {RiskScore.Band.LOW: 0, RiskScore.Band.MILD: 1, RiskScore.Band.MEDIUM: 2, RiskScore.Band.HIGH: 3}
 TOP_REASONS = 3
 MIN_REASON_EFFECT = 0.01
 MINUS = (
     "\u2212"  # a typographic minus in reasons  # contributions under ~1% of expected claims are not worth a sentence
 )
-
-
-def safety_score(relative_risk: np.ndarray) -> np.ndarray:
-    rr = np.maximum(np.asarray(relative_risk, dtype=float), 0.0)
-    return np.clip(np.rint(100.0 / (1.0 + (rr / SAFETY_PIVOT) ** 2)), 0, 100).astype(int)
-
-
-def relative_risk_for_safety_score(score: float) -> float:
-    """The inverse of safety_score (before its rounding): the relative risk that scores `score`,
-    for 0 < score <= 100; what-if figures (the driver portal) price a better score with it."""
-    if not 0 < score <= 100:
-        raise ValueError(f"a safety score is in (0, 100], not {score}")
-    return SAFETY_PIVOT * math.sqrt(100.0 / score - 1.0)
-
-
-def band(relative_risk: np.ndarray) -> np.ndarray:
-    rr = np.asarray(relative_risk, dtype=float)
-    out = np.full(rr.shape, RiskScore.Band.HIGH.value, dtype=object)
-    for edge, name in reversed(BAND_EDGES):
-        out[rr < edge] = name.value
-    return out
 
 
 # --- artifacts ---------------------------------------------------------------------------------

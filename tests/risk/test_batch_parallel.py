@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from django.db import connection
 
-from apps.risk import scoring, selectors
+from apps.risk import scale, scoring, selectors
 from apps.risk.models import RiskScore
 from apps.risk.services import risk_model_activate, risk_model_train
 from apps.risk.services import scores as services
@@ -110,7 +110,7 @@ def test_unexplained_scores_written_in_binary_match_the_explained_ones(committed
         assert set(score.features) == set(model.feature_names)
         for name in model.feature_names:
             assert score.features[name] == getattr(features[score.driver_id], name)  # exact, both ways
-        assert score.band == scoring.band(np.array([score.relative_risk]))[0]
+        assert score.band == scale.band(np.array([score.relative_risk]))[0]
         if score.driver_id in set(chunk_ids[:30].tolist()):
             assert score.contributions == {} and score.reasons == [] and score.base_value == 0
         else:

@@ -9,7 +9,7 @@ from apps.alerts.models import OperationalEvent
 from apps.common.exceptions import ApplicationError
 from apps.jobs.models import JobRun
 from apps.jobs.services import job_execute, job_start
-from apps.risk import scoring
+from apps.risk import scale, scoring
 from apps.risk.models import RiskScore
 from apps.risk.services import scores as services
 from apps.telematics.models import DriverFeatures
@@ -18,10 +18,10 @@ from tests.risk.simulation import AS_OF
 
 def test_safety_score_is_a_documented_decreasing_map_of_relative_risk():
     rr = np.array([0.0, 0.5, 1.0, 1.5, 2.0, 3.0, 100.0])
-    assert scoring.safety_score(rr).tolist() == [100, 90, 69, 50, 36, 20, 0]
+    assert scale.safety_score(rr).tolist() == [100, 90, 69, 50, 36, 20, 0]
     grid = np.linspace(0, 10, 2001)
-    assert (np.diff(scoring.safety_score(grid)) <= 0).all()
-    assert scoring.band(np.array([0.5, 0.79, 0.8, 1.09, 1.1, 1.49, 1.5, 4.0])).tolist() == [
+    assert (np.diff(scale.safety_score(grid)) <= 0).all()
+    assert scale.band(np.array([0.5, 0.79, 0.8, 1.09, 1.1, 1.49, 1.5, 4.0])).tolist() == [
         "low", "low", "mild", "mild", "medium", "medium", "high", "high",
     ]  # fmt: skip
 
@@ -57,7 +57,7 @@ def test_batch_scores_every_driver_with_contributions_and_reasons(active_model, 
         margin = math.log(score.expected_claims_per_year)
         assert score.base_value + sum(score.contributions.values()) == pytest.approx(margin, abs=1e-4)
         assert score.relative_risk == pytest.approx(score.expected_claims_per_year / mean)
-        assert score.safety_score == scoring.safety_score(np.array([score.relative_risk]))[0]
+        assert score.safety_score == scale.safety_score(np.array([score.relative_risk]))[0]
         assert score.features["harsh_brake_per_100km"] == features[score.driver_id].harsh_brake_per_100km
         assert 1 <= len(score.reasons) <= 3
         for reason in score.reasons:
@@ -282,9 +282,20 @@ def test_event_rescoring_brings_the_drivers_features_up_to_today_first(active_mo
 
 def test_the_relative_risk_of_a_safety_score_inverts_the_score():
     for score in (1, 30, 50, 70, 88, 99, 100):
-        assert scoring.safety_score(np.array([scoring.relative_risk_for_safety_score(score)]))[0] == score
+        assert scale.safety_score(np.array([scale.relative_risk_for_safety_score(score)]))[0] == score
     with pytest.raises(ValueError):
-        scoring.relative_risk_for_safety_score(0)
+        scale.relative_risk_for_safety_score(0)
+
+
+def test_the_bands_on_the_safety_scale_meet_where_the_relative_risk_edges_are():
+    ranges = scale.band_safety_ranges()
+    assert [name for name, _, _ in ranges] == ["low", "mild", "medium", "high"]
+    assert [(round(lo, 2), round(hi, 2)) for _, lo, hi in ranges] == [
+        (77.86, 100.0), (65.03, 77.86), (50.0, 65.03), (0.0, 50.0),
+    ]  # fmt: skip
+    for name, lo, hi in ranges:  # a score inside a range is in that band
+        middle = scale.relative_risk_for_safety_score((lo + hi) / 2)
+        assert scale.band(np.array([middle]))[0] == name
 
 
 def test_features_chunk_reads_exact_values_in_model_order(active_model, simulated):
