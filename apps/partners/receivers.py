@@ -9,6 +9,7 @@ from django.db import transaction
 
 from apps.partners import selectors, tasks, webhooks
 from apps.pricing import hooks as pricing_hooks
+from apps.risk import selectors as risk_selectors
 
 
 def webhook_events_send(*, event_type: str, events: list[tuple[int, dict[str, Any]]]) -> list[int]:
@@ -29,7 +30,7 @@ def driver_scores_stale(*, driver_ids: list[int]) -> None:
 
 def insured_drivers_rescored(*, pairs: list[tuple[int, int]]) -> None:
     """`score.changed` with the latest score of the active model, to each partner insuring the driver."""
-    scores = selectors.drivers_latest_scores(driver_ids=sorted({d for d, _ in pairs}))
+    scores = risk_selectors.drivers_latest_scores(driver_ids=sorted({d for d, _ in pairs}))
     events = [(partner_id, selectors.score_payload(scores[d])) for d, partner_id in pairs if d in scores]
     webhook_events_send(event_type="score.changed", events=events)
 

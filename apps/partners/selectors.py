@@ -23,6 +23,7 @@ from apps.customers.models import Customer
 from apps.partners.models import Partner
 from apps.pricing.models import Policy
 from apps.risk.models import RiskModel, RiskScore
+from apps.risk.selectors import driver_latest_score
 
 logger = logging.getLogger(__name__)
 
@@ -55,41 +56,6 @@ def partner_driver_policy_ids(*, partner: Partner, driver_id: int) -> list[int]:
 
 def partner_driver_visible(*, partner: Partner, driver_id: int) -> bool:
     return Policy.objects.filter(partner=partner, driver_id=driver_id).exists()
-
-
-def driver_latest_score(
-    *, driver_id: int, insured_by: Partner | None = None, summary: bool = False
-) -> RiskScore | None:
-    """The driver's latest score of the active model (only if `insured_by` sees the driver;
-    `summary` leaves the explanation columns unread)."""
-    qs = RiskScore.objects.select_related("model").filter(driver_id=driver_id, model__is_active=True)
-    if insured_by is not None:
-        qs = qs.filter(Exists(Policy.objects.filter(partner=insured_by, driver_id=OuterRef("driver_id"))))
-    if summary:
-        qs = qs.defer("feature_values", "contributions", "reasons", "base_value")
-    return qs.order_by("-as_of", "-created_at").first()
-
-
-def driver_score_history(*, driver_id: int) -> QuerySet[RiskScore]:
-    """All scores of the driver, every model, newest first."""
-    return (
-        RiskScore.objects.select_related("model")
-        .filter(driver_id=driver_id)
-        .defer("feature_values", "contributions")
-        .order_by("-as_of", "-created_at")
-    )
-
-
-def drivers_latest_scores(*, driver_ids: list[int]) -> dict[int, RiskScore]:
-    """Each driver's latest score of the active model (explanation columns unread), by driver id."""
-    return {
-        s.driver_id: s
-        for s in RiskScore.objects.filter(driver_id__in=driver_ids, model__is_active=True)
-        .select_related("model")
-        .defer("feature_values", "contributions")
-        .order_by("driver_id", "-as_of", "-created_at")
-        .distinct("driver_id")
-    }
 
 
 # --- cached hot reads ---------------------------------------------------------------------------

@@ -5,9 +5,11 @@ import datetime as dt
 import numpy as np
 import pandas as pd
 from django.db import connection
+from django.db.models import Exists, Model, OuterRef, QuerySet
 from psycopg import sql as pgsql
 
 from apps.common.sql import int_array_literal, pgcopy_decode, statement_sql
+from apps.pricing.models import Policy
 from apps.risk.features import FEATURE_NAMES
 from apps.risk.models import RiskModel, RiskScore
 
@@ -122,6 +124,42 @@ def risk_score_latest(*, driver_id: int) -> RiskScore | None:
     return (
         RiskScore.objects.filter(driver_id=driver_id).select_related("model").order_by("-as_of", "-created_at").first()
     )
+
+
+# --- a driver's scores (the portal's and the partner API's reads) ------------------------------
+
+
+def driver_latest_score(*, driver_id: int, insured_by: Model | None = None, summary: bool = False) -> RiskScore | None:
+    """The driver's latest score of the active model (only if `insured_by` sees the driver;
+    `summary` leaves the explanation columns unread)."""
+    qs = RiskScore.objects.select_related("model").filter(driver_id=driver_id, model__is_active=True)
+    if insured_by is not None:
+        qs = qs.filter(Exists(Policy.objects.filter(partner=insured_by, driver_id=OuterRef("driver_id"))))
+    if summary:
+        qs = qs.defer("feature_values", "contributions", "reasons", "base_value")
+    return qs.order_by("-as_of", "-created_at").first()
+
+
+def driver_score_history(*, driver_id: int) -> QuerySet[RiskScore]:
+    """All scores of the driver, every model, newest first."""
+    return (
+        RiskScore.objects.select_related("model")
+        .filter(driver_id=driver_id)
+        .defer("feature_values", "contributions")
+        .order_by("-as_of", "-created_at")
+    )
+
+
+def drivers_latest_scores(*, driver_ids: list[int]) -> dict[int, RiskScore]:
+    """Each driver's latest score of the active model (explanation columns unread), by driver id."""
+    return {
+        s.driver_id: s
+        for s in RiskScore.objects.filter(driver_id__in=driver_ids, model__is_active=True)
+        .select_related("model")
+        .defer("feature_values", "contributions")
+        .order_by("driver_id", "-as_of", "-created_at")
+        .distinct("driver_id")
+    }
 
 
 def risk_model_card(*, model: RiskModel) -> dict:

@@ -88,7 +88,8 @@ def test_a_redis_outage_still_answers_correctly(two_partners, settings):
 
 
 def test_the_one_statement_score_read_matches_the_orm_payload(two_partners):
-    from apps.partners.selectors import driver_latest_score, partner_driver_score_row, score_payload
+    from apps.partners.selectors import partner_driver_score_row, score_payload
+    from apps.risk.selectors import driver_latest_score
 
     a, b = two_partners["a"], two_partners["b"]
     driver = a["driver"]

@@ -19,6 +19,7 @@ from apps.partners.api.serializers import (
 from apps.partners.idempotency import idempotent
 from apps.pricing.models import PartnerJob
 from apps.pricing.services import partner_job_start
+from apps.risk import selectors as risk_selectors
 from apps.risk.models import RiskScore
 
 NO_SCORE = "This driver has no score from the active model yet."
@@ -93,7 +94,7 @@ class DriverScoreHistoryView(PartnerAPIView):
     def get_queryset(self):
         if self.is_schema_generation():
             return RiskScore.objects.none()
-        return selectors.driver_score_history(driver_id=self.kwargs["driver_id"])
+        return risk_selectors.driver_score_history(driver_id=self.kwargs["driver_id"])
 
     @extend_schema(
         operation_id="drivers_score_history_list",
