@@ -23,9 +23,18 @@ def readyz(request):
     )
 
 
-# Error pages: under /api/ the API's JSON error format, elsewhere Django's own pages.
+# Error pages: under /api/ the API's JSON error format; under a section with its own layout (the
+# driver portal) that section's `<dir>/403.html`, `404.html`, `500.html`; elsewhere the site's.
+SECTION_ERROR_TEMPLATES = (("/portal/", "portal/"),)
+
+
 def _is_api(request) -> bool:
     return request.path_info.startswith("/api/")
+
+
+def _section(request) -> str:
+    path = getattr(request, "path_info", "") or ""
+    return next((folder for prefix, folder in SECTION_ERROR_TEMPLATES if path.startswith(prefix)), "")
 
 
 def bad_request(request, exception):
@@ -39,16 +48,16 @@ def bad_request(request, exception):
 def permission_denied(request, exception):
     if _is_api(request):
         return api_error_response(request, 403, "permission_denied", detail="You do not have permission.")
-    return defaults.permission_denied(request, exception)
+    return defaults.permission_denied(request, exception, template_name=f"{_section(request)}403.html")
 
 
 def page_not_found(request, exception):
     if _is_api(request):
         return api_error_response(request, 404, "not_found", detail="Not found.")
-    return defaults.page_not_found(request, exception)
+    return defaults.page_not_found(request, exception, template_name=f"{_section(request)}404.html")
 
 
 def server_error(request):
     if _is_api(request):
         return api_error_response(request, 500, "server_error", detail="Server error; quote the request_id to support.")
-    return defaults.server_error(request)
+    return defaults.server_error(request, template_name=f"{_section(request)}500.html")

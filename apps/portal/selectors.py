@@ -7,26 +7,24 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from dataclasses import dataclass
-from decimal import Decimal
+import re
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import Count, OuterRef, QuerySet, Subquery
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from apps.customers.models import Customer, Notification
-from apps.partners.selectors import driver_latest_score, driver_score_history
-from apps.pricing.models import Policy, PolicyKind, PremiumChange, Quote
-from apps.pricing.services import Tariff, quote_compute
+from apps.portal.premium import driver_premium
 from apps.risk.features import BY_NAME
-from apps.risk.models import RiskScore
+from apps.risk.models import RiskModel, RiskScore
+from apps.risk.scale import band_safety_ranges
+from apps.risk.selectors import driver_latest_score, driver_score_history
 from apps.telematics.models import Trip
 
 HISTORY_POINTS = 30
 # Contributions under ~1% of expected claims are not worth advice (the reasons use the same cut).
 MIN_ADVICE_EFFECT = 0.01
-# What-if premiums are priced at these safety scores (those better than the driver's own).
-WHAT_IF_SCORES = (70, 80, 90)
 
 ADVICE = {
     "harsh_brake_per_100km": "Brake earlier and more gently: look further ahead and leave a bigger gap "
@@ -50,11 +48,30 @@ ADVICE = {
 # --- the signed-in driver ---------------------------------------------------------------------------
 
 
+# What every portal page reads of the driver (the layout, rewards' region, privacy's choices).
+PORTAL_DRIVER_FIELDS = (
+    "id", "first_name", "last_name", "user_id", "email", "home_store_id", "leaderboard_opt_in", "notify_by_email",
+)  # fmt: skip
+
+
 def portal_driver(*, user) -> Customer | None:
-    """The customer record linked to this user, or None (staff without one, anonymous)."""
+    """The customer record linked to this user, or None (staff without one, anonymous), with the
+    number of unread notifications the layout shows (`unread_count`), in one query."""
     if not getattr(user, "is_authenticated", False):
         return None
-    return Customer.objects.filter(user_id=user.pk).only("id", "first_name", "last_name", "user_id").first()
+    unread = (
+        Notification.objects.filter(customer_id=OuterRef("pk"), read_at__isnull=True)
+        .order_by()
+        .values("customer_id")
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
+    return (
+        Customer.objects.filter(user_id=user.pk)
+        .only(*PORTAL_DRIVER_FIELDS)
+        .annotate(unread_count=Coalesce(Subquery(unread), 0))
+        .first()
+    )
 
 
 # --- score, reasons and advice --------------------------------------------------------------------
@@ -90,132 +107,101 @@ def score_advice(*, score: RiskScore) -> list[dict[str, Any]]:
     return out
 
 
-def _history_points(scores: list[RiskScore]) -> list[dict[str, Any]]:
-    """Oldest first, with x/y positions for the small SVG chart (100 x 40 viewBox, score 0-100)."""
-    n = len(scores)
-    points = []
-    for i, s in enumerate(reversed(scores)):
-        x = 50.0 if n == 1 else round(100.0 * i / (n - 1), 2)
-        points.append(
-            {
-                "as_of": s.as_of,
-                "safety_score": s.safety_score,
-                "band": s.band,
-                "model_version": s.model.version,
-                "x": x,
-                "y": round(40.0 - 0.4 * s.safety_score, 2),
-            }
-        )
-    return points
+BAND_SHADES = {"low": "rgba(46,125,50,0.14)", "mild": "rgba(161,98,7,0.12)", "medium": "rgba(230,81,0,0.13)",
+               "high": "rgba(198,40,40,0.14)"}  # fmt: skip
 
 
-# --- premium --------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class PremiumView:
-    policy: Policy
-    quote: Quote
-    breakdown: list[dict[str, Any]]
-    what_if: list[dict[str, Any]]
-    what_if_note: str
-
-    @property
-    def surcharge(self) -> Decimal:
-        """The telematics surcharge as a positive amount (0 when it is a discount)."""
-        return max(-self.quote.discount, Decimal("0"))
-
-
-def _relative_risk_at(safety_score: int) -> float:
-    # Imported here so the portal's pages do not load XGBoost up front.
-    from apps.risk.scoring import relative_risk_for_safety_score
-
-    return relative_risk_for_safety_score(safety_score)
-
-
-def premium_what_if(*, quote: Quote) -> tuple[list[dict[str, Any]], str]:
-    """The annual premium this quote would have at better safety scores, priced by the pricing
-    code itself (quote_compute on the quote's own inputs and rate plan, only the relative risk
-    changed). Only for an eligible pay-how-you-drive quote: other premiums do not depend on the
-    score. Returns (rows, why there are none)."""
-    inputs = quote.inputs or {}
-    score = inputs.get("risk_score")
-    if quote.kind != PolicyKind.PHYD:
-        return [], "Your policy is not priced on how you drive, so a better score does not change it."
-    eligibility = next((s for s in quote.breakdown or [] if s.get("step") == "eligibility"), None)
-    if not score or eligibility is None or not eligibility.get("eligible"):
-        return [], "Your premium is the traditional one for now, so a better score does not change it yet."
-    current = int(score["safety_score"])
-    rows = []
-    for target in WHAT_IF_SCORES:
-        if target <= current:
-            continue
-        relative = round(_relative_risk_at(target), 6)
-        priced = quote_compute(
-            inputs={**inputs, "risk_score": {**score, "relative_risk": relative, "safety_score": target}},
-            tariff=Tariff.of(quote.rate_plan),
-        )
-        rows.append(
-            {
-                "safety_score": target,
-                "relative_risk": relative,
-                "annual_premium": priced["annual_premium"],
-                "saving": quote.annual_premium - priced["annual_premium"],
-            }
-        )
-    return rows, "" if rows else "Your score is already at the top of the range we price."
-
-
-def driver_premium(*, driver_id: int) -> PremiumView | None:
-    """The driver's active policy (the most recently bound) and the quote it is priced on now:
-    the latest requote that moved it, else the bound quote."""
-    policy = (
-        Policy.objects.filter(driver_id=driver_id, status=Policy.Status.ACTIVE)
-        .select_related("partner", "quote__rate_plan")
-        .order_by("-bound_at", "-id")
-        .first()
-    )
-    if policy is None:
+def score_trend_chart(scores: list[RiskScore]) -> dict[str, Any] | None:
+    """The safety score over time (oldest first) as a chart spec for fleetops.js, with the bands
+    shaded behind it where the scoring puts them; None with fewer than two scores (no trend)."""
+    if len(scores) < 2:
         return None
-    change = (
-        PremiumChange.objects.filter(policy_id=policy.pk)
-        .select_related("quote__rate_plan")
-        .order_by("-created_at", "-id")
-        .first()
-    )
-    quote = change.quote if change is not None else policy.quote
-    what_if, note = premium_what_if(quote=quote)
-    breakdown = [
-        {**step, "amount": Decimal(step["amount"]) if "amount" in step else None} for step in quote.breakdown or []
-    ]
-    return PremiumView(policy=policy, quote=quote, breakdown=breakdown, what_if=what_if, what_if_note=note)
+    ordered = list(reversed(scores))
+    labels = dict(RiskScore.Band.choices)
+    return {
+        "type": "line",
+        "labels": [s.as_of.strftime("%d %b") for s in ordered],
+        "datasets": [{"label": "Safety score", "data": [s.safety_score for s in ordered], "colour": "#1e88e5"}],
+        "y_min": 0,
+        "y_max": 100,
+        "bands": [
+            {"from": round(lo, 1), "to": round(hi, 1), "colour": BAND_SHADES[name], "label": f"{labels[name]} risk"}
+            for name, lo, hi in band_safety_ranges()
+        ],
+    }
 
 
 # --- the dashboard --------------------------------------------------------------------------------
+
+
+def claims_one_in(expected_per_year: float | None) -> int | None:
+    """Expected claims a year as "1 in N" drivers with at least one claim in a year (Poisson:
+    chance 1 - exp(-expected)); 1 means most such drivers have one; None without a figure."""
+    if expected_per_year is None or float(expected_per_year) <= 0:
+        return None
+    return max(round(1 / -math.expm1(-float(expected_per_year))), 1)
+
+
+# A reason's closing effect ("…: +22% expected claims"): the dashboard says it in words instead.
+REASON_EFFECT = re.compile(r"\s*[:,]\s*[+\u2212-]?\d+% expected claims\s*$")
+
+
+def _reason_words(reason: Any) -> dict[str, Any]:
+    """A score's reason ({"feature", "effect", "text"}: "harsh braking 4.2 per 100 km, more than
+    90% of drivers: +22% expected claims") as what it is and what it does."""
+    text = str(reason.get("text", "")) if isinstance(reason, dict) else str(reason)
+    effect = reason.get("effect") if isinstance(reason, dict) else None
+    what = REASON_EFFECT.sub("", text) if effect is not None else text
+    what = what[:1].upper() + what[1:]
+    if effect is None:
+        return {"what": what, "does": "", "raises": None}
+    verb = "raises" if effect > 0 else "lowers"
+    return {
+        "what": what,
+        "does": f"{verb} your risk of a claim by {round(abs(float(effect)) * 100)}%",
+        "raises": effect > 0,
+    }
+
+
+def no_score_reason(*, trip_count: int) -> str:
+    """Why the driver has no current score, as the code the dashboard words (one query at most)."""
+    if not trip_count:
+        return "no_trips"
+    if not RiskModel.objects.filter(is_active=True).exists():
+        return "no_model"
+    return "not_scored_yet"
 
 
 def driver_dashboard(*, driver_id: int) -> dict[str, Any]:
     """Everything the dashboard shows, in a fixed number of queries."""
     score = driver_latest_score(driver_id=driver_id)
     history = list(driver_score_history(driver_id=driver_id)[:HISTORY_POINTS])
+    advice = score_advice(score=score) if score is not None else []
+    trip_count = Trip.objects.filter(driver_id=driver_id).count()
     context: dict[str, Any] = {
         "score": score,
-        "history": _history_points(history),
-        "premium": driver_premium(driver_id=driver_id),
-        "trip_count": Trip.objects.filter(driver_id=driver_id).count(),
+        "history": history,
+        "trend_chart": score_trend_chart(history),
+        "advice": advice,
+        "premium": driver_premium(driver_id=driver_id, score=score, advice=advice),
+        "trip_count": trip_count,
     }
-    if score is not None:
-        mean = (score.model.model_card or {}).get("portfolio_mean_frequency")
-        context.update(
-            {
-                # Reasons are {"feature", "effect", "text"} documents; older rows may hold plain strings.
-                "reasons": [r.get("text", "") if isinstance(r, dict) else str(r) for r in score.reasons or []],
-                "advice": score_advice(score=score),
-                "portfolio_mean": float(mean) if mean is not None else None,
-                "relative_percent": round((score.relative_risk - 1.0) * 100),
-                "relative_percent_abs": abs(round((score.relative_risk - 1.0) * 100)),
-            }
-        )
+    if score is None:
+        context["no_score"] = no_score_reason(trip_count=trip_count)
+        return context
+    mean = (score.model.model_card or {}).get("portfolio_mean_frequency")
+    relative_percent = round((score.relative_risk - 1.0) * 100)
+    context.update(
+        {
+            # Reasons are {"feature", "effect", "text"} documents; older rows may hold plain strings.
+            "reasons": [_reason_words(r) for r in score.reasons or []],
+            "claims_one_in": claims_one_in(score.expected_claims_per_year),
+            "average_one_in": claims_one_in(mean),
+            "relative_percent": relative_percent,
+            "relative_percent_abs": abs(relative_percent),
+            "band_ranges": {name: (round(lo), round(hi)) for name, lo, hi in band_safety_ranges()},
+        }
+    )
     return context
 
 
@@ -300,7 +286,3 @@ def trip_detail(*, trip: Trip) -> dict[str, Any]:
 
 def driver_notifications(*, driver_id: int) -> QuerySet[Notification]:
     return Notification.objects.filter(customer_id=driver_id).order_by("-created_at", "-id")
-
-
-def driver_unread_count(*, driver_id: int) -> int:
-    return Notification.objects.filter(customer_id=driver_id, read_at__isnull=True).count()

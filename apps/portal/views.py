@@ -51,19 +51,28 @@ class PortalLogoutView(auth_views.LogoutView):
     next_page = reverse_lazy("portal:login")
 
 
+class SignedInDriverMixin:
+    """For Django's own views: the layout shows the signed-in driver's menu (`request.driver`)
+    without refusing a login that has no customer record."""
+
+    def dispatch(self, request, *args, **kwargs):
+        request.driver = selectors.portal_driver(user=request.user)
+        return super().dispatch(request, *args, **kwargs)
+
+
 # Password change and reset: Django's own views, in the portal's templates and URLs. The reset
 # e-mail's link starts with PORTAL_BASE_URL, so it is right behind a proxy too.
-class PortalPasswordChangeView(auth_views.PasswordChangeView):
+class PortalPasswordChangeView(SignedInDriverMixin, auth_views.PasswordChangeView):
     template_name = "portal/password_change.html"
     success_url = reverse_lazy("portal:password-change-done")
 
 
-class PortalPasswordChangeDoneView(auth_views.PasswordChangeDoneView):
+class PortalPasswordChangeDoneView(SignedInDriverMixin, auth_views.PasswordChangeDoneView):
     template_name = "portal/password_message.html"
     extra_context = {"heading": "Password changed", "text": "Your new password is in use from now on."}
 
 
-class PortalPasswordResetView(auth_views.PasswordResetView):
+class PortalPasswordResetView(SignedInDriverMixin, auth_views.PasswordResetView):
     template_name = "portal/password_reset.html"
     email_template_name = "portal/email/password_reset.txt"
     subject_template_name = "portal/email/password_reset_subject.txt"
@@ -74,7 +83,7 @@ class PortalPasswordResetView(auth_views.PasswordResetView):
         return {"base_url": settings.PORTAL_BASE_URL.rstrip("/")}
 
 
-class PortalPasswordResetDoneView(auth_views.PasswordResetDoneView):
+class PortalPasswordResetDoneView(SignedInDriverMixin, auth_views.PasswordResetDoneView):
     template_name = "portal/password_message.html"
     extra_context = {
         "heading": "Check your e-mail",
@@ -83,12 +92,12 @@ class PortalPasswordResetDoneView(auth_views.PasswordResetDoneView):
     }
 
 
-class PortalPasswordResetConfirmView(auth_views.PasswordResetConfirmView):
+class PortalPasswordResetConfirmView(SignedInDriverMixin, auth_views.PasswordResetConfirmView):
     template_name = "portal/password_reset_confirm.html"
     success_url = reverse_lazy("portal:password-reset-complete")
 
 
-class PortalPasswordResetCompleteView(auth_views.PasswordResetCompleteView):
+class PortalPasswordResetCompleteView(SignedInDriverMixin, auth_views.PasswordResetCompleteView):
     template_name = "portal/password_message.html"
     extra_context = {"heading": "Password set", "text": "You can sign in with your new password now."}
 

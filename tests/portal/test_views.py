@@ -83,23 +83,34 @@ def test_the_dashboard_shows_the_real_score_reasons_and_premium(driver_client, s
     assert response.status_code == 200
     text = _text(response)
     assert "52 / 100" in text
-    assert "Medium" in text
-    assert "0.072" in text  # expected claims a year
-    assert "average driver 0.050" in text  # the model's portfolio mean
-    assert "44% above" in text
-    # the score's own reasons, in its words
-    assert "harsh braking 4.2 per 100 km, more than 90% of drivers: +22% expected claims" in text
-    assert "distance driven 3000 km in the window" in text
+    assert "Medium risk" in text
+    # expected claims 0.072 a year: 1 - exp(-0.072) = 6.9%, about 1 in 14; the average 0.05: 1 in 21
+    assert "About 1 in 14 drivers like you has a claim in a year (about 1 in 21 across all our drivers)." in text
+    assert "0.072" not in text and "0.050" not in text
+    assert "Your risk of a claim is 44% above the average driver's." in text
+    # the score's own reasons, in its words, with the effect said in a sentence
+    assert "Harsh braking 4.2 per 100 km, more than 90% of drivers : this raises your risk of a claim by 22%." in text
+    assert "Distance driven 3000 km in the window : this lowers your risk of a claim by 10%." in text
+    assert "expected claims" not in text
     # premium: base 900, licence 16 years -> 1.00, factor 1.44 ** 0.5 = 1.2
     policy = scored_driver["policy"]
     assert policy.annual_premium == Decimal("1080.00")
-    assert "1080.00 EUR" in text
-    assert "Acme Insurance" in text
-    assert "Relative risk 1.44 ^ 0.500 = 1.2000" in text  # the quote's breakdown
-    assert "180.00 EUR" in text  # the surcharge over the 900.00 traditional premium
-    # history: both scores, newest first in the table
-    history = response.context["history"]
-    assert [p["safety_score"] for p in history] == [69, 52]
+    assert "€1,080.00" in text
+    assert "Pay how you drive policy with Acme Insurance" in text
+    # the quote's breakdown, step by step in words
+    assert "Your driving: a risk 1.44 times the average \u00d7 1.20" in text
+    assert "Base premium for the vehicle class and region €900.00" in text
+    assert "Your surcharge €180.00" in text  # over the 900.00 traditional premium
+    # history: both scores, newest first; the chart oldest first
+    assert [s.safety_score for s in response.context["history"]] == [52, 69]
+    assert response.context["trend_chart"]["datasets"][0]["data"] == [69, 52]
+    _page_is_clean(text)
+
+
+def _page_is_clean(text: str) -> None:
+    """No Python leftovers a driver should never read."""
+    assert "None" not in text
+    assert not re.search(r"\b\d+\.\d{3,}\b", text.split("{", 1)[0] + text.rsplit("}", 1)[-1]), "a raw float"
 
 
 def test_the_advice_covers_only_what_raises_expected_claims(driver_client, scored_driver):
@@ -115,6 +126,22 @@ def test_the_advice_covers_only_what_raises_expected_claims(driver_client, score
     assert "Fewer kilometres" not in text  # km lowers this driver's risk: no advice on it
 
 
+def test_each_costly_habit_is_priced_by_the_pricing_code(driver_client, scored_driver):
+    """PHYD: what a habit adds is the premium at the score's relative risk against the premium
+    with that habit's SHAP contribution taken out, both from quote_compute."""
+    response = driver_client.get("/portal/")
+    costs = response.context["premium"].habit_costs
+    # 1.44 / exp(0.2) = 1.178985 -> factor round(sqrt, 4) = 1.0858 -> 977.22: 1080.00 - 977.22 = 102.78
+    # 1.44 / exp(0.05) = 1.369770 -> 1.1704 -> 1053.36: 26.64
+    assert [(c["feature"], c["cost"], c["premium_without"]) for c in costs] == [
+        ("harsh_brake_per_100km", Decimal("102.78"), Decimal("977.22")),
+        ("night_share", Decimal("26.64"), Decimal("1053.36")),
+    ]
+    text = _text(response)
+    assert "Harsh braking (4.2 per 100 km) adds about €103 a year to your premium." in text
+    assert "Night driving (31% of driving time) adds about €27 a year to your premium." in text
+
+
 def test_the_what_if_premiums_come_from_the_pricing_curve(driver_client, scored_driver):
     response = driver_client.get("/portal/")
     rows = response.context["premium"].what_if
@@ -126,7 +153,7 @@ def test_the_what_if_premiums_come_from_the_pricing_curve(driver_client, scored_
         (90, Decimal("636.39"), Decimal("443.61")),
     ]
     text = _text(response)
-    assert "636.39 EUR" in text
+    assert "At a safety score of 90 €636.39 a year, €443.61 less" in text
 
 
 def test_no_what_if_figure_for_a_policy_not_priced_on_driving(driver_client, scored_driver):
@@ -146,7 +173,50 @@ def test_no_what_if_figure_for_a_policy_not_priced_on_driving(driver_client, sco
     premium = response.context["premium"]
     assert premium.policy.kind == "traditional"
     assert premium.what_if == []
-    assert "not priced on how you drive" in _text(response)
+    text = _text(response)
+    assert "Your policy has a fixed premium: neither your score nor your distance changes it." in text
+    # the quote comparison, priced on the same inputs and plan: PHYD at the score's 1.44 -> x1.2;
+    # PAYD 3000 km in 90 days = 12,167 km a year x 0.03 = 365.00 + 0.6 x 900 = 905.00
+    assert [(o["kind"], o["annual_premium"], o["saving"], o["eligible"]) for o in premium.offers] == [
+        ("phyd", Decimal("1080.00"), Decimal("-180.00"), True),
+        ("payd", Decimal("905.00"), Decimal("-5.00"), True),
+    ]
+    assert "Pay how you drive €1,080.00 a year, €180.00 more" in text
+    assert "Pay as you drive €905.00 a year, €5.00 more" in text
+    assert "raises your premium" not in text and "cost you" not in text
+    _page_is_clean(text)
+
+
+def _rebind(scored_driver, kind):
+    from apps.pricing import services as pricing
+
+    driver, old = scored_driver["driver"], scored_driver["policy"]
+    pricing.policy_cancel(policy=old, reason=f"switch to {kind}")
+    quote = pricing.quote_create(
+        driver=driver, vehicle_category=old.quote.vehicle_category, region=old.quote.region, partner=old.partner,
+        kind=kind,
+    )  # fmt: skip
+    return pricing.policy_bind(quote=quote, partner=old.partner)
+
+
+def test_payd_advice_is_about_mileage_and_never_says_driving_habits_move_the_premium(driver_client, scored_driver):
+    policy = _rebind(scored_driver, "payd")
+    assert policy.annual_premium == Decimal("905.00")
+    response = driver_client.get("/portal/")
+    mileage = response.context["premium"].mileage
+    # 1,000 km less: 11,167 km a year x 0.03 = 335.00 + 540.00 = 875.00, 30.00 less than 905.00
+    assert (mileage["annual_km"], mileage["fewer_km"], mileage["annual_premium"], mileage["saving"]) == (
+        12167, 11167, Decimal("875.00"), Decimal("30.00"),
+    )  # fmt: skip
+    text = _text(response)
+    assert "Pay as you drive policy" in text
+    assert "Driving 1,000 km less a year would save you about €30 : your premium would be €875.00." in text
+    assert "How you drive does not change it." in text
+    # the habits are still advice on safety, but never said to move this premium
+    assert "(your premium does not depend on them, but your safety does)" in text
+    assert "to your premium" not in text and "not priced on how you drive" not in text
+    assert response.context["premium"].habit_costs == []
+    _page_is_clean(text)
 
 
 def test_the_premium_shown_follows_a_requote(driver_client, scored_driver):
@@ -164,7 +234,7 @@ def test_the_premium_shown_follows_a_requote(driver_client, scored_driver):
     assert pricing.policies_requote(driver_ids=[driver.pk]) == {"policies": 1, "changed": 1}
     response = driver_client.get("/portal/")
     assert Policy.objects.get(pk=scored_driver["policy"].pk).annual_premium == Decimal("720.00")
-    assert "720.00 EUR" in _text(response)
+    assert "€720.00" in _text(response)
     assert "82 / 100" in _text(response)
     # better than 70 and 80 already: only the 90 row is left
     assert [r["safety_score"] for r in response.context["premium"].what_if] == [90]
@@ -180,6 +250,29 @@ def test_a_driver_without_a_score_is_told_so(driver_client, driver_user):
     assert "You have no active insurance policy" in text
     assert response.context["score"] is None
     assert response.context["premium"] is None
+    # no active risk model at all (the demo before a model passes its gate): said plainly
+    assert "scoring is paused while our risk model is being renewed" in text
+    _page_is_clean(text)
+
+
+def test_a_driver_with_trips_but_no_score_of_the_active_model_is_told_it_comes_nightly(driver_client, scored_driver):
+    from apps.risk.models import RiskModel
+
+    RiskModel.objects.filter(pk=scored_driver["model"].pk).update(is_active=False)
+    RiskModelFactory(is_active=True)
+    TripFactory(driver=scored_driver["driver"])
+    response = driver_client.get("/portal/")
+    text = _text(response)
+    assert "You have no safety score yet." in text
+    assert "no score from the current risk model yet: scores are computed nightly" in text
+    # the PHYD policy still shows, and its advice does not pretend there is a score
+    assert "€1,080.00" in text
+    _page_is_clean(text)
+
+
+def test_a_driver_with_no_trips_is_told_what_a_score_needs(driver_client, driver_user):
+    text = _text(driver_client.get("/portal/"))
+    assert "We have no trips from you yet: a score needs telematics trips (with your consent)" in text
 
 
 def test_a_score_of_an_inactive_model_is_not_shown_as_current(driver_client, driver_user):
