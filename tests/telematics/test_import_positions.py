@@ -6,6 +6,8 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from apps.telematics.models import Position, Trip
+from apps.telematics.partitions import partitions_list
+from apps.telematics.positions.services import POSITIONS_TABLE
 from tests.customers.factories import TelematicsConsentFactory
 from tests.telematics.factories import DeviceFactory
 from tests.telematics.streams import legs
@@ -45,6 +47,23 @@ def test_last_years_positions_import_into_trips(tmp_path, device, capsys):
     call_command("import_positions", str(csv), "--device-map", "1234=PHONE-1", "--speed-unit", "knots")
     assert "0 stored" in capsys.readouterr().out.splitlines()[-2]
     assert [x.pk for x in Trip.objects.filter(device=device).order_by("started_at")] == [x.pk for x in trips]
+
+
+def test_positions_of_any_age_import_and_their_months_get_partitions(tmp_path, device):
+    """Far beyond the live endpoints' window (and the trip uploads' 400 days): the import takes
+    any age and creates the partitions of months that have none."""
+    start = dt.datetime(2019, 2, 28, 23, 50, tzinfo=dt.UTC)  # across a month end, years ago
+    t, lat, lon, v = legs(start, [(60, 0), (900, 12), (600, 0)], every=30)
+    csv = tmp_path / "old.csv"
+    write_csv(csv, t, lat, lon, v, device_id="PHONE-1")
+    months = {p.start for p in partitions_list(table=POSITIONS_TABLE)}
+    assert dt.date(2019, 2, 1) not in months and dt.date(2019, 3, 1) not in months
+    call_command("import_positions", str(csv), "--speed-unit", "knots")
+    months = {p.start for p in partitions_list(table=POSITIONS_TABLE)}
+    assert {dt.date(2019, 2, 1), dt.date(2019, 3, 1)} <= months
+    assert Position.objects.filter(device=device).count() == len(t)
+    (trip,) = Trip.objects.filter(device=device)
+    assert trip.started_at.month == 2 and trip.ended_at.month == 3
 
 
 def test_naive_times_are_read_in_the_given_zone(tmp_path, device):

@@ -182,6 +182,37 @@ def test_late_positions_within_the_window_are_accepted(client, device):
     assert Position.objects.count() == 3
 
 
+def _days_ago(days: float) -> int:
+    return int((timezone.now() - dt.timedelta(days=days)).timestamp())
+
+
+def test_the_live_window_is_position_max_age_days_on_both_endpoints(client, device, settings):
+    """Late positions inside POSITION_MAX_AGE_DAYS are stored, older ones are a 400 naming the
+    time (historical data goes through manage.py import_positions), on the OsmAnd endpoint and
+    on the gateway batch alike; the window is the setting's."""
+    settings.TELEMATICS = {**settings.TELEMATICS, "POSITION_MAX_AGE_DAYS": 7}
+    inside, outside = _days_ago(6.9), _days_ago(7.1)
+    assert client.get(OSMAND, traccar_get(device, timestamp=str(inside))).status_code == 200
+    response = client.get(OSMAND, traccar_get(device, timestamp=str(outside)))
+    assert response.status_code == 400
+    assert response.json()["errors"] == {
+        "detail": "timestamp is outside the accepted time range (the last 7 days)",
+        "field": "timestamp",
+        "index": 0,
+    }
+    body = {
+        "keys": {device.serial: device.raw_token},
+        "positions": [{"id": device.serial, "t": t, "lat": 52.5, "lon": 13.4} for t in (inside + 10, outside)],
+    }
+    response = client.post(BATCH, orjson.dumps(body), content_type="application/json")
+    assert response.status_code == 400
+    assert response.json()["errors"]["field"] == "positions[1].t"
+    assert Position.objects.count() == 1
+    settings.TELEMATICS = {**settings.TELEMATICS, "POSITION_MAX_AGE_DAYS": 8}
+    assert client.get(OSMAND, traccar_get(device, timestamp=str(outside))).status_code == 200
+    assert Position.objects.count() == 2
+
+
 # --- the gateway batch -------------------------------------------------------------------
 
 
