@@ -102,24 +102,42 @@ def _to_dt(t_us: int) -> dt.datetime:
     return dt.datetime.fromtimestamp(t_us / US, tz=dt.UTC)
 
 
-def _track(device_id: int, since: dt.datetime) -> Track:
-    """The device's positions from `since` on, the implausible jumps between requests removed
-    by the uploads' own jump filter."""
+def _track(device_id: int, since: dt.datetime, *, limit: int) -> tuple[Track, bool]:
+    """At most `limit` of the device's positions from `since` on, the implausible jumps between
+    requests removed by the uploads' own jump filter, and whether they reach the stream's end."""
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT (extract(epoch FROM recorded_at) * 1000000)::bigint, latitude, longitude, "
             "COALESCE(speed_mps, 'NaN'), COALESCE(accuracy_m, 'NaN') FROM telematics_position "
-            "WHERE device_id = %s AND recorded_at >= %s ORDER BY recorded_at",
-            [device_id, since],
+            "WHERE device_id = %s AND recorded_at >= %s ORDER BY recorded_at LIMIT %s",
+            [device_id, since, limit],
         )
         rows = cursor.fetchall()
     if not rows:
         empty = np.zeros(0)
-        return Track(np.zeros(0, dtype=np.int64), empty, empty, empty, empty)
+        return Track(np.zeros(0, dtype=np.int64), empty, empty, empty, empty), True
     t, lat, lon, speed, acc = (np.array(c) for c in zip(*rows, strict=True))
     track = Track(t.astype(np.int64), lat.astype(float), lon.astype(float), speed.astype(float), acc.astype(float))
     keep = _jump_filter(track.t, track.lat, track.lon, _cfg("MAX_JUMP_SPEED_MPS"))
-    return Track(*(getattr(track, f)[keep] for f in ("t", "lat", "lon", "speed", "accuracy")))
+    return Track(*(getattr(track, f)[keep] for f in ("t", "lat", "lon", "speed", "accuracy"))), len(rows) < limit
+
+
+def _last_stop(track: Track) -> tuple[int, int] | None:
+    """(a, b): the positions around the last stretch of the track without movement lasting a full
+    stop time, or None. Segments end before position a and start after position b whatever
+    positions come after the track, so the stream can be cut anywhere in between."""
+    moving = moving_intervals(track)
+    if not len(moving):
+        return None
+    stop_us = _cfg("TRIP_STOP_MINUTES") * 60 * US
+    # Positions where a still run starts (after a move, or at the first) and ends (before a move, or the last).
+    still = ~moving
+    starts = np.flatnonzero(still & np.concatenate([[True], moving[:-1]]))
+    ends = np.flatnonzero(still & np.concatenate([moving[1:], [True]])) + 1
+    long = np.flatnonzero(track.t[ends] - track.t[starts] >= stop_us)
+    if not len(long):
+        return None
+    return int(starts[long[-1]]), int(ends[long[-1]])
 
 
 def _window_start(device_id: int, dirty_from: dt.datetime) -> tuple[dt.datetime, dt.datetime]:
@@ -143,19 +161,63 @@ def _window_start(device_id: int, dirty_from: dt.datetime) -> tuple[dt.datetime,
     return min(touch_from, first_trip or touch_from) - stop, touch_from
 
 
+def _chunks(device_id: int, read_from: dt.datetime, *, limit: int):
+    """Yields (track, cut_us): the device's stream from `read_from` in pieces of at most `limit`
+    positions (more only while one movement outlasts them), each cut inside a stop; the segments
+    of a piece that end by cut_us are the whole stream's (None: the piece reaches the end)."""
+    since = read_from
+    while True:
+        track, complete = _track(device_id, since, limit=limit)
+        if complete:
+            yield track, None
+            return
+        stop = _last_stop(track)
+        if stop is None:  # one movement longer than the piece: read more of it at once
+            limit *= 2
+            continue
+        a, b = stop
+        yield track, int(track.t[a])
+        since = _to_dt(int(track.t[b]))
+
+
 @transaction.atomic
-def device_trips_detect(*, device: Device, dirty_from: dt.datetime, now: dt.datetime | None = None) -> dict:
-    """Detects the trips of one device touched by positions from `dirty_from` on; returns counts."""
+def device_trips_detect(
+    *, device: Device, dirty_from: dt.datetime, now: dt.datetime | None = None, chunk: int | None = None
+) -> dict:
+    """Detects the trips of one device touched by positions from `dirty_from` on; returns counts.
+
+    The stream is read in pieces of DETECT_CHUNK_POSITIONS (`chunk`) positions cut inside stops,
+    so a device with months of new positions is detected in bounded memory with the same trips
+    as one read of the whole range would give."""
     now = now or timezone.now()
+    now_us = int(now.timestamp() * US)
     read_from, touch_from = _window_start(device.pk, dirty_from)
-    track = _track(device.pk, read_from)
-    found = [s for s in segments(track, now_us=int(now.timestamp() * US)) if s.end_us >= touch_from.timestamp() * US]
-    stored = list(
-        Trip.objects.select_for_update()
-        .filter(device_id=device.pk, source=Trip.Source.POSITIONS, ended_at__gte=touch_from)
-        .order_by("started_at", "pk")
-    )
+    touch_us = touch_from.timestamp() * US
     counts = {"created": 0, "updated": 0, "unchanged": 0, "removed": 0}
+    decided = touch_from  # stored trips ending before this were matched by an earlier piece
+    for track, cut_us in _chunks(device.pk, read_from, limit=chunk or _cfg("DETECT_CHUNK_POSITIONS")):
+        found = [
+            s
+            for s in segments(track, now_us=now_us)
+            if s.end_us >= touch_us and (cut_us is None or s.end_us <= cut_us)
+        ]
+        stored = Trip.objects.select_for_update().filter(
+            device_id=device.pk, source=Trip.Source.POSITIONS, ended_at__gte=touch_from
+        )
+        if decided > touch_from:
+            stored = stored.filter(ended_at__gt=decided)
+        if cut_us is not None:
+            stored = stored.filter(started_at__lte=_to_dt(cut_us))
+        _match(device, found, list(stored.order_by("started_at", "pk")), dirty_from, cut_us, counts)
+        if cut_us is not None:
+            decided = _to_dt(cut_us)
+    if counts["created"] or counts["updated"]:
+        transaction.on_commit(trip_features_request, robust=True)
+    return counts
+
+
+def _match(device: Device, found: list[Segment], stored: list[Trip], dirty_from, cut_us, counts: dict) -> None:
+    """Matches a piece's segments to the stored trips by overlap: updates, creates and removes."""
     claimed: set[int] = set()
     for segment in found:
         start, end = _to_dt(segment.start_us), _to_dt(segment.end_us)
@@ -196,13 +258,11 @@ def device_trips_detect(*, device: Device, dirty_from: dt.datetime, now: dt.date
             counts["updated"] += 1
         _samples_copy(trip)
     for trip in stored:
-        if trip.pk is not None and trip.pk not in claimed:
-            # No movement left where it was (positions re-read after cleaning changed it).
+        # No movement left where it was (positions re-read after cleaning changed it); a trip
+        # reaching past the piece's cut may still match a segment of the next piece.
+        if trip.pk is not None and trip.pk not in claimed and (cut_us is None or trip.ended_at <= _to_dt(cut_us)):
             _trip_remove(trip)
             counts["removed"] += 1
-    if counts["created"] or counts["updated"]:
-        transaction.on_commit(trip_features_request, robust=True)
-    return counts
 
 
 def _trip_create(*, device: Device, segment: Segment) -> Trip:

@@ -361,6 +361,7 @@ _TELEMATICS_DEFAULTS = {
     "TRIP_STOP_MINUTES": 5.0,  # a trip ends after this long without movement
     "TRIP_MIN_DISTANCE_M": 200.0,  # shorter movements are not kept as trips
     "TRIP_MIN_DURATION_S": 60.0,
+    "DETECT_CHUNK_POSITIONS": 50_000,  # detection reads a device's stream in pieces of this many
 }
 TELEMATICS = {
     key: (

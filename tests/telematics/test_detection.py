@@ -128,3 +128,69 @@ def test_a_trip_across_midnight_and_the_month_end(device):
     assert TelematicsSample.objects.filter(trip=trip).count() == 122
     trip.refresh_from_db()
     assert trip.distance_km == pytest.approx(14.4, rel=0.02)
+
+
+def _days_of_driving(start: dt.datetime, days: int):
+    """`days` of a commuter's tracker reporting every 60 s: parked, three drives a day."""
+    day = [(7 * 3600, 0), (1500, 13), (4 * 3600, 0), (600, 9), (3600, 0), (1800, 14), (10 * 3600 + 3300, 0)]
+    assert sum(s for s, _ in day) == 86400
+    return legs(start, day * days, every=60)
+
+
+def _trip_rows(device):
+    return [(x.started_at, x.ended_at, x.in_progress, x.samples_stored) for x in trips(device)]
+
+
+def test_a_long_stream_is_read_in_bounded_pieces_with_the_same_trips(device, monkeypatch):
+    """Months of positions are not read at once: no read is larger than the piece (doubled only
+    while a single drive outlasts it), and the trips are those of one whole read, re-runs and
+    late positions included."""
+    from apps.telematics import detection
+
+    start = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+    t, lat, lon, v = _days_of_driving(start, 40)  # 57,601 positions, 120 drives
+    whole = DeviceFactory(customer=TelematicsConsentFactory().customer)
+    late = (t > (start + dt.timedelta(days=20, hours=7, minutes=5)).timestamp() * 1e6) & (
+        t < (start + dt.timedelta(days=20, hours=7, minutes=20)).timestamp() * 1e6
+    )  # the middle of the first drive of day 20 arrives late
+    store(whole, t, lat, lon, v)
+    store(device, t[~late], lat[~late], lon[~late], v[~late])
+    later = start + dt.timedelta(days=60)
+    reads = []
+    real_track = detection._track
+
+    def track(device_id, since, *, limit):
+        result = real_track(device_id, since, limit=limit)
+        if device_id == device.pk:
+            reads.append(len(result[0].t))
+        return result
+
+    monkeypatch.setattr(detection, "_track", track)
+    whole_cursor = PositionCursor.objects.get(device=whole)
+    detection.device_trips_detect(device=whole, dirty_from=whole_cursor.dirty_from, now=later, chunk=10**6)
+    expected = _trip_rows(whole)
+    assert len(expected) == 120
+
+    cursor = PositionCursor.objects.get(device=device)
+    counts = detection.device_trips_detect(device=device, dirty_from=cursor.dirty_from, now=later, chunk=2000)
+    assert counts["created"] == 120
+    assert len(reads) > 25 and max(reads) <= 2000
+    assert _trip_rows(device) != expected  # the drive with the hole has fewer positions for now
+    store(device, t[late], lat[late], lon[late], v[late])
+    cursor.refresh_from_db()
+    detection.device_trips_detect(device=device, dirty_from=cursor.dirty_from, now=later, chunk=2000)
+    assert _trip_rows(device) == expected
+    again = detection.device_trips_detect(device=device, dirty_from=start, now=later, chunk=1500)
+    assert again == {"created": 0, "updated": 120, "unchanged": 0, "removed": 0}  # re-copied, same trips
+    assert _trip_rows(device) == expected
+
+
+def test_a_drive_longer_than_the_piece_is_read_whole(device):
+    from apps.telematics import detection
+
+    t, lat, lon, v = legs(T0, [(600, 0), (3 * 3600, 25), (600, 0)], every=10)  # 1,201 positions moving
+    store(device, t, lat, lon, v)
+    detection.device_trips_detect(device=device, dirty_from=T0, now=LATER, chunk=100)
+    (trip,) = trips(device)
+    assert trip.started_at == T0 + dt.timedelta(seconds=590)
+    assert trip.ended_at == T0 + dt.timedelta(seconds=600 + 3 * 3600)
