@@ -21,7 +21,7 @@ from django.db import transaction
 
 logger = logging.getLogger(__name__)
 
-TOPICS = ("alerts", "jobs")
+TOPICS = ("alerts", "jobs", "positions")
 _client: redis.Redis | None = None
 
 

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from apps.ops.views import alerts, command_center, fleet, jobs, live, payments, rental_fraud, reports, risk
+from apps.ops.views import alerts, command_center, fleet, jobs, live, live_map, payments, rental_fraud, reports, risk
 
 app_name = "ops"
 urlpatterns = [
@@ -19,6 +19,8 @@ urlpatterns = [
     path("fraud/rentals/", rental_fraud.rental_fraud, name="rental-fraud"),
     path("fleet/", fleet.fleet, name="fleet"),
     path("fleet/<int:pk>/", fleet.vehicle, name="vehicle"),
+    path("map/", live_map.live_map, name="live-map"),
+    path("map/positions/", live_map.live_map_positions, name="live-map-positions"),
     path("risk/", risk.risk, name="risk"),
     path("maintenance/", reports.maintenance, name="maintenance"),
     path("revenue/", reports.revenue, name="revenue"),

@@ -197,9 +197,7 @@ def device_trips_detect(
     decided = touch_from  # stored trips ending before this were matched by an earlier piece
     for track, cut_us in _chunks(device.pk, read_from, limit=chunk or _cfg("DETECT_CHUNK_POSITIONS")):
         found = [
-            s
-            for s in segments(track, now_us=now_us)
-            if s.end_us >= touch_us and (cut_us is None or s.end_us <= cut_us)
+            s for s in segments(track, now_us=now_us) if s.end_us >= touch_us and (cut_us is None or s.end_us <= cut_us)
         ]
         stored = Trip.objects.select_for_update().filter(
             device_id=device.pk, source=Trip.Source.POSITIONS, ended_at__gte=touch_from

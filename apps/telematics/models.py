@@ -109,6 +109,8 @@ class Trip(TimeStampedModel):
             models.Index(fields=["vehicle", "started_at"], name="trip_vehicle_start_idx"),
             # The trips whose features are still to be computed (trip_features_compute_pending).
             models.Index(fields=["id"], condition=Q(feature_status="pending"), name="trip_features_pending_idx"),
+            # The trips in progress (the live map's, detection's stale check): a handful of rows.
+            models.Index(fields=["device", "started_at"], condition=Q(in_progress=True), name="trip_in_progress_idx"),
         ]
         constraints = [
             models.UniqueConstraint(

@@ -5,6 +5,7 @@ from django.shortcuts import render
 from apps.fleet.models import Vehicle
 from apps.ops.selectors import fleet as selectors
 from apps.ops.views.base import PERIODS, Column, ListPage, period_days, staff_required
+from apps.telematics.positions.selectors import positions_route
 
 COLUMNS = [
     Column("plate", "Plate", link="/ops/fleet/{pk}/", sort="plate"),
@@ -67,6 +68,8 @@ def vehicle(request, pk: int):
         raise Http404("no such vehicle")
     trips = selectors.vehicle_trips(vehicle=found)
     route = selectors.trip_route(trip=trips[0]) if trips else []
+    if trips and trips[0].in_progress:  # the route so far, up to the last position received
+        route = positions_route(device_id=trips[0].device_id, since=trips[0].started_at)
     return render(
         request,
         "ops/vehicle.html",

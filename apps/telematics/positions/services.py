@@ -11,6 +11,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.db import connection, transaction
 
+from apps.common import live
 from apps.common.partitions import add_months, month_start
 from apps.common.sql import int_array_literal, statement
 from apps.telematics import hooks
@@ -184,7 +185,44 @@ def _insert(batch: PositionBatch, rows: np.ndarray, devices: dict[int, Device]) 
         # robust: the positions are committed; a broker outage must not turn the answer into a
         # 500 (the beat schedule runs detection every minute as well).
         transaction.on_commit(trips_detect_request, robust=True)
+        latest = positions_latest_message(device_ids=id_of[b.device], batch=b)
+        if latest:
+            live.publish("positions", latest)
     return stored
+
+
+LIVE_DEVICES_MAX = 1000
+
+
+def positions_latest_message(*, device_ids: np.ndarray, batch: PositionBatch) -> dict | None:
+    """The live map's message for one store: each device's newest position of it (one message
+    per request or buffered flush, never one per position), or `reload` when too many devices
+    moved to list; None when every position is older than the live window (an import)."""
+    recent = batch.t >= (time.time() - settings.TELEMATICS["POSITION_MAX_AGE_DAYS"] * 86400) * US
+    if not recent.any():
+        return None
+    rows = np.flatnonzero(recent)
+    order = rows[np.lexsort((batch.t[rows], device_ids[rows]))]
+    last = order[np.append(device_ids[order][1:] != device_ids[order][:-1], True)]
+    if len(last) > LIVE_DEVICES_MAX:
+        return {"reload": True}
+
+    def known(value: float) -> float | None:
+        return None if np.isnan(value) else round(float(value), 2)
+
+    return {
+        "positions": [
+            {
+                "device": int(device_ids[i]),
+                "t": int(batch.t[i]) // US,
+                "lat": round(float(batch.lat[i]), 6),
+                "lon": round(float(batch.lon[i]), 6),
+                "speed": known(batch.speed[i]),
+                "heading": known(batch.heading[i]),
+            }
+            for i in last.tolist()
+        ]
+    }
 
 
 DETECT_REQUESTED_SECONDS = 30

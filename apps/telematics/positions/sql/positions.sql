@@ -58,3 +58,39 @@ FROM unnest(%(devices)s::bigint[], %(first)s::bigint[]) AS v(device_id, t)
 ON CONFLICT (device_id) DO UPDATE SET
     dirty_from = LEAST(telematics_positioncursor.dirty_from, EXCLUDED.dirty_from),
     version = telematics_positioncursor.version + 1
+
+-- @statement latest
+-- The last position of every vehicle with an active device (the newest of its devices'), and
+-- the device's trip in progress. Per device one backward probe of the (device, time) key of the
+-- month partitions, newest month first, stopping at the first hit: no scan of the positions.
+SELECT DISTINCT ON (d.vehicle_id)
+    d.vehicle_id,
+    v.plate,
+    v.make,
+    v.model,
+    d.id AS device_id,
+    p.recorded_at,
+    p.latitude,
+    p.longitude,
+    p.speed_mps,
+    p.heading_deg,
+    trip.id AS trip_id,
+    trip.started_at AS trip_started_at
+FROM telematics_device d
+JOIN fleet_vehicle v ON v.id = d.vehicle_id
+CROSS JOIN LATERAL (
+    SELECT recorded_at, latitude, longitude, speed_mps, heading_deg
+    FROM telematics_position
+    WHERE device_id = d.id
+    ORDER BY recorded_at DESC
+    LIMIT 1
+) p
+LEFT JOIN LATERAL (
+    SELECT id, started_at
+    FROM telematics_trip
+    WHERE device_id = d.id AND in_progress
+    ORDER BY started_at DESC
+    LIMIT 1
+) trip ON true
+WHERE d.is_active AND d.revoked_at IS NULL
+ORDER BY d.vehicle_id, p.recorded_at DESC
