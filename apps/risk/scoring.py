@@ -140,7 +140,7 @@ def scores_compute(*, model: RiskModel, driver_ids: np.ndarray, values: np.ndarr
 
 def _formatted(name: str, values: np.ndarray) -> list[str]:
     feature = BY_NAME[name]
-    return [f"{v:.{feature.decimals}f}" for v in (values * feature.scale).tolist()]
+    return [f"{v:,.{feature.decimals}f}" for v in (values * feature.scale).tolist()]  # 3,000 km
 
 
 def reasons_for(

@@ -67,7 +67,7 @@ def scored_driver(driver_user):
             {
                 "feature": "km",
                 "effect": -0.0952,
-                "text": "distance driven 3000 km in the window, \u221210% expected claims",
+                "text": "distance driven 3,000 km in the window, \u221210% expected claims",
             },
         ],
     )

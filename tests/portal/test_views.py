@@ -90,7 +90,7 @@ def test_the_dashboard_shows_the_real_score_reasons_and_premium(driver_client, s
     assert "Your risk of a claim is 44% above the average driver's." in text
     # the score's own reasons, in its words, with the effect said in a sentence
     assert "Harsh braking 4.2 per 100 km, more than 90% of drivers : this raises your risk of a claim by 22%." in text
-    assert "Distance driven 3000 km in the window : this lowers your risk of a claim by 10%." in text
+    assert "Distance driven 3,000 km in the window : this lowers your risk of a claim by 10%." in text
     assert "expected claims" not in text
     # premium: base 900, licence 16 years -> 1.00, factor 1.44 ** 0.5 = 1.2
     policy = scored_driver["policy"]

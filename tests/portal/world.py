@@ -26,7 +26,7 @@ HISTORY = ((7, 1.67, 45, "high"), (6, 1.58, 47, "high"), (5, 1.5, 50, "medium"),
 # The score's reasons as risk.scoring words them (feature, effect on expected claims, text).
 REASONS = (
     ("harsh_brake_per_100km", 0.1275, "harsh braking 4.2 per 100 km, more than 90% of drivers: +13% expected claims"),
-    ("km", -0.0952, "distance driven 3000 km in the window, less than 60% of drivers: \u221210% expected claims"),
+    ("km", -0.0952, "distance driven 3,000 km in the window, less than 60% of drivers: \u221210% expected claims"),
 )
 
 

@@ -42,6 +42,13 @@ def test_reasons_read_in_plain_words():
     assert reasons[1][1]["effect"] == pytest.approx(-0.2)
 
 
+def test_reasons_write_thousands_with_a_separator():
+    quantiles = {"km": np.linspace(0.0, 6000.0, 101).tolist()}
+    values, contributions = np.array([[3000.0]]), np.array([[math.log(0.9)]])
+    reasons = scoring.reasons_for(feature_names=["km"], values=values, contributions=contributions, quantiles=quantiles)
+    assert reasons[0][0]["text"].startswith("distance driven 3,000 km in the window")
+
+
 def test_batch_scores_every_driver_with_contributions_and_reasons(active_model, simulated):
     ids, _ = simulated
     result = services.drivers_score(chunk_size=250)
@@ -50,7 +57,7 @@ def test_batch_scores_every_driver_with_contributions_and_reasons(active_model, 
     assert result["chunks"] == 3
     assert RiskScore.objects.count() == len(ids)
     mean = active_model.model_card["portfolio_mean_frequency"]
-    pattern = re.compile(r"^[a-z -]+ [0-9.]+ ?.+, (more than \d+% of drivers|less than \d+% of drivers|about the same"
+    pattern = re.compile(r"^[a-z -]+ [0-9.,]+ ?.+, (more than \d+% of drivers|less than \d+% of drivers|about the same"
                          r" as most drivers): [+\u2212]\d+% expected claims$")  # fmt: skip
     features = {f.driver_id: f for f in DriverFeatures.objects.filter(as_of=AS_OF)}
     for score in RiskScore.objects.all()[:50]:
