@@ -11,23 +11,23 @@ labels, then measures on this machine, in one run:
   baseline b   a 200,000-row slice the way a typical pandas pipeline loads it: read_csv, clean
                the columns in pandas, DataFrame.to_sql through SQLAlchemy + psycopg with the
                default method and chunksize=10_000;
-  columnar     the columnar path of issue 20 (a prototype, not the run's engine yet), in a child
-               process, after the end-to-end run has loaded the references: pyarrow reads and
-               checks the transactions file, Arrow types it, customers/cards/MCCs are checked
-               against in-memory id sets, labels looked up on the batch, rows binary-COPYed into
-               fresh month tables, then the payment indexes built on them (no foreign keys: the
-               references were checked in memory; no attach and no view refresh).
+  engines      the end-to-end run is made once per engine of the transactions files
+               (PAYMENTS_INGEST_ENGINE): "columnar" (issue 20: pyarrow reads and checks the file,
+               Arrow types it, references and labels checked in memory, binary COPY into month
+               tables) and "sql" (staged as text, typed in SQL); each on the emptied database, with
+               the same guarantees. The top-level figures are the columnar engine's.
 
 Usage: python bench/ingest_payments.py [--rows 5000000] [--pandas-rows 200000] [--workdir DIR]
+                                       [--engines columnar,sql]
 Runs on its own database (fleetops_bench_payments), which it empties first.
 """
 
 import argparse
 import json
 import os
-import resource
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -195,101 +195,97 @@ def refresh_concurrently_full() -> float:
         conn.close()
 
 
-def columnar_child(delivery: Path) -> None:
-    """Runs the columnar path once (see the module docstring) and prints its figures as JSON."""
-    from psycopg import sql
-
-    from apps.transactions.ingest import columnar_copy
-    from apps.transactions.ingest.columnar_load import Labels, References
-    from apps.transactions.ingest.context import connect
+def ingest(delivery: Path, engine: str) -> dict:
+    """manage.py ingest_payments in a child process on the emptied database, with its figures."""
     from apps.transactions.models import IngestRun
 
-    run_id = IngestRun.objects.latest("id").pk
-    timings: dict[str, float] = {}
-    rejected: list = []
-    started = time.perf_counter()
-    conn = connect()
-    created: list[str] = []
-
-    def table_for(month: int) -> sql.Identifier:
-        name = f"bench_columnar_{month // 12}_{month % 12 + 1:02d}"
-        if name not in created:
-            conn.execute(
-                sql.SQL("CREATE TABLE {} (LIKE transactions_payment INCLUDING DEFAULTS)").format(sql.Identifier(name))
-            )
-            created.append(name)
-        return sql.Identifier(name)
-
-    try:
-        step = time.perf_counter()
-        refs = References.load(conn)
-        labels = Labels.read(delivery / "train_fraud_labels.json", marker="#bench", on_reject=rejected.append)
-        timings["references_and_labels"] = time.perf_counter() - step
-        with conn.transaction():
-            result = columnar_copy.load(
-                conn, delivery / "transactions_data.csv", marker="#bench", refs=refs, labels=labels, run_id=run_id,
-                on_reject=rejected.append, table_for=table_for, timings=timings,
-            )  # fmt: skip
-        step = time.perf_counter()
-        # The payment indexes, month tables split between two connections built in parallel.
-        halves = [created[0::2], created[1::2]]
-        workers = [threading.Thread(target=_build_indexes, args=(half,)) for half in halves if half]
-        for worker in workers:
-            worker.start()
-        for worker in workers:
-            worker.join()
-        timings["indexes (2 connections)"] = time.perf_counter() - step
-        load_seconds = time.perf_counter() - started
-    finally:
-        for name in created:
-            conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(sql.Identifier(name)))
-        conn.close()
-    print(
-        json.dumps(
-            {
-                "rows": result["rows"], "loaded": result["loaded"], "rejected": len(rejected),
-                "load_s": load_seconds, "timings": timings, "peak_rss_mb": peak_rss_mb(),
-            }
-        )
-    )  # fmt: skip
-
-
-def _build_indexes(names: list[str]) -> None:
-    from psycopg import sql
-
-    from apps.transactions.ingest.context import connect
-
-    conn = connect()
-    try:
-        for name in names:
-            t = sql.Identifier(name)
-            conn.execute(sql.SQL("ALTER TABLE {} ADD PRIMARY KEY (id, paid_at)").format(t))
-            for columns in ("customer_id, paid_at", "card_id, paid_at", "mcc"):
-                conn.execute(sql.SQL("CREATE INDEX ON {} ({})").format(t, sql.SQL(columns)))
-    finally:
-        conn.close()
-
-
-def columnar_run(delivery: Path) -> dict:
+    reset_database()
+    env = os.environ | {"PAYMENTS_INGEST_ENGINE": engine}
     sampler = BackendCpu()
     sampler.start()
     before = os.getloadavg()
     started = time.perf_counter()
-    child = subprocess.run(
-        [sys.executable, __file__, "--columnar-child", str(delivery)], cwd=ROOT, capture_output=True, text=True
-    )
-    wall = time.perf_counter() - started
-    sampler.stop.set()
-    sampler.join()
-    if child.returncode != 0:
-        print(child.stdout, child.stderr)
-        raise SystemExit("the columnar path failed")
-    result = json.loads(child.stdout.strip().splitlines()[-1])
-    return result | {
-        "wall_s": wall,
-        "backend_cpu_s": sampler.total(),
+    with tempfile.TemporaryFile(mode="w+") as out:
+        child = subprocess.Popen(
+            [sys.executable, str(ROOT / "manage.py"), "ingest_payments", str(delivery), "--quiet"],
+            cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, text=True,
+        )  # fmt: skip
+        _, status, usage = os.wait4(child.pid, 0)  # this child's own peak RSS and CPU
+        child.returncode = os.waitstatus_to_exitcode(status)
+        wall = time.perf_counter() - started
+        after = os.getloadavg()
+        sampler.stop.set()
+        sampler.join()
+        if child.returncode != 0:
+            out.seek(0)
+            print(out.read()[-5000:])
+            raise SystemExit(f"the ingest failed ({engine} engine)")
+    run = IngestRun.objects.latest("id")
+    t = run.timings
+    refresh = t.get("refresh_view", 0.0)
+    return {
+        "engine": engine,
+        "run": run,
+        "timings": t,
+        "total": t["total"],
+        "refresh": refresh,
+        "load": t["total"] - refresh,
+        "rows": next(s["rows_read"] for s in run.sources if s["kind"] == "transactions"),
+        "wall": wall,
+        "rss": usage.ru_maxrss / 1024,
+        "client_cpu": usage.ru_utime + usage.ru_stime,
+        "backend_cpu": sampler.total(),
         "load_before": before,
-        "load_after": os.getloadavg(),
+        "load_after": after,
+    }
+
+
+def engine_rows(r: dict, raw_rate: float, pandas_rate: float) -> list[tuple[str, str]]:
+    t = r["timings"]
+    run = r["run"]
+    rows = []
+    for key in sorted(t):
+        if key.startswith(("copy:", "transform:", "transactions:", "refresh_view")) and isinstance(t[key], float):
+            rows.append((f"  {key}", f"{t[key]:.1f} s"))
+    load_rate, e2e_rate = r["rows"] / r["load"], r["rows"] / r["total"]
+    rows += [
+        (
+            "load: files -> typed rows",
+            f"{r['load']:.1f} s = {load_rate:,.0f} rows/s = {load_rate / raw_rate:.2f}x raw COPY",
+        ),
+        (
+            "end to end (view included)",
+            f"{r['total']:.1f} s = {e2e_rate:,.0f} rows/s = {e2e_rate / pandas_rate:.1f}x pandas "
+            f"(child wall {r['wall']:.1f} s; 22 M rows in {22_000_000 / e2e_rate / 60:.1f} min)",
+        ),
+        (
+            "run counts",
+            f"read {run.rows_read:,} = loaded {run.rows_loaded:,} + rejected {run.rows_rejected:,} "
+            f"+ duplicate {run.rows_duplicate:,}",
+        ),
+        (
+            "CPU",
+            f"client {r['client_cpu']:.1f} s + PostgreSQL backends {r['backend_cpu']:.1f} s in {r['wall']:.1f} s wall",
+        ),
+        ("peak RSS", f"{r['rss']:,.0f} MB (target < 500 MB)"),
+        (
+            "machine load",
+            f"{' / '.join(f'{x:.2f}' for x in r['load_before'])} before, "
+            f"{' / '.join(f'{x:.2f}' for x in r['load_after'])} after",
+        ),
+    ]
+    return rows
+
+
+def summary_of(r: dict, raw_rate: float, pandas_rate: float) -> dict:
+    return {
+        "rows": r["rows"],
+        "load_s": round(r["load"], 2),
+        "e2e_s": round(r["total"], 2),
+        "load_ratio": round(r["rows"] / r["load"] / raw_rate, 3),
+        "e2e_rows_s": round(r["rows"] / r["total"]),
+        "e2e_pandas_ratio": round(r["rows"] / r["total"] / pandas_rate, 2),
+        "peak_rss_mb": round(r["rss"]),
     }
 
 
@@ -300,15 +296,11 @@ def main() -> None:
     parser.add_argument("--workdir", default=str(ROOT / "var" / "bench" / "payments"))
     parser.add_argument("--reuse-files", action="store_true", help="Keep an existing delivery of the same size.")
     parser.add_argument("--skip-concurrent-check", action="store_true")
-    parser.add_argument("--columnar-child", help=argparse.SUPPRESS)
+    parser.add_argument("--engines", default="columnar,sql", help="Engines to run, comma-separated, in order.")
     args = parser.parse_args()
 
-    setup_django(migrate=not args.columnar_child)
-    if args.columnar_child:
-        columnar_child(Path(args.columnar_child))
-        return
+    setup_django()
     from apps.demo.payments.generator import payment_files_generate
-    from apps.transactions.models import IngestRun
 
     workdir = Path(args.workdir)
     delivery = workdir / f"delivery_{args.rows}"
@@ -327,140 +319,47 @@ def main() -> None:
     raw_rows, raw_seconds = raw_copy(copyable)
     copyable.unlink()
 
-    reset_database()
-    env = os.environ.copy()
-    sampler = BackendCpu()
-    sampler.start()
-    load_before = os.getloadavg()
-    started = time.perf_counter()
-    child = subprocess.run(
-        [sys.executable, str(ROOT / "manage.py"), "ingest_payments", str(delivery), "--quiet"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-    )
-    wall = time.perf_counter() - started
-    load_after = os.getloadavg()
-    sampler.stop.set()
-    sampler.join()
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    loader_rss = usage.ru_maxrss / 1024
-    client_cpu = usage.ru_utime + usage.ru_stime
-    if child.returncode != 0:
-        print(child.stdout, child.stderr)
-        raise SystemExit("the ingest failed")
-    run = IngestRun.objects.latest("id")
-    t = run.timings
-    refresh_seconds = t.get("refresh_view", 0.0)
-    total = t["total"]
-    load_seconds = total - refresh_seconds
-    tx_read = next(s["rows_read"] for s in run.sources if s["kind"] == "transactions")
-
-    columnar = columnar_run(delivery)
+    results = {engine: ingest(delivery, engine) for engine in args.engines.split(",")}
+    last = list(results.values())[-1]["run"]
     concurrent = None if args.skip_concurrent_check else refresh_concurrently_full()
     pandas_rows, pandas_seconds = pandas_pipeline(tx_file, args.pandas_rows)
 
     raw_rate = raw_rows / raw_seconds
-    load_rate = tx_read / load_seconds
-    e2e_rate = tx_read / total
     pandas_rate = pandas_rows / pandas_seconds
-    phases = [
-        ("copy transactions (staging, overlapped)", t.get("copy:transactions")),
-        ("copy labels (staging, overlapped)", t.get("copy:labels")),
-        ("transform transactions (typed + partitions)", t.get("transform:transactions")),
-        ("  of which attach (index build + FK check)", t.get("transactions:attach")),
-        ("prepare + apply labels", (t.get("transform:labels") or 0) + (t.get("transform:labels_apply") or 0)),
-        ("refresh enriched_transactions", refresh_seconds),
-    ]
+    tx_read = next(iter(results.values()))["rows"]
     rows = [
         ("machine load (1/5/15 min)", " / ".join(f"{x:.2f}" for x in os.getloadavg())),
         ("transactions file", f"{tx_read:,} rows, {size_mb:,.0f} MiB, {dropped} malformed lines"),
         ("generate delivery", f"{generate_seconds:.1f} s ({args.rows / max(generate_seconds, 1e-9):,.0f} rows/s)"),
         ("(a) raw COPY, all-text UNLOGGED", f"{raw_rows:,} rows in {raw_seconds:.1f} s = {raw_rate:,.0f} rows/s"),
-    ]
-    for name, seconds in phases:
-        if seconds:
-            rows.append((name, f"{seconds:.1f} s ({tx_read / seconds:,.0f} rows/s)"))
-    rows += [
-        ("refresh mode", t.get("refresh_view_mode", "?")),
-        ("load: files -> typed rows", f"{load_seconds:.1f} s = {load_rate:,.0f} rows/s"),
-        ("end to end (view included)", f"{total:.1f} s = {e2e_rate:,.0f} rows/s (child wall {wall:.1f} s)"),
-        (
-            "run counts",
-            f"read {run.rows_read:,} = loaded {run.rows_loaded:,} + rejected {run.rows_rejected:,} "
-            f"+ duplicate {run.rows_duplicate:,}",
-        ),
         (
             "(b) pandas read_csv/clean/to_sql",
             f"{pandas_rows:,} rows in {pandas_seconds:.1f} s = {pandas_rate:,.0f} rows/s",
         ),
-        ("ratio load / raw COPY", f"{load_rate / raw_rate:.2f}x (target >= 0.35x, stretch 0.5x)"),
-        ("ratio end-to-end / raw COPY", f"{e2e_rate / raw_rate:.2f}x"),
-        ("ratio end-to-end / pandas", f"{e2e_rate / pandas_rate:.1f}x (target >= 5x)"),
-        ("end to end >= 100,000 rows/s", "yes" if e2e_rate >= 100_000 else "NO"),
-        ("22M rows at this rate", f"{22_000_000 / e2e_rate / 60:.1f} min (target < 4 min)"),
-        (
-            "CPU of the ingest",
-            f"client {client_cpu:.1f} s + PostgreSQL backends {sampler.total():.1f} s = "
-            f"{client_cpu + sampler.total():.1f} s in {wall:.1f} s wall "
-            f"({(client_cpu + sampler.total()) / wall:.2f} cores busy on average)",
-        ),
-        (
-            "machine load during the ingest",
-            f"{' / '.join(f'{x:.2f}' for x in load_before)} before, {' / '.join(f'{x:.2f}' for x in load_after)} after",
-        ),
-        ("loader peak RSS", f"{loader_rss:,.0f} MB (target < 500 MB)"),
-        ("bench process peak RSS", f"{peak_rss_mb():,.0f} MB (generator + pandas baseline)"),
+        ("targets", "load >= 0.35x raw COPY (stretch 0.5x); end to end >= 5x pandas and >= 150,000 rows/s"),
     ]
-    columnar_rate = columnar["rows"] / columnar["load_s"]
-    columnar_e2e = columnar["load_s"] + refresh_seconds
-    rows += [
-        (
-            "columnar load (child process)",
-            f"{columnar['load_s']:.1f} s = {columnar_rate:,.0f} rows/s = {columnar_rate / raw_rate:.2f}x raw COPY "
-            f"(read {columnar['rows']:,}, loaded {columnar['loaded']:,}, refused {columnar['rejected']:,})",
-        ),
-        *[(f"  columnar: {k}", f"{v:.1f} s") for k, v in sorted(columnar["timings"].items())],
-        (
-            "columnar + today's refresh (estimate)",
-            f"{columnar_e2e:.1f} s = {columnar['rows'] / columnar_e2e:,.0f} rows/s = "
-            f"{columnar['rows'] / columnar_e2e / pandas_rate:.1f}x pandas (no attach, no FK, view not refreshed)",
-        ),
-        (
-            "columnar CPU",
-            f"PostgreSQL backends {columnar['backend_cpu_s']:.1f} s; child wall {columnar['wall_s']:.1f} s; "
-            f"peak RSS {columnar['peak_rss_mb']:,.0f} MB",
-        ),
-        (
-            "machine load during columnar",
-            f"{' / '.join(f'{x:.2f}' for x in columnar['load_before'])} before, "
-            f"{' / '.join(f'{x:.2f}' for x in columnar['load_after'])} after",
-        ),
-    ]
+    for engine, r in results.items():
+        rows.append((f"-- {engine} engine", ""))
+        rows += engine_rows(r, raw_rate, pandas_rate)
+    rows.append(("bench process peak RSS", f"{peak_rss_mb():,.0f} MB (generator + pandas baseline)"))
     if concurrent is not None:
-        rows.append(("REFRESH CONCURRENTLY, full view", f"{concurrent:.1f} s over {run.rows_loaded:,} rows, no change"))
+        rows.append(
+            ("REFRESH CONCURRENTLY, full view", f"{concurrent:.1f} s over {last.rows_loaded:,} rows, no change")
+        )
     report(f"Payments ELT, {tx_read:,} transactions", rows)
-    print("\nphase timings (s):", json.dumps(t, sort_keys=True))
+    for engine, r in results.items():
+        print(f"\nphase timings, {engine} engine (s):", json.dumps(r["timings"], sort_keys=True))
+    main_engine = "columnar" if "columnar" in results else next(iter(results))
     summary = {
-        "rows": tx_read,
-        "load_s": round(load_seconds, 2),
-        "e2e_s": round(total, 2),
+        "engine": main_engine,
+        **summary_of(results[main_engine], raw_rate, pandas_rate),
         "raw_copy_rows_s": round(raw_rate),
         "pandas_rows_s": round(pandas_rate),
-        "load_ratio": round(load_rate / raw_rate, 3),
-        "e2e_pandas_ratio": round(e2e_rate / pandas_rate, 2),
-        "peak_rss_mb": round(loader_rss),
         "loadavg": [round(x, 2) for x in os.getloadavg()],
-        "columnar": {
-            "load_s": round(columnar["load_s"], 2),
-            "load_ratio": round(columnar_rate / raw_rate, 3),
-            "e2e_s_estimate": round(columnar_e2e, 2),
-            "e2e_pandas_ratio_estimate": round(columnar["rows"] / columnar_e2e / pandas_rate, 2),
-            "peak_rss_mb": round(columnar["peak_rss_mb"]),
-            "phases_s": {k: round(v, 2) for k, v in columnar["timings"].items()},
-        },
     }
+    for engine, r in results.items():
+        if engine != main_engine:
+            summary[f"{engine}_engine"] = summary_of(r, raw_rate, pandas_rate)
     print(json.dumps(summary))
 
 

@@ -91,3 +91,26 @@ def test_columnar_load_writes_what_todays_engine_writes(tmp_path):
     assert twin == loaded
     assert result["loaded"] == len(loaded) > 0
     assert sorted((r.line_number, r.reason, r.detail, r.raw) for r in found) == expected
+
+
+def test_the_in_file_duplicate_check_finds_the_first_line_across_batches():
+    """Ids in any order, repeated within and across batches: each row gets the first earlier line
+    with its id (0 when there is none), as a scan of the whole file would."""
+    import numpy as np
+
+    from apps.transactions.ingest.columnar_load import SeenIds
+
+    rng = np.random.default_rng(7)
+    ids = np.concatenate([np.arange(1000, 4000), rng.integers(0, 5000, 3000)])  # sorted, then anything
+    ids[1500:1600] = ids[1400:1500]  # a repeated stretch in the sorted part
+    lines = np.arange(2, ids.size + 2)
+    seen = SeenIds()
+    got = np.concatenate([seen.first_lines(ids[k : k + 700], lines[k : k + 700]) for k in range(0, ids.size, 700)])
+    seen.close()
+    first: dict[int, int] = {}
+    expected = []
+    for value, line in zip(ids.tolist(), lines.tolist(), strict=True):
+        expected.append(first.get(value, 0))
+        first.setdefault(value, line)
+    assert got.tolist() == expected
+    assert (got > 0).sum() > 1000

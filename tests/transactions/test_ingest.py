@@ -34,6 +34,15 @@ pytestmark = pytest.mark.django_db(transaction=True)
 ROOT = Path(__file__).resolve().parents[2]
 
 
+@pytest.fixture(autouse=True, params=["sql", "columnar"])
+def engine(request, settings, monkeypatch):
+    """Every test runs on both engines of the transactions files (the killed runs' own processes
+    read the environment)."""
+    settings.PAYMENTS_INGEST_ENGINE = request.param
+    monkeypatch.setenv("PAYMENTS_INGEST_ENGINE", request.param)
+    return request.param
+
+
 @pytest.fixture(autouse=True)
 def fresh_partitions():
     delivery.drop_payment_partitions()
@@ -469,3 +478,17 @@ def test_the_command_stopped_by_a_database_restart_prints_one_line_and_how_to_re
     assert "\n" not in message
     assert "terminating connection due to administrator command" in message
     assert "Run the same command again to resume" in message
+
+
+def test_local_times_a_dst_change_makes_ambiguous_or_skips_are_read_as_postgresql_reads_them(tmp_path):
+    # In Chicago 2010-03-14 02:30 does not exist (clocks went 02:00 -> 03:00) and 2010-11-07 01:30
+    # happened twice: both engines store what `timestamp AT TIME ZONE 'America/Chicago'` gives.
+    times = {7476100: "2010-03-14 02:30:00", 7476101: "2010-11-07 01:30:00", 7476102: "2010-07-01 12:00"}
+    lines = [f"{i},{t},825,4524,$1.00,Chip Transaction,59935,Beulah,ND,58523.0,5499," for i, t in sorted(times.items())]
+    run = ingest(write_delivery(tmp_path / "d", transactions=lines, labels=False), source_tz="America/Chicago")
+
+    assert (run.status, Payment.objects.count()) == (IngestRun.Status.SUCCEEDED, 3)
+    with connection.cursor() as cursor:
+        for payment_id, local in times.items():
+            cursor.execute("SELECT %s::timestamp AT TIME ZONE 'America/Chicago'", [local])
+            assert Payment.objects.get(id=payment_id).paid_at == cursor.fetchone()[0]

@@ -24,10 +24,8 @@ from apps.transactions.ingest.layout import TRANSACTION_COLUMNS
 from apps.transactions.ingest.masking import mask_line
 from apps.transactions.ingest.readers import BLOCK_SIZE, CsvBlockReader, Rejection
 
-_INT = r"^[0-9]{1,18}$"
 _DATE_SHAPE = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[ T][0-9]{2}:[0-9]{2}(:[0-9]{2})?$"
 _AMOUNT = r"^(\$-|-\$|\$|-)?[0-9]{1,10}(\.[0-9]{1,2})?$"
-_ZIP = r"^[0-9]*\.?[0-9]*$"
 _PAN_RUN = r"(^|[^0-9])[0-9]{13,19}([^0-9]|$)"  # a maximal run of 13-19 digits, without look-around
 _MONTH_DAYS = np.array([0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31], dtype=np.int16)
 
@@ -46,6 +44,26 @@ RULES = [
 
 def _matches(column: pa.ChunkedArray | pa.Array, pattern: str) -> np.ndarray:
     return pc.match_substring_regex(column, pattern).to_numpy(zero_copy_only=False)
+
+
+def _numpy(mask) -> np.ndarray:
+    return mask.to_numpy(zero_copy_only=False)
+
+
+def _digits_only(column, longest: int) -> np.ndarray:
+    """^[0-9]{1,longest}$ without a regular expression (ascii_is_decimal is false for '')."""
+    return _numpy(pc.and_(pc.ascii_is_decimal(column), pc.less_equal(pc.binary_length(column), longest)))
+
+
+def _pan_in(column) -> np.ndarray:
+    """Rows holding a run of 13-19 digits: the regular expression only on the rows that are long
+    enough to hold one."""
+    long_enough = _numpy(pc.greater_equal(pc.binary_length(column), 13))
+    hits = np.zeros(long_enough.size, dtype=bool)
+    if long_enough.any():
+        where = np.flatnonzero(long_enough)
+        hits[where] = _matches(pc.take(column, pa.array(where)), _PAN_RUN)
+    return hits
 
 
 def _slice_int(column, start: int, stop: int) -> np.ndarray:
@@ -82,16 +100,18 @@ def first_failing_rule(table: pa.Table) -> np.ndarray:
     """Per row, 0 when it passes the vector rules, else 1 + the index in RULES of the first rule
     it fails."""
     zip_code = table["zip"]
-    zip_length = pc.binary_length(zip_code).to_numpy(zero_copy_only=False)
+    zip_length = _numpy(pc.binary_length(zip_code))
+    # ^[0-9]*\.?[0-9]*$ with a digit: digits only once the first '.' is gone.
+    zip_digits = _numpy(pc.ascii_is_decimal(pc.replace_substring(zip_code, ".", "", max_replacements=1)))
     passes = [
-        _matches(table["id"], _INT),
+        _digits_only(table["id"], 18),
         date_ok(table["date"]),
         _matches(table["amount"], _AMOUNT),
-        _matches(table["client_id"], _INT),
-        _matches(table["card_id"], _INT),
-        _matches(table["merchant_id"], _INT),
-        (zip_length == 0) | ((zip_length <= 12) & _matches(zip_code, _ZIP) & _matches(zip_code, "[0-9]")),
-        pc.binary_length(table["errors"]).to_numpy(zero_copy_only=False) <= 40,
+        _digits_only(table["client_id"], 18),
+        _digits_only(table["card_id"], 18),
+        _digits_only(table["merchant_id"], 18),
+        (zip_length == 0) | ((zip_length <= 12) & zip_digits),
+        _numpy(pc.binary_length(table["errors"])) <= 40,
     ]
     bad = np.zeros(table.num_rows, dtype=np.int8)
     for code in range(len(passes), 0, -1):  # the last assignment wins: the first rule
@@ -113,7 +133,7 @@ def check_block(
         problems[position] = (reason, template.format(_quote(table[column][position].as_py())))
     maybe_pan = (bad == 0) & ~quoted
     for name in ("merchant_city", "merchant_state"):
-        hits = maybe_pan & _matches(table[name], _PAN_RUN)
+        hits = maybe_pan & _pan_in(table[name])
         for position in np.flatnonzero(hits).tolist():
             problems[position] = ("bad_value", f"{name} holds a card number")
         maybe_pan &= ~hits

@@ -127,23 +127,35 @@ def encode(table: pa.Table) -> bytes:
     return out.tobytes()
 
 
+def month_indexes(paid_at) -> np.ndarray:
+    """year * 12 + month - 1 of each (UTC) timestamp."""
+    micros = pc.cast(paid_at, pa.int64()).to_numpy(zero_copy_only=False)
+    return micros.astype("datetime64[us]").astype("datetime64[M]").astype(np.int64) + 1970 * 12
+
+
 def month_groups(table: pa.Table) -> list[tuple[int, pa.Table]]:
     """The table split by the UTC month of paid_at (year * 12 + month - 1), in file order."""
-    ts = table["paid_at"]
-    months = pc.year(ts).to_numpy(zero_copy_only=False) * 12 + pc.month(ts).to_numpy(zero_copy_only=False) - 1
-    if months.size == 0:
+    if table.num_rows == 0:
         return []
+    months = month_indexes(table["paid_at"])
     if (months == months[0]).all():
         return [(int(months[0]), table)]
     return [(int(m), table.filter(pa.array(months == m))) for m in np.unique(months).tolist()]
 
 
-def load(conn, path, *, marker: str, refs, labels, run_id: int, on_reject, table_for, timings=None) -> dict:
+def load(
+    conn, path, *, marker: str, refs=None, labels=None, run_id: int = 0, on_reject, table_for, timings=None,
+    typer=None, reader=None, on_batch=None, on_close=None, abort=None,
+) -> dict:  # fmt: skip
     """Reads, checks, types and binary-COPYs the transactions file at `path` into the tables
-    `table_for(month)` names (sql.Composable, called on the COPY thread), in the caller's
-    transaction. One thread COPYs batch k while this one reads and types batch k + 1 (pyarrow,
-    numpy and the socket release the GIL); the queue holds at most two batches, so memory
-    stays bounded whatever the file's size."""
+    `table_for(month)` names (sql.Composable, called on the COPY thread). One thread COPYs batch
+    k while this one reads and types batch k + 1 (pyarrow, numpy and the socket release the
+    GIL); the queue holds at most two batches, so memory stays bounded whatever the file's size.
+
+    Optional hooks: `typer` and `reader` (else built from refs, labels and run_id), `on_batch(lines,
+    strings)` sees every batch of good lines before typing, `on_close(month)` is called on the COPY
+    thread once the file has moved past a month (every later batch starts after it) and its rows
+    are all copied; `abort` (an Event) stops the load."""
     import queue
     import threading
     import time
@@ -162,25 +174,33 @@ def load(conn, path, *, marker: str, refs, labels, run_id: int, on_reject, table
             timings[key] = timings.get(key, 0.0) + now - started
         return now
 
-    reader = ColumnarReader(path, marker=marker, on_reject=on_reject)
-    typer = BatchTyper(refs, labels, run_id=run_id, on_reject=on_reject)
+    reader = reader or ColumnarReader(path, marker=marker, on_reject=on_reject)
+    typer = typer or BatchTyper(refs, labels, run_id=run_id, on_reject=on_reject)
     columns = sql.SQL(", ").join(map(sql.Identifier, PAYMENT_COLUMNS))
-    pending: queue.Queue = queue.Queue(maxsize=2)
+    pending: queue.Queue = queue.Queue(maxsize=4)
     failed: list[BaseException] = []
     loaded = 0
+    open_months: set[int] = set()
 
     def copier() -> None:
         nonlocal loaded
         while (item := pending.get()) is not None:
             if failed:
                 continue  # drain, so the producer never blocks
-            month, payload, count = item
             started = time.perf_counter()
             try:
+                if item[0] == "close":
+                    for month in sorted(m for m in open_months if m < item[1]):
+                        open_months.discard(month)
+                        if on_close is not None:
+                            on_close(month)
+                    continue
+                _, month, payload, count = item
                 statement = sql.SQL("COPY {} ({}) FROM STDIN WITH (FORMAT binary)").format(table_for(month), columns)
                 with conn.cursor().copy(statement) as copy:
                     copy.write(COPY_HEADER + payload + COPY_TRAILER)
                 loaded += count
+                open_months.add(month)
             except BaseException as exc:
                 failed.append(exc)
             tick("copy (overlapped)", started)
@@ -190,19 +210,29 @@ def load(conn, path, *, marker: str, refs, labels, run_id: int, on_reject, table
     try:
         batches = iter(reader)
         while not failed:
+            if abort is not None and abort.is_set():
+                from apps.transactions.ingest.context import IngestAborted
+
+                raise IngestAborted("run aborted")
             started = time.perf_counter()
             try:
                 lines, strings = next(batches)
             except StopIteration:
                 break
+            if on_batch is not None:
+                on_batch(lines, strings)
             started = tick("read_and_check", started)
             typed = typer.batch(lines, strings)
             started = tick("type_and_references", started)
-            for month, rows in month_groups(typed):
+            groups = month_groups(typed)
+            for month, rows in groups:
                 payload = encode(rows)
                 started = tick("encode", started)
-                pending.put((month, payload, rows.num_rows))
+                pending.put(("copy", month, payload, rows.num_rows))
                 started = tick("wait_for_copy", started)
+            if groups:
+                pending.put(("close", groups[0][0]))
+        pending.put(("close", 1 << 40))
     finally:
         pending.put(None)
         thread.join()

@@ -1,15 +1,16 @@
-"""The columnar path's second half (issue 20 prototype, not wired into the run): the rows that
-passed `columnar.ColumnarReader` are typed with Arrow compute, checked against in-memory id sets
-of customers, cards and merchant categories (the database's reasons and details, in the same
-order as the `checked` view of transactions.sql), labelled by a hash lookup on the batch, and
-encoded as PostgreSQL binary COPY rows with numpy, ready for a COPY into month tables.
-
-Not covered yet (so the run keeps today's engine): payments already loaded by an earlier run,
-a source time zone other than UTC, the staging of labels and rejects for exactly-once."""
+"""The columnar engine's second half (issue 20): the rows that passed `columnar.ColumnarReader`
+are typed with Arrow compute (the source time zone included), checked against in-memory id sets
+of customers, cards and merchant categories and against the file's earlier lines (the
+database's reasons and details, in the same order as the `checked` view of transactions.sql),
+rows already loaded by an earlier run are set aside as duplicates, and labels are looked up on
+the batch; `columnar_copy` encodes the rows as binary COPY."""
 
 from __future__ import annotations
 
+import os
 import struct
+import tempfile
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -71,12 +72,47 @@ class References:
 
 
 class Labels:
-    """The labels file as two sorted arrays (id, is_fraud): a label is a binary search on the
-    batch's ids instead of a 188 MB hash table probed per row in PostgreSQL."""
+    """The labels as one sorted array of id * 2 + is_fraud (8 bytes a label): a label is a binary
+    search on the batch's ids instead of a 188 MB hash table probed per row in PostgreSQL. The
+    first label of an id wins, as in the staged labels (later ones are in-file duplicates)."""
 
     def __init__(self, ids: np.ndarray, fraud: np.ndarray):
         order = np.argsort(ids, kind="stable")
-        self.ids, self.fraud = ids[order], fraud[order]
+        ids, fraud = ids[order], fraud[order]
+        first = np.ones(ids.size, dtype=bool)
+        first[1:] = ids[1:] != ids[:-1]
+        self.keys = ids[first] * 2 + fraud[first]
+
+    @classmethod
+    def from_staging(cls, conn, parsed) -> Labels:
+        """The valid labels of a file staged by labels.sql's `prepare` ({parsed}), streamed as
+        binary COPY (one int8 a row) into one preallocated array."""
+        from psycopg import sql
+
+        count = conn.execute(sql.SQL("SELECT count(*) FROM {} WHERE reason IS NULL").format(parsed)).fetchone()[0]
+        keys = np.empty(count, dtype=np.int64)
+        row = np.dtype([("fields", ">i2"), ("length", ">i4"), ("key", ">i8")])
+        filled, pending, header = 0, b"", 19
+        query = sql.SQL(
+            "COPY (SELECT id * 2 + is_fraud::int FROM {} WHERE reason IS NULL) TO STDOUT (FORMAT binary)"
+        ).format(parsed)
+        with conn.cursor().copy(query) as copy:
+            for chunk in copy:
+                data = pending + bytes(chunk)
+                if header:
+                    if len(data) < header:
+                        pending = data
+                        continue
+                    data, header = data[header:], 0
+                whole = min(len(data) // row.itemsize, count - filled)
+                keys[filled : filled + whole] = np.frombuffer(data, dtype=row, count=whole)["key"]
+                filled += whole
+                pending = data[whole * row.itemsize :]
+        if filled != count:
+            raise ValueError(f"read {filled} labels of {count}")
+        labels = cls.__new__(cls)
+        labels.keys = np.sort(keys)
+        return labels
 
     @classmethod
     def read(cls, path: Path, *, marker: str, on_reject: Callable[[Rejection], None]) -> Labels:
@@ -96,8 +132,11 @@ class Labels:
         return cls(np.concatenate(ids), np.concatenate(fraud))
 
     def lookup(self, ids: np.ndarray) -> pa.Array:
-        at, found = _sorted_lookup(self.ids, ids)
-        return pa.array(self.fraud[at], mask=~found)
+        if self.keys.size == 0:
+            return pa.nulls(ids.size, pa.bool_())
+        at = np.minimum(np.searchsorted(self.keys, ids * 2), self.keys.size - 1)
+        found = (self.keys[at] >> 1) == ids
+        return pa.array((self.keys[at] & 1).astype(bool), mask=~found)
 
 
 def raw_line(fields: list[str]) -> str:
@@ -107,41 +146,92 @@ def raw_line(fields: list[str]) -> str:
     return mask_text(",".join([*head, f'"{errors}"' if "," in errors else errors]))
 
 
+class SeenIds:
+    """The ids of the file's earlier lines, for the in-file duplicate check. A running maximum
+    settles every id above it (in a file sorted by id: every line but the repeats); the others
+    are looked up in the earlier batches, kept sorted on disk (16 bytes a row, read back only
+    where their id range overlaps), so memory stays flat whatever the file's size."""
+
+    def __init__(self):
+        self.max_seen = -1
+        self.spill = tempfile.TemporaryFile()  # noqa: SIM115 - closed by close()
+        self.size = 0
+        self.chunks: list[tuple[int, int, int, int]] = []  # (lowest id, highest id, offset, rows)
+
+    def close(self) -> None:
+        self.spill.close()
+
+    def first_lines(self, ids: np.ndarray, lines: np.ndarray) -> np.ndarray:
+        """Per row, the first earlier line of the file with the same id, else 0."""
+        n = ids.size
+        if n == 0:
+            return np.zeros(0, dtype=np.int64)
+        order = np.argsort(ids, kind="stable")
+        sorted_ids, sorted_lines = ids[order], lines[order]
+        new = np.ones(n, dtype=bool)
+        new[1:] = sorted_ids[1:] != sorted_ids[:-1]
+        group_start = np.maximum.accumulate(np.where(new, np.arange(n), 0))
+        first = np.zeros(n, dtype=np.int64)
+        first[order] = np.where(new, 0, sorted_lines[group_start])
+        candidates = np.flatnonzero(ids <= self.max_seen)
+        if candidates.size:
+            wanted = ids[candidates]
+            found = np.zeros(candidates.size, dtype=np.int64)
+            low, high = int(wanted.min()), int(wanted.max())
+            fd = self.spill.fileno()
+            for lo, hi, offset, rows in self.chunks:  # in file order: the first hit is the first line
+                if hi < low or lo > high:
+                    continue
+                data = np.frombuffer(os.pread(fd, rows * 16, offset), dtype=np.int64)
+                chunk_ids, chunk_lines = data[:rows], data[rows:]
+                at = np.minimum(np.searchsorted(chunk_ids, wanted), rows - 1)
+                found = np.where((found == 0) & (chunk_ids[at] == wanted), chunk_lines[at], found)
+            earlier = found > 0
+            first[candidates[earlier]] = found[earlier]
+        self.spill.seek(0, os.SEEK_END)
+        self.spill.write(sorted_ids.tobytes() + sorted_lines.tobytes())
+        self.chunks.append((int(sorted_ids[0]), int(sorted_ids[-1]), self.size, n))
+        self.size += n * 16
+        self.max_seen = max(self.max_seen, int(sorted_ids[-1]))
+        return first
+
+
 class BatchTyper:
     """Types the batches of one transactions file, in file order; `rejects` the rows the database
-    would refuse, with its reasons and details."""
+    would refuse, with its reasons and details, and sets aside (counts as `already_loaded`) the
+    good rows whose id `loaded(ids)` says an earlier run has loaded.
 
-    def __init__(self, refs: References, labels: Labels | None, *, run_id: int, on_reject: Callable[[Rejection], None]):
+    `source_tz` is the time zone of the file's local times; `resolve(local)` gives the UTC
+    microseconds PostgreSQL makes of the few local times a DST change makes ambiguous or skips."""
+
+    def __init__(
+        self,
+        refs: References,
+        labels: Labels | None,
+        *,
+        run_id: int,
+        on_reject: Callable[[Rejection], None],
+        source_tz: str = "UTC",
+        resolve: Callable[[np.ndarray], np.ndarray] | None = None,
+        loaded: Callable[[np.ndarray], np.ndarray] | None = None,
+    ):
         self.refs = refs
         self.labels = labels
         self.run_id = run_id
         self.on_reject = on_reject
-        self.max_seen = -1
-        self.seen: list[tuple[np.ndarray, np.ndarray]] = []  # per batch: its ids sorted, their lines
+        self.source_tz = source_tz
+        self.resolve = resolve
+        self.loaded = loaded
+        self.seen = SeenIds()
         self.rejected = 0
+        self.already_loaded = 0
+        self.reject_seconds = 0.0
 
-    def _first_lines(self, ids: np.ndarray, lines: np.ndarray) -> dict[int, int]:
-        """Rows whose id appeared on an earlier line of the file: position -> first line."""
-        running = np.maximum.accumulate(ids) if ids.size else ids
-        before = np.concatenate(([self.max_seen], np.maximum(running[:-1], self.max_seen))) if ids.size else ids
-        found: dict[int, int] = {}
-        for position in np.flatnonzero(ids <= before).tolist():
-            value = int(ids[position])
-            earlier = [int(lines[:position][ids[:position] == value].min())] if (ids[:position] == value).any() else []
-            for keys, key_lines in self.seen:
-                lo, hi = np.searchsorted(keys, value), np.searchsorted(keys, value, side="right")
-                if hi > lo:
-                    earlier.append(int(key_lines[lo:hi].min()))
-            if earlier:
-                found[position] = min(earlier)
-        if ids.size:
-            self.max_seen = max(self.max_seen, int(running[-1]))
-            order = np.argsort(ids, kind="stable")
-            self.seen.append((ids[order], lines[order]))
-        return found
+    def close(self) -> None:
+        self.seen.close()
 
     def batch(self, lines: np.ndarray, table: pa.Table) -> pa.Table:
-        """The typed rows of the batch (PAYMENT_COLUMNS) that pass the reference checks."""
+        """The typed rows of the batch (PAYMENT_COLUMNS) to load."""
         refs = self.refs
         ids = pc.cast(table["id"], pa.int64()).to_numpy(zero_copy_only=False)
         client = pc.cast(table["client_id"], pa.int64()).to_numpy(zero_copy_only=False)
@@ -154,8 +244,9 @@ class BatchTyper:
         known_mcc = pc.is_in(table["mcc"], value_set=refs.mcc_codes).to_numpy(zero_copy_only=False)
         method_at = pc.index_in(table["use_chip"], value_set=pa.array(list(METHODS)))
         known_method = pc.is_valid(method_at).to_numpy(zero_copy_only=False)
-        duplicates = self._first_lines(ids, lines)
+        first_lines = self.seen.first_lines(ids, lines)
         reasons = [
+            (first_lines > 0, "duplicate_in_file"),
             (~known_client, "unknown_client"),
             (known_client & ~known_card, "unknown_card"),
             (known_client & known_card & (card_owner != customer_id), "card_client_mismatch"),
@@ -163,41 +254,59 @@ class BatchTyper:
             (~known_method, "bad_value"),
         ]
         refused = np.zeros(ids.size, dtype=bool)
-        refused[list(duplicates)] = True
         for mask, _ in reasons:
             refused |= mask
         if refused.any():
-            self._reject(table, lines, refused, duplicates, reasons)
-        good = pa.array(~refused)
-        table = table.filter(good)
+            started = time.perf_counter()
+            self._reject(table, lines, refused, first_lines, reasons)
+            self.reject_seconds += time.perf_counter() - started
         keep = ~refused
-        return self._typed(table, ids[keep], customer_id[keep], card_id[keep], pc.filter(method_at, good))
+        if self.loaded is not None and keep.any():
+            already = np.zeros(ids.size, dtype=bool)
+            already[keep] = self.loaded(ids[keep])
+            self.already_loaded += int(already.sum())
+            keep &= ~already
+        if keep.all():
+            return self._typed(table, ids, customer_id, card_id, method_at)
+        good = pa.array(keep)
+        return self._typed(table.filter(good), ids[keep], customer_id[keep], card_id[keep], pc.filter(method_at, good))
 
-    def _reject(self, table, lines, refused, duplicates, reasons) -> None:
+    def _reject(self, table, lines, refused, first_lines, reasons) -> None:
         columns = table.column_names
         for position in np.flatnonzero(refused).tolist():
             row = {c: table[c][position].as_py() for c in columns}
             client, card, mcc, use_chip = row["client_id"], row["card_id"], row["mcc"], row["use_chip"]
             empty = "(empty)"
-            if position in duplicates:
-                reason = "duplicate_in_file"
-                detail = f"transaction id {row['id']} already appears on line {duplicates[position]}"
-            else:
-                reason = next(name for mask, name in reasons if mask[position])
-                detail = {
-                    "unknown_client": f"client_id {client} is not a known customer",
-                    "unknown_card": f"card_id {card} is not a known card",
-                    "card_client_mismatch": f"card_id {card} belongs to another client than {client}",
-                    "unknown_mcc": f"mcc {mcc or empty} is neither an ISO 18245 code nor in the delivery's MCC file",
-                    "bad_value": f"use_chip {use_chip or empty} is not a Swipe, Chip or Online Transaction",
-                }[reason]
+            reason = next(name for mask, name in reasons if mask[position])
+            detail = {
+                "duplicate_in_file": f"transaction id {row['id']} already appears on line {first_lines[position]}",
+                "unknown_client": f"client_id {client} is not a known customer",
+                "unknown_card": f"card_id {card} is not a known card",
+                "card_client_mismatch": f"card_id {card} belongs to another client than {client}",
+                "unknown_mcc": f"mcc {mcc or empty} is neither an ISO 18245 code nor in the delivery's MCC file",
+                "bad_value": f"use_chip {use_chip or empty} is not a Swipe, Chip or Online Transaction",
+            }[reason]
             self.rejected += 1
             self.on_reject(Rejection(int(lines[position]), reason, mask_text(detail), raw_line(list(row.values()))))
 
-    def _typed(self, table: pa.Table, ids, customer_id, card_id, method_at) -> pa.Table:
-        date = pc.replace_substring(table["date"], "T", " ")
+    def _paid_at(self, date) -> pa.Array:
+        """UTC timestamps of the local `date` strings (YYYY-MM-DD HH:MM[:SS], or with a T)."""
+        date = pc.replace_substring(date, "T", " ")
         date = pc.if_else(pc.equal(pc.utf8_length(date), 16), pc.binary_join_element_wise(date, ":00", ""), date)
-        paid_at = pc.strptime(date, format="%Y-%m-%d %H:%M:%S", unit="us")
+        local = pc.strptime(date, format="%Y-%m-%d %H:%M:%S", unit="us")
+        if self.source_tz == "UTC":
+            return local
+        earliest = pc.assume_timezone(local, timezone=self.source_tz, ambiguous="earliest", nonexistent="earliest")
+        latest = pc.assume_timezone(local, timezone=self.source_tz, ambiguous="latest", nonexistent="latest")
+        utc = pc.cast(earliest, pa.int64()).to_numpy(zero_copy_only=False).copy()
+        odd = np.flatnonzero(utc != pc.cast(latest, pa.int64()).to_numpy(zero_copy_only=False))
+        if odd.size:  # DST changes: PostgreSQL's reading, so either engine stores the same instant
+            naive = pc.cast(local, pa.int64()).to_numpy(zero_copy_only=False)
+            utc[odd] = self.resolve(naive[odd])
+        return pa.array(utc, pa.timestamp("us"))
+
+    def _typed(self, table: pa.Table, ids, customer_id, card_id, method_at) -> pa.Table:
+        paid_at = self._paid_at(table["date"])
         zip_code = table["zip"]
         float_like = pc.and_(pc.equal(pc.utf8_length(zip_code), 7), pc.ends_with(zip_code, ".0"))
         # left(lpad(split_part(zip, '.', 1), 5, '0'), 10): lpad also cuts a longer text to 5.
@@ -216,8 +325,8 @@ class BatchTyper:
                 "amount": pc.cast(pc.replace_substring(table["amount"], "$", ""), pa.decimal128(12, 2)),
                 "method": pc.take(pa.array(list(METHODS.values())), method_at),
                 "merchant_id": pc.cast(table["merchant_id"], pa.int64()),
-                "merchant_city": pc.utf8_slice_codeunits(table["merchant_city"], 0, 100),
-                "merchant_state": pc.utf8_slice_codeunits(table["merchant_state"], 0, 100),
+                "merchant_city": _left(table["merchant_city"], 100),
+                "merchant_state": _left(table["merchant_state"], 100),
                 "merchant_zip": merchant_zip,
                 "mcc": table["mcc"],
                 "errors": table["errors"],
@@ -227,6 +336,13 @@ class BatchTyper:
         )
 
 
+def _left(column, characters: int):
+    """left(text, n), computed only when some value has more than n bytes."""
+    if (pc.max(pc.binary_length(column)).as_py() or 0) <= characters:
+        return column
+    return pc.utf8_slice_codeunits(column, 0, characters)
+
+
 def _before_dot(column):
     """The text before the first '.' (split_part(zip, '.', 1))."""
-    return pc.replace_substring_regex(column, r"\..*$", "")
+    return pc.list_element(pc.split_pattern(column, ".", max_splits=1), 0)

@@ -46,8 +46,17 @@ def connect() -> psycopg.Connection:
 
 
 class IngestContext:
-    def __init__(self, run: IngestRun, files: list[SourceFile], *, hmac_key: str, checkpoint: Checkpoint | None):
+    def __init__(
+        self,
+        run: IngestRun,
+        files: list[SourceFile],
+        *,
+        hmac_key: str,
+        checkpoint: Checkpoint | None,
+        engine: str = "sql",
+    ):
         self.run = run
+        self.engine = engine  # of the transactions files: "sql" (staged as text, typed in SQL) or "columnar"
         self.files = files
         self.progress = Progress(files)
         self.marker = "#rejected-" + secrets.token_hex(8)

@@ -49,7 +49,7 @@ def _month_bounds(month: dt.date) -> tuple[sql.Literal, sql.Literal]:
     )
 
 
-def _payment_indexes(conn: psycopg.Connection) -> tuple[list[tuple], list[tuple[str, str]]]:
+def payment_indexes(conn: psycopg.Connection) -> tuple[list[tuple], list[tuple[str, str]]]:
     """The indexes of transactions_payment as (name suffix, columns, is primary key, "btree (...)"),
     named the way PostgreSQL names a partition's copy of them, and its foreign keys as
     (name, definition): a month table built with these is taken over as it is when attached."""
@@ -70,6 +70,52 @@ def _payment_indexes(conn: psycopg.Connection) -> tuple[list[tuple], list[tuple[
         [PAYMENT_TABLE],
     ).fetchall()
     return indexes, foreign_keys
+
+
+def month_table_name(ctx: IngestContext, f: SourceFile, month: dt.date) -> str:
+    """The staging name of the file's table for one month (r<run>_f<file>_y2010m01)."""
+    return ctx.table(f, partition_name("", month).lstrip("_"))
+
+
+def month_table_statements(name: str, month: dt.date) -> list[sql.Composable]:
+    """A fresh month table in the staging schema, with the check of its partition bound added
+    while it is empty (no scan), so attaching it later needs no scan either."""
+    lo, hi = _month_bounds(month)
+    return [
+        sql.SQL("CREATE TABLE {} (LIKE {} INCLUDING DEFAULTS INCLUDING CONSTRAINTS)").format(
+            staging(name), sql.Identifier(PAYMENT_TABLE)
+        ),
+        sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} CHECK (paid_at >= {} AND paid_at < {})").format(
+            staging(name), sql.Identifier(BOUND_CHECK), lo, hi
+        ),
+    ]
+
+
+def index_statements(name: str, indexes: list[tuple]) -> list[sql.Composable]:
+    """The indexes of transactions_payment (see payment_indexes) on the staged month table `name`."""
+    statements = []
+    for suffix, columns, primary, definition in indexes:
+        index_name = sql.Identifier(f"{name}_{suffix}")
+        if primary:
+            statements.append(
+                sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} PRIMARY KEY ({})").format(
+                    staging(name), index_name, sql.SQL(", ").join(map(sql.Identifier, columns))
+                )
+            )
+        else:
+            statements.append(
+                sql.SQL("CREATE INDEX {} ON {} USING {}").format(index_name, staging(name), sql.SQL(definition))
+            )
+    return statements
+
+
+def foreign_key_statements(name: str, foreign_keys: list[tuple[str, str]]) -> list[sql.Composable]:
+    return [
+        sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} {}").format(
+            staging(name), sql.Identifier(constraint), sql.SQL(definition)
+        )
+        for constraint, definition in foreign_keys
+    ]
 
 
 def not_loaded_check(ctx: IngestContext, f: SourceFile) -> sql.Composable:
@@ -96,6 +142,18 @@ def _candidate_months(ctx: IngestContext, f: SourceFile) -> list[dt.date]:
     if ctx.run.source_tz != "UTC":
         months |= {m - 1 for m in seen["first_day"]} | {m + 1 for m in seen["month_end"]}
     return [dt.date(m // 12, m % 12 + 1, 1) for m in sorted(months)]
+
+
+def existing_partitions(conn: psycopg.Connection) -> set[str]:
+    """The names of the month partitions transactions_payment has."""
+    return {
+        row[0]
+        for row in conn.execute(
+            "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
+            "WHERE i.inhparent = %s::regclass",
+            [PAYMENT_TABLE],
+        ).fetchall()
+    }
 
 
 def create_partitions(conn: psycopg.Connection, months: list[dt.date]) -> None:
@@ -126,14 +184,7 @@ def load_plan(ctx: IngestContext, f: SourceFile) -> list[LoadPart]:
         seen += n
     bounds = [2, *cuts, last_line + 1]
     windows = [(bounds[k], bounds[k + 1] - 1) for k in range(len(bounds) - 1)]
-    existing = {
-        row[0]
-        for row in ctx.main.execute(
-            "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
-            "WHERE i.inhparent = %s::regclass",
-            [PAYMENT_TABLE],
-        ).fetchall()
-    }
+    existing = existing_partitions(ctx.main)
     shift = 0 if ctx.run.source_tz == "UTC" else 1
     parts = [LoadPart(number=k, first_line=lo, last_line=hi, months=[]) for k, (lo, hi) in enumerate(windows)]
     for month in _candidate_months(ctx, f):
@@ -202,7 +253,7 @@ def _load_part(ctx: IngestContext, conn: psycopg.Connection, f: SourceFile, tabl
     statements = load_statements("transactions.sql")
     prefix = f"{ctx.table(f, 'w')}{part.number}"
     loader, rest, rejects, hits = (staging(f"{prefix}_{role}") for role in ("loader", "rest", "rejects", "hits"))
-    indexes, foreign_keys = _payment_indexes(conn)
+    indexes, foreign_keys = payment_indexes(conn)
     params = ctx.params(f) | {"first_line": part.first_line, "last_line": part.last_line}
     timings: dict[str, float] = {}
 
@@ -224,22 +275,11 @@ def _load_part(ctx: IngestContext, conn: psycopg.Connection, f: SourceFile, tabl
         run("tables", sql.SQL("CREATE TABLE {} PARTITION OF {} DEFAULT").format(rest, loader))
         month_tables = []
         for month in part.months:
-            name = f"{ctx.table(f, partition_name('', month).lstrip('_'))}"
+            name = month_table_name(ctx, f, month)
             ident = staging(name)
-            run(
-                "tables",
-                sql.SQL("CREATE TABLE {} (LIKE {} INCLUDING DEFAULTS INCLUDING CONSTRAINTS)").format(
-                    ident, sql.Identifier(PAYMENT_TABLE)
-                ),
-            )
-            # The check of the partition bound, added while the table is empty (no scan).
+            for statement in month_table_statements(name, month):
+                run("tables", statement)
             lo, hi = _month_bounds(month)
-            run(
-                "tables",
-                sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} CHECK (paid_at >= {} AND paid_at < {})").format(
-                    ident, sql.Identifier(BOUND_CHECK), lo, hi
-                ),
-            )
             run(
                 "tables",
                 sql.SQL("ALTER TABLE {} ATTACH PARTITION {} FOR VALUES FROM ({}) TO ({})").format(
@@ -275,27 +315,13 @@ def _load_part(ctx: IngestContext, conn: psycopg.Connection, f: SourceFile, tabl
 
         def build_indexes() -> None:
             for name, _ in kept:
-                for suffix, columns, primary, definition in indexes:
-                    index_name = sql.Identifier(f"{name}_{suffix}")
-                    if primary:
-                        statement = sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} PRIMARY KEY ({})").format(
-                            staging(name), index_name, sql.SQL(", ").join(map(sql.Identifier, columns))
-                        )
-                    else:
-                        statement = sql.SQL("CREATE INDEX {} ON {} USING {}").format(
-                            index_name, staging(name), sql.SQL(definition)
-                        )
+                for statement in index_statements(name, indexes):
                     run("indexes", statement)
 
         def add_foreign_keys() -> None:
             for name, _ in kept:
-                for constraint, definition in foreign_keys:
-                    run(
-                        "foreign_keys",
-                        sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} {}").format(
-                            staging(name), sql.Identifier(constraint), sql.SQL(definition)
-                        ),
-                    )
+                for statement in foreign_key_statements(name, foreign_keys):
+                    run("foreign_keys", statement)
 
         # Adding a foreign key locks the referenced table against other foreign keys until
         # the commit: the workers take turns. The even ones add theirs first and commit

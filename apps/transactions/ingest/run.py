@@ -18,7 +18,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from apps.common.exceptions import ApplicationError
-from apps.transactions.ingest import readers
+from apps.transactions.ingest import columnar_engine, readers
 from apps.transactions.ingest.context import LOCK_NAMESPACE, Checkpoint, IngestContext, connect
 from apps.transactions.ingest.layout import COLUMNS, collect_files
 from apps.transactions.ingest.masking import mask_text
@@ -41,7 +41,9 @@ class PaymentsIngest:
         files = collect_files([s["path"] if isinstance(s, dict) else s for s in run.sources])
         if not settings.CARD_HMAC_KEY:
             raise ApplicationError("CARD_HMAC_KEY is not set: card numbers cannot be replaced by their HMAC.")
-        self.ctx = IngestContext(run, files, hmac_key=settings.CARD_HMAC_KEY, checkpoint=checkpoint)
+        self.ctx = IngestContext(
+            run, files, hmac_key=settings.CARD_HMAC_KEY, checkpoint=checkpoint, engine=columnar_engine.engine()
+        )
         self.run = run
         self.files = files
         self.on_progress = on_progress

@@ -74,6 +74,12 @@ class Stager:
         self.staged: dict[int, threading.Event] = {f.index: threading.Event() for f in ctx.files}
         self.errors: dict[int, BaseException] = {}
         self.workers: list[threading.Thread] = []
+        for f in ctx.files:
+            if f.kind == "transactions" and ctx.engine == "columnar":  # the columnar engine reads it itself
+                ctx.stage_results[f.index] = {
+                    "rows": 0, "candidates": 0, "months": None, "month_lines": None, "id_range": None,
+                }  # fmt: skip
+                self.staged[f.index].set()
 
     def start(self) -> None:
         queue = self._queue()
@@ -100,7 +106,7 @@ class Stager:
     def _queue(self) -> list[SourceFile]:
         # The first transactions file starts at once on one worker; the other stages the small
         # files (and labels) in transform order, then both share the remaining transactions files.
-        transactions = [f for f in self.ctx.files if f.kind == "transactions"]
+        transactions = [f for f in self.ctx.files if f.kind == "transactions" and f.index not in self.ctx.stage_results]
         others = [f for f in self.ctx.files if f.kind != "transactions"]
         queue = transactions[:1] + others + transactions[1:]
         return list(reversed(queue))  # popped from the end
@@ -282,14 +288,7 @@ class Stager:
         return counted
 
     def _copy_rejections(self, conn, f: SourceFile, spool) -> None:
-        table = self.ctx.staged(f, "rejects")
-        conn.execute(
-            sql.SQL("CREATE UNLOGGED TABLE {} (line_no bigint, reason text, detail text, raw_line text)").format(table)
-        )
-        spool.seek(0)
-        with conn.cursor() as cur, cur.copy(sql.SQL("COPY {} FROM STDIN WITH (FORMAT csv)").format(table)) as copy:
-            while chunk := spool.read(1 << 20):
-                copy.write(chunk.encode())
+        copy_rejections(conn, self.ctx.staged(f, "rejects"), spool)
         spool.close()
 
     def _copy_candidates(self, conn, f: SourceFile, ids) -> None:
@@ -300,6 +299,18 @@ class Stager:
                 for start in range(0, ids.size, 100_000):
                     copy.write("\n".join(map(str, ids[start : start + 100_000].tolist())) + "\n")
             conn.execute(sql.SQL("ANALYZE {}").format(table))
+
+
+def copy_rejections(conn, table: sql.Identifier, spool) -> None:
+    """The set-aside lines a reader wrote to `spool` (CSV: line, reason, detail, masked line) into
+    a new staging table."""
+    conn.execute(
+        sql.SQL("CREATE UNLOGGED TABLE {} (line_no bigint, reason text, detail text, raw_line text)").format(table)
+    )
+    spool.seek(0)
+    with conn.cursor() as cur, cur.copy(sql.SQL("COPY {} FROM STDIN WITH (FORMAT csv)").format(table)) as copy:
+        while chunk := spool.read(1 << 20):
+            copy.write(chunk.encode())
 
 
 class _WholeFile:

@@ -11,7 +11,7 @@ import time
 from psycopg import sql
 
 from apps.common.exceptions import ApplicationError
-from apps.transactions.ingest import partition_load
+from apps.transactions.ingest import columnar_engine, partition_load
 from apps.transactions.ingest.context import LOCK_NAMESPACE, IngestContext, load_statements
 from apps.transactions.ingest.layout import SourceFile
 
@@ -21,6 +21,10 @@ class Transforms:
         self.ctx = ctx
         self.label_hits: list[sql.Identifier] = []  # tables of the ids of payments the load labelled
 
+    def columnar(self, f: SourceFile) -> bool:
+        """Whether the columnar engine reads this file itself (it is not staged as text)."""
+        return f.kind == "transactions" and self.ctx.engine == "columnar"
+
     def file(self, f: SourceFile, labels: SourceFile | None) -> None:
         """Transforms a staged file in one transaction on the main connection, under the transform
         lock; a labels file is prepared here and applied after the last transactions file."""
@@ -28,20 +32,22 @@ class Transforms:
         with self.ctx.progress.lock:
             self.ctx.progress.file(f.index).status = "transforming"
         started = time.monotonic()
-        if f.kind == "transactions":
+        if f.kind == "transactions" and not self.columnar(f):
             # Staging objects the load workers read: committed before they start.
             self._prepare_transactions(f, labels)
         with self.ctx.main.transaction():
             self.ctx.main.execute("SELECT pg_advisory_xact_lock(%s, 0)", [LOCK_NAMESPACE])
             self.ctx.main.execute("SET LOCAL work_mem = '256MB'")
             self.ctx.main.execute("SET LOCAL synchronous_commit = off")
-            pre = self.ctx.main.execute(
-                sql.SQL(
-                    "INSERT INTO transactions_rejectedrow (run_id, file_name, line_number, reason, detail, raw_line) "
-                    "SELECT %s, %s, line_no, reason, detail, raw_line FROM {}"
-                ).format(self.ctx.staged(f, "rejects")),
-                [self.ctx.run.pk, f.name],
-            ).rowcount
+            pre = 0
+            if not self.columnar(f):
+                pre = self.ctx.main.execute(
+                    sql.SQL(
+                        "INSERT INTO transactions_rejectedrow (run_id, file_name, line_number, reason, detail, "
+                        "raw_line) SELECT %s, %s, line_no, reason, detail, raw_line FROM {}"
+                    ).format(self.ctx.staged(f, "rejects")),
+                    [self.ctx.run.pk, f.name],
+                ).rowcount
             counts = getattr(self, f"_transform_{f.kind}")(f, labels)
             read = self.ctx.stage_results[f.index]["rows"]
             counts["rejected"] += pre
@@ -174,6 +180,8 @@ class Transforms:
         self.ctx.run_statement("transactions", load_statements("transactions.sql"), "checked", tables, {})
 
     def _transform_transactions(self, f: SourceFile, labels: SourceFile | None) -> dict:
+        if self.columnar(f):
+            return columnar_engine.transform_transactions(self.ctx, f, labels, self.label_hits)
         statements = load_statements("transactions.sql")
         tables = self._transactions_tables(f, labels)
         params = self.ctx.params(f)
