@@ -12,6 +12,8 @@ api_v1 = [
 ]
 
 urlpatterns = [
+    # Browsers ask for /favicon.ico on pages that name no icon (the admin's).
+    path("favicon.ico", common_views.favicon),
     path("healthz", common_views.healthz, name="healthz"),
     path("readyz", common_views.readyz, name="readyz"),
     path("metrics", metrics_view, name="metrics"),

@@ -1,9 +1,16 @@
-from django.http import JsonResponse
+from django.http import HttpResponsePermanentRedirect, JsonResponse
+from django.templatetags.static import static
 from django.views import defaults
 from django.views.decorators.http import require_GET
 
 from apps.common import health
 from apps.common.api import api_error_response, input_error_response
+
+
+@require_GET
+def favicon(request):
+    """Browsers ask for /favicon.ico on pages that name no icon (the admin's): the product's icon."""
+    return HttpResponsePermanentRedirect(static("common/favicon.svg"))
 
 
 @require_GET

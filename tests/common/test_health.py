@@ -64,3 +64,9 @@ def test_migration_check_reports_pending_then_remembers_a_current_schema(monkeyp
     # Once current, the graph is not loaded again.
     monkeypatch.setattr(health, "MigrationExecutor", lambda connection: pytest.fail("graph rebuilt"))
     assert health.check_migrations() == "ok"
+
+
+def test_favicon_ico_leads_to_the_products_icon(client):
+    response = client.get("/favicon.ico")
+    assert response.status_code == 301
+    assert response["Location"].endswith(".svg") and "common/favicon" in response["Location"]
