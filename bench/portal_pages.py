@@ -1,0 +1,123 @@
+"""Server time of the driver portal's pages (issue 16: under 200 ms on the medium world, the first
+request after start included).
+
+Runs in the bench database (`FLEETOPS_BENCH_DB`, default fleetops_bench) and builds the medium
+demo world there when it has none. The pages are requested through Django's test client as
+`driver1` (the demo's first driver login), once to warm up and then --repeat times; figures are
+the server's time without the network, with the number of queries. The first request after start
+is measured in a fresh Python process per page that loads the application as the web process does
+(`fleetops.wsgi`, which warms it) and times that page's first request.
+
+    .venv/bin/python bench/portal_pages.py                   # medium world
+    FLEETOPS_BENCH_DB=fleetops .venv/bin/python bench/portal_pages.py --no-seed   # the make-run world
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+
+from _common import ROOT, bench_database_url, report, setup_django
+
+TARGET_MS = 200.0
+PAGES = ["/portal/", "/portal/rewards/", "/portal/notifications/", "/portal/privacy/", "/portal/password/",
+         "/portal/login/", "/portal/trips/0/"]  # fmt: skip
+
+# The child: load the app as gunicorn's worker does, then time one first request.
+FIRST_REQUEST = """
+import json, os, sys, time
+sys.path.insert(0, {root!r})
+os.environ["DATABASE_URL"] = {url!r}
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "fleetops.settings.base")
+started = time.perf_counter()
+if {warm!r}:
+    import fleetops.wsgi  # noqa: F401 - the web process's start, warm-up included
+else:
+    from django.core.wsgi import get_wsgi_application
+    get_wsgi_application()
+loaded = time.perf_counter()
+from django.test import Client
+from apps.accounts.models import User
+client = Client()
+if {path!r} != "/portal/login/":
+    client.force_login(User.objects.get(username="driver1"))
+begin = time.perf_counter()
+status = client.get({path!r}).status_code
+print(json.dumps({{"start_ms": (loaded - started) * 1000, "first_ms": (time.perf_counter() - begin) * 1000,
+                  "status": status}}))
+"""
+
+
+def first_request(path: str, *, warm: bool) -> dict:
+    url, _, _ = bench_database_url()
+    code = FIRST_REQUEST.format(root=str(ROOT), url=url, path=path, warm=warm)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--no-seed", action="store_true", help="time the database as it is")
+    parser.add_argument("--no-warm-up", action="store_true", help="first requests without fleetops.wsgi's warm-up")
+    args = parser.parse_args()
+    setup_django()
+    from django.conf import settings
+    from django.core.management import call_command
+    from django.db import connection, reset_queries
+    from django.test import Client
+
+    from apps.accounts.models import User
+    from apps.fleet.models import Vehicle
+
+    notes = []
+    if not args.no_seed and Vehicle.objects.count() < 1000:
+        notes.append("the bench database had no medium world: built it with `seed_demo --size medium`")
+        call_command("seed_demo", size="medium")
+    driver = User.objects.get(username="driver1").customer
+    client, anonymous = Client(), Client()
+    client.force_login(driver.user)
+    settings.DEBUG = True  # counts the queries
+    rows, slow = [], []
+    for path in PAGES:
+        who = anonymous if path == "/portal/login/" else client
+        who.get(path)
+        times = []
+        for _ in range(args.repeat):
+            reset_queries()
+            start = time.perf_counter()
+            response = who.get(path)
+            times.append((time.perf_counter() - start) * 1000)
+        median = statistics.median(times)
+        if median > TARGET_MS:
+            slow.append(path)
+        rows.append(
+            (
+                path,
+                f"{response.status_code}  median {median:6.0f} ms  max {max(times):6.0f} ms"
+                f"  {len(connection.queries):2d} queries",
+            )
+        )
+    settings.DEBUG = False
+    for path in PAGES:
+        first = first_request(path, warm=not args.no_warm_up)
+        if first["first_ms"] > TARGET_MS:
+            slow.append(f"{path} (first request)")
+        rows.append(
+            (f"{path} first request after start", f"{first['status']}  {first['first_ms']:6.0f} ms"
+             f"  (process start{'' if args.no_warm_up else ' with warm-up'} {first['start_ms']:.0f} ms)")
+        )  # fmt: skip
+    trips = driver.trips.count()
+    rows.append((f"over the {TARGET_MS:.0f} ms target", ", ".join(slow) or "none"))
+    rows.append(("load average (1, 5, 15 min)", " ".join(f"{x:.2f}" for x in os.getloadavg())))
+    title = f"Portal pages, server time (driver1: {trips:,} trips; {Vehicle.objects.count():,} vehicles)"
+    report(title, rows + [(n, "") for n in notes])
+
+
+if __name__ == "__main__":
+    main()
