@@ -23,6 +23,22 @@ CHART_POINTS = """() => Array.from(document.querySelectorAll('canvas[data-chart]
     const points = chart ? chart.data.datasets.reduce((n, d) => n + d.data.filter(v => v !== null).length, 0) : 0;
     return [c.dataset.chart, points];
 })"""
+# How wide the page's content really is: the right edge of the widest element that no scrolling or
+# clipping box holds (a chart's or a table's own scroller is the page's business, not the window's).
+# document.documentElement.scrollWidth cannot tell when `overflow-x: hidden` cuts the page off.
+CONTENT_WIDTH = """() => {
+    let widest = document.documentElement.scrollWidth;
+    for (const element of document.body.querySelectorAll('*')) {
+        let box = element.parentElement, held = false;
+        while (box && box !== document.body) {
+            if (getComputedStyle(box).overflowX !== 'visible') { held = true; break; }
+            box = box.parentElement;
+        }
+        const rect = element.getBoundingClientRect();
+        if (!held && rect.width && rect.right + window.scrollX > widest) widest = rect.right + window.scrollX;
+    }
+    return Math.ceil(widest);
+}"""
 AXE_SERIOUS = (
     "async () => (await axe.run(document, {runOnly: ['wcag2a', 'wcag2aa']})).violations"
     ".filter(v => ['serious', 'critical'].includes(v.impact))"
@@ -48,7 +64,7 @@ def page_problems(page, path: str, width: int) -> list[str]:
     """What is wrong with the page as shown: wider than the window, a chart without data points,
     serious axe-core violations."""
     problems = []
-    scroll = page.evaluate("document.documentElement.scrollWidth")
+    scroll = page.evaluate(CONTENT_WIDTH)
     if scroll > width:
         problems.append(f"{path}: {scroll} px wide at {width}")
     for chart, points in page.evaluate(CHART_POINTS):
