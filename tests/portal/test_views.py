@@ -267,6 +267,8 @@ def test_a_driver_with_trips_but_no_score_of_the_active_model_is_told_it_comes_n
     assert "no score from the current risk model yet: scores are computed nightly" in text
     # the PHYD policy still shows, and its advice does not pretend there is a score
     assert "€1,080.00" in text
+    assert "Which habits cost you most shows here once you have a current score." in text
+    assert "keep it up" not in text
     _page_is_clean(text)
 
 
