@@ -80,3 +80,62 @@ def report(title: str, rows: list[tuple[str, str]]) -> None:
     print(f"\n== {title}")
     for key, value in rows:
         print(f"  {key:<{width}}  {value}")
+
+
+def page_times(client_for, paths, *, repeat: int, target_ms: float) -> tuple[list[tuple[str, str]], list[str]]:
+    """Each page through Django's test client (`client_for(path)` says whose): once to warm up, then
+    `repeat` times; rows of status, median and max server time and queries, and the pages whose
+    median is over `target_ms`. Counts queries with DEBUG on, as the caller's settings allow."""
+    import statistics
+
+    from django.conf import settings
+    from django.db import connection, reset_queries
+
+    debug, settings.DEBUG = settings.DEBUG, True
+    rows, slow = [], []
+    try:
+        for path in paths:
+            client = client_for(path)
+            client.get(path)
+            times = []
+            for _ in range(repeat):
+                reset_queries()
+                start = time.perf_counter()
+                response = client.get(path)
+                times.append((time.perf_counter() - start) * 1000)
+            median = statistics.median(times)
+            if median > target_ms:
+                slow.append(path)
+            rows.append(
+                (
+                    path,
+                    f"{response.status_code}  median {median:6.0f} ms  max {max(times):6.0f} ms"
+                    f"  {len(connection.queries):2d} queries",
+                )
+            )
+    finally:
+        settings.DEBUG = debug
+    return rows, slow
+
+
+def pages_bench_arguments():
+    """The page benchmarks' options: --repeat, --no-seed (time the database as it is)."""
+    import argparse
+
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--no-seed", action="store_true", help="time the database as it is")
+    return parser
+
+
+def medium_world(*, no_seed: bool) -> list[str]:
+    """Builds the medium demo world in the bench database when it has none (unless no_seed);
+    returns the note the report prints about it."""
+    from django.core.management import call_command
+
+    from apps.fleet.models import Vehicle
+
+    if no_seed or Vehicle.objects.count() >= 1000:
+        return []
+    call_command("seed_demo", size="medium")
+    return ["the bench database had no medium world: built it with `seed_demo --size medium`"]

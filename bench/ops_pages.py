@@ -13,35 +13,25 @@ the first visit after a refresh of the payments view pays the scans.
 
 from __future__ import annotations
 
-import argparse
-import statistics
 import time
 
-from _common import report, setup_django
+from _common import medium_world, page_times, pages_bench_arguments, report, setup_django
 
 TARGET_MS = 300.0
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--repeat", type=int, default=5)
-    parser.add_argument("--no-seed", action="store_true", help="time the database as it is")
+    parser = pages_bench_arguments()
     args = parser.parse_args()
     setup_django()
-    from django.conf import settings
     from django.core.cache import cache
-    from django.core.management import call_command
-    from django.db import connection, reset_queries
     from django.test import Client
 
     from apps.accounts.models import User
     from apps.alerts.models import OperationalEvent
     from apps.fleet.models import Vehicle
 
-    notes = []
-    if not args.no_seed and Vehicle.objects.count() < 1000:
-        notes.append("the bench database had no medium world: built it with `seed_demo --size medium`")
-        call_command("seed_demo", size="medium")
+    notes = medium_world(no_seed=args.no_seed)
     analyst = User.objects.filter(groups__name="analyst").first()
     client = Client()
     client.force_login(analyst)
@@ -56,26 +46,7 @@ def main() -> None:
         pages.append(f"/ops/fleet/{vehicle}/")
     if alert:
         pages.append(f"/ops/alerts/{alert}/")
-    settings.DEBUG = True  # counts the queries
-    rows, slow = [], []
-    for path in pages:
-        client.get(path)
-        times = []
-        for _ in range(args.repeat):
-            reset_queries()
-            start = time.perf_counter()
-            response = client.get(path)
-            times.append((time.perf_counter() - start) * 1000)
-        median = statistics.median(times)
-        if median > TARGET_MS:
-            slow.append(path)
-        rows.append(
-            (
-                path,
-                f"{response.status_code}  median {median:6.0f} ms  max {max(times):6.0f} ms"
-                f"  {len(connection.queries):2d} queries",
-            )
-        )
+    rows, slow = page_times(lambda path: client, pages, repeat=args.repeat, target_ms=TARGET_MS)
     cache.delete_pattern("*ops:payments-*")
     start = time.perf_counter()
     client.get("/ops/fraud/payments/")

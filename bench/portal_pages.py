@@ -14,15 +14,12 @@ is measured in a fresh Python process per page that loads the application as the
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
-import statistics
 import subprocess
 import sys
-import time
 
-from _common import ROOT, bench_database_url, report, setup_django
+from _common import ROOT, bench_database_url, medium_world, page_times, pages_bench_arguments, report, setup_django
 
 TARGET_MS = 200.0
 PAGES = ["/portal/", "/portal/rewards/", "/portal/notifications/", "/portal/privacy/", "/portal/password/",
@@ -61,49 +58,22 @@ def first_request(path: str, *, warm: bool) -> dict:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--repeat", type=int, default=5)
-    parser.add_argument("--no-seed", action="store_true", help="time the database as it is")
+    parser = pages_bench_arguments()
     parser.add_argument("--no-warm-up", action="store_true", help="first requests without fleetops.wsgi's warm-up")
     args = parser.parse_args()
     setup_django()
-    from django.conf import settings
-    from django.core.management import call_command
-    from django.db import connection, reset_queries
     from django.test import Client
 
     from apps.accounts.models import User
     from apps.fleet.models import Vehicle
 
-    notes = []
-    if not args.no_seed and Vehicle.objects.count() < 1000:
-        notes.append("the bench database had no medium world: built it with `seed_demo --size medium`")
-        call_command("seed_demo", size="medium")
+    notes = medium_world(no_seed=args.no_seed)
     driver = User.objects.get(username="driver1").customer
     client, anonymous = Client(), Client()
     client.force_login(driver.user)
-    settings.DEBUG = True  # counts the queries
-    rows, slow = [], []
-    for path in PAGES:
-        who = anonymous if path == "/portal/login/" else client
-        who.get(path)
-        times = []
-        for _ in range(args.repeat):
-            reset_queries()
-            start = time.perf_counter()
-            response = who.get(path)
-            times.append((time.perf_counter() - start) * 1000)
-        median = statistics.median(times)
-        if median > TARGET_MS:
-            slow.append(path)
-        rows.append(
-            (
-                path,
-                f"{response.status_code}  median {median:6.0f} ms  max {max(times):6.0f} ms"
-                f"  {len(connection.queries):2d} queries",
-            )
-        )
-    settings.DEBUG = False
+    rows, slow = page_times(
+        lambda path: anonymous if path == "/portal/login/" else client, PAGES, repeat=args.repeat, target_ms=TARGET_MS
+    )
     for path in PAGES:
         first = first_request(path, warm=not args.no_warm_up)
         if first["first_ms"] > TARGET_MS:
