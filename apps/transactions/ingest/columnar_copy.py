@@ -26,10 +26,10 @@ def _fixed(values: np.ndarray, dtype: str) -> tuple[np.ndarray, np.ndarray]:
     return np.full(values.size, width, dtype=np.int64), data
 
 
-def _numeric(amount: pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
-    """numeric(12, 2) in PostgreSQL's binary form: 4 base-10000 digits with weight 2 (leading
-    and trailing zero digits are stripped by the server), sign, scale 2."""
-    cents = pc.cast(pc.multiply(pc.cast(amount, pa.decimal128(14, 2)), 100), pa.int64()).to_numpy(zero_copy_only=False)
+def _numeric(amount_cents) -> tuple[np.ndarray, np.ndarray]:
+    """numeric(12, 2) in PostgreSQL's binary form, from cents: 4 base-10000 digits with weight 2
+    (leading and trailing zero digits are stripped by the server), sign, scale 2."""
+    cents = pc.cast(amount_cents, pa.int64()).to_numpy(zero_copy_only=False)
     sign = np.where(cents < 0, 0x4000, 0)
     whole, fraction = np.divmod(np.abs(cents), 100)
     words = np.empty((cents.size, 8), dtype=">i2")
@@ -82,7 +82,8 @@ def _boolean(column) -> tuple[np.ndarray, np.ndarray]:
 
 
 def encode(table: pa.Table) -> bytes:
-    """The binary COPY rows (no header or trailer) of a table with columnar_load.PAYMENT_COLUMNS."""
+    """The binary COPY rows (no header or trailer) of a table with columnar_load.PAYMENT_COLUMNS
+    (the amount in cents)."""
     n = table.num_rows
     if n == 0:
         return b""
@@ -143,14 +144,64 @@ def month_groups(table: pa.Table) -> list[tuple[int, pa.Table]]:
     return [(int(m), table.filter(pa.array(months == m))) for m in np.unique(months).tolist()]
 
 
+_END = object()
+
+
+class Prefetch:
+    """Iterates `iterable` on a thread of its own, at most `depth` items ahead: the reader's
+    checks of block k + 1 run while the caller types block k (pyarrow and numpy release the GIL)."""
+
+    def __init__(self, iterable, depth: int = 2):
+        import queue
+        import threading
+
+        self.queue = queue.Queue(maxsize=depth)
+        self.stop = threading.Event()
+        self.errors: list[BaseException] = []
+        self.thread = threading.Thread(target=self._work, args=(iterable,), name="columnar-read", daemon=True)
+        self.thread.start()
+
+    def _put(self, item) -> bool:
+        import queue
+
+        while not self.stop.is_set():
+            try:
+                self.queue.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def _work(self, iterable) -> None:
+        try:
+            for item in iterable:
+                if not self._put(item):
+                    return
+        except BaseException as exc:
+            self.errors.append(exc)
+        finally:
+            self._put(_END)
+
+    def __iter__(self):
+        while (item := self.queue.get()) is not _END:
+            yield item
+        if self.errors:
+            raise self.errors[0]
+
+    def close(self) -> None:
+        self.stop.set()
+        self.thread.join()
+
+
 def load(
     conn, path, *, marker: str, refs=None, labels=None, run_id: int = 0, on_reject, table_for, timings=None,
     typer=None, reader=None, on_batch=None, on_close=None, abort=None,
 ) -> dict:  # fmt: skip
     """Reads, checks, types and binary-COPYs the transactions file at `path` into the tables
-    `table_for(month)` names (sql.Composable, called on the COPY thread). One thread COPYs batch
-    k while this one reads and types batch k + 1 (pyarrow, numpy and the socket release the
-    GIL); the queue holds at most two batches, so memory stays bounded whatever the file's size.
+    `table_for(month)` names (sql.Composable, called on the COPY thread). Three threads overlap:
+    one reads and checks block k + 2 (`Prefetch`), this one types and encodes block k + 1, one
+    COPYs block k (pyarrow, numpy and the socket release the GIL); the queues hold a few blocks,
+    so memory stays bounded whatever the file's size.
 
     Optional hooks: `typer` and `reader` (else built from refs, labels and run_id), `on_batch(lines,
     strings)` sees every batch of good lines before typing, `on_close(month)` is called on the COPY
@@ -207,8 +258,9 @@ def load(
 
     thread = threading.Thread(target=copier, name="columnar-copy")
     thread.start()
+    prefetch = Prefetch(reader)
     try:
-        batches = iter(reader)
+        batches = iter(prefetch)
         while not failed:
             if abort is not None and abort.is_set():
                 from apps.transactions.ingest.context import IngestAborted
@@ -234,6 +286,7 @@ def load(
                 pending.put(("close", groups[0][0]))
         pending.put(("close", 1 << 40))
     finally:
+        prefetch.close()
         pending.put(None)
         thread.join()
     if failed:

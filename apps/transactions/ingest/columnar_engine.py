@@ -23,6 +23,8 @@ import time
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
 from django.conf import settings
 from psycopg import sql
 
@@ -72,10 +74,14 @@ class PlacesSample:
             self.parts = kept
             self.rows = sum(t.num_rows for _, t in kept)
 
-    def csv_rows(self):
-        """CSV rows as the SQL engine stages them: an empty field is NULL."""
+    def csv_blocks(self):
+        """CSV blocks as the SQL engine stages the lines: an empty field is NULL."""
+        options = pacsv.WriteOptions(include_header=False, quoting_style="needed")
         for _, table in self.parts:
-            yield from zip(*(table[c].to_pylist() for c in self.COLUMNS), strict=True)
+            columns = [pc.if_else(pc.equal(table[c], ""), pa.scalar(None, pa.string()), table[c]) for c in self.COLUMNS]
+            out = pa.BufferOutputStream()
+            pacsv.write_csv(pa.table(columns, names=self.COLUMNS), out, write_options=options)
+            yield out.getvalue().to_pybytes()
 
 
 class MonthTableFinisher:
@@ -156,8 +162,9 @@ class ColumnarLoad:
         spool = tempfile.SpooledTemporaryFile(max_size=8 << 20, mode="w+", newline="")  # noqa: SIM115
         writer = csv.writer(spool, lineterminator="\n")
 
-        def on_reject(r: Rejection) -> None:
-            writer.writerow([r.line_number, r.reason, r.detail, r.raw])
+        def on_reject(r: Rejection) -> None:  # from the reader's thread and the typing one
+            with self.lock:
+                writer.writerow([r.line_number, r.reason, r.detail, r.raw])
 
         finisher = None
         typer = None
@@ -303,9 +310,9 @@ class ColumnarLoad:
         table = self.ctx.staged(self.f, "cplaces")
         columns = sql.SQL(", ").join(sql.SQL("{} text").format(sql.Identifier(c)) for c in sample.COLUMNS)
         conn.execute(sql.SQL("CREATE UNLOGGED TABLE {} ({})").format(table, columns))
-        with conn.cursor() as cur, cur.copy(sql.SQL("COPY {} FROM STDIN").format(table)) as copy:
-            for row in sample.csv_rows():
-                copy.write_row([value if value != "" else None for value in row])
+        with conn.cursor() as cur, cur.copy(sql.SQL("COPY {} FROM STDIN WITH (FORMAT csv)").format(table)) as copy:
+            for block in sample.csv_blocks():
+                copy.write(block)
         return table
 
     def _hits(self, conn) -> sql.Identifier:

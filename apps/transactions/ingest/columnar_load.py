@@ -21,6 +21,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from apps.transactions.ingest.checks import LabelChecks
+from apps.transactions.ingest.columnar import date_digits, fixed_width
 from apps.transactions.ingest.masking import mask_text
 from apps.transactions.ingest.readers import LabelsReader, Rejection
 
@@ -84,34 +85,32 @@ class Labels:
         self.keys = ids[first] * 2 + fraud[first]
 
     @classmethod
-    def from_staging(cls, conn, parsed) -> Labels:
-        """The valid labels of a file staged by labels.sql's `prepare` ({parsed}), streamed as
-        binary COPY (one int8 a row) into one preallocated array."""
+    def from_staging(cls, conn, parsed, chunk_lines: int = 4 << 20) -> Labels:
+        """The valid labels of a file staged by labels.sql's `prepare` ({parsed}), fetched as one
+        binary bytea of 8-byte keys per few million lines, into one preallocated array."""
         from psycopg import sql
 
-        count = conn.execute(sql.SQL("SELECT count(*) FROM {} WHERE reason IS NULL").format(parsed)).fetchone()[0]
+        count, low, high = conn.execute(
+            sql.SQL("SELECT count(*) FILTER (WHERE reason IS NULL), min(line_no), max(line_no) FROM {}").format(parsed)
+        ).fetchone()
         keys = np.empty(count, dtype=np.int64)
-        row = np.dtype([("fields", ">i2"), ("length", ">i4"), ("key", ">i8")])
-        filled, pending, header = 0, b"", 19
+        filled = 0
         query = sql.SQL(
-            "COPY (SELECT id * 2 + is_fraud::int FROM {} WHERE reason IS NULL) TO STDOUT (FORMAT binary)"
+            "SELECT string_agg(int8send(id * 2 + is_fraud::int), ''::bytea) FROM {} "
+            "WHERE reason IS NULL AND line_no >= %s AND line_no < %s"
         ).format(parsed)
-        with conn.cursor().copy(query) as copy:
-            for chunk in copy:
-                data = pending + bytes(chunk)
-                if header:
-                    if len(data) < header:
-                        pending = data
-                        continue
-                    data, header = data[header:], 0
-                whole = min(len(data) // row.itemsize, count - filled)
-                keys[filled : filled + whole] = np.frombuffer(data, dtype=row, count=whole)["key"]
-                filled += whole
-                pending = data[whole * row.itemsize :]
+        with conn.cursor(binary=True) as cur:
+            for start in range(low or 0, (high or -1) + 1, chunk_lines):
+                value = cur.execute(query, [start, start + chunk_lines]).fetchone()[0]
+                if value:
+                    part = np.frombuffer(value, dtype=">i8")
+                    keys[filled : filled + part.size] = part
+                    filled += part.size
         if filled != count:
             raise ValueError(f"read {filled} labels of {count}")
+        keys.sort()
         labels = cls.__new__(cls)
-        labels.keys = np.sort(keys)
+        labels.keys = keys
         return labels
 
     @classmethod
@@ -272,9 +271,8 @@ class BatchTyper:
         return self._typed(table.filter(good), ids[keep], customer_id[keep], card_id[keep], pc.filter(method_at, good))
 
     def _reject(self, table, lines, refused, first_lines, reasons) -> None:
-        columns = table.column_names
-        for position in np.flatnonzero(refused).tolist():
-            row = {c: table[c][position].as_py() for c in columns}
+        positions = np.flatnonzero(refused)
+        for position, row in zip(positions.tolist(), table.take(pa.array(positions)).to_pylist(), strict=True):
             client, card, mcc, use_chip = row["client_id"], row["card_id"], row["mcc"], row["use_chip"]
             empty = "(empty)"
             reason = next(name for mask, name in reasons if mask[position])
@@ -291,9 +289,7 @@ class BatchTyper:
 
     def _paid_at(self, date) -> pa.Array:
         """UTC timestamps of the local `date` strings (YYYY-MM-DD HH:MM[:SS], or with a T)."""
-        date = pc.replace_substring(date, "T", " ")
-        date = pc.if_else(pc.equal(pc.utf8_length(date), 16), pc.binary_join_element_wise(date, ":00", ""), date)
-        local = pc.strptime(date, format="%Y-%m-%d %H:%M:%S", unit="us")
+        local = pa.array(_local_micros(date), pa.timestamp("us"))
         if self.source_tz == "UTC":
             return local
         earliest = pc.assume_timezone(local, timezone=self.source_tz, ambiguous="earliest", nonexistent="earliest")
@@ -322,7 +318,7 @@ class BatchTyper:
                 "paid_at": paid_at,
                 "customer_id": pa.array(customer_id),
                 "card_id": pa.array(card_id),
-                "amount": pc.cast(pc.replace_substring(table["amount"], "$", ""), pa.decimal128(12, 2)),
+                "amount": _cents(table["amount"]),
                 "method": pc.take(pa.array(list(METHODS.values())), method_at),
                 "merchant_id": pc.cast(table["merchant_id"], pa.int64()),
                 "merchant_city": _left(table["merchant_city"], 100),
@@ -334,6 +330,41 @@ class BatchTyper:
                 "ingest_run_id": pa.array(np.full(n, self.run_id, dtype=np.int64)),
             }
         )
+
+
+def _local_micros(date) -> np.ndarray:
+    """Microseconds since 1970 on the wall clock of checked dates: from the digits where they
+    are in the long form (nearly all), else parsed."""
+    long_form = pc.equal(pc.binary_length(date), 19).to_numpy(zero_copy_only=False)
+    if long_form.all():
+        return _civil_micros(*date_digits(fixed_width(date, 19))[1])
+    micros = np.empty(long_form.size, dtype=np.int64)
+    if long_form.any():
+        micros[long_form] = _local_micros(pc.filter(date, pa.array(long_form)))
+    short = pc.filter(date, pa.array(~long_form))
+    short = pc.replace_substring(short, "T", " ")
+    short = pc.if_else(pc.equal(pc.utf8_length(short), 16), pc.binary_join_element_wise(short, ":00", ""), short)
+    parsed = pc.strptime(short, format="%Y-%m-%d %H:%M:%S", unit="us")
+    micros[~long_form] = pc.cast(parsed, pa.int64()).to_numpy(zero_copy_only=False)
+    return micros
+
+
+def _civil_micros(year, month, day, hour, minute, second) -> np.ndarray:
+    """Microseconds since 1970-01-01 00:00 of valid calendar dates and times (the proleptic
+    Gregorian day count of H. Hinnant's days_from_civil)."""
+    y = year.astype(np.int64) - (month <= 2)
+    era = y // 400
+    yoe = y - era * 400
+    doy = (153 * (month.astype(np.int64) + np.where(month > 2, -3, 9)) + 2) // 5 + day - 1
+    days = era * 146097 + yoe * 365 + yoe // 4 - yoe // 100 + doy - 719468
+    return (((days * 24 + hour) * 60 + minute) * 60 + second) * 1_000_000
+
+
+def _cents(amount) -> pa.Array:
+    """Amounts like $-77.00, -$5 or 12.3 in cents. The reader checked their form (at most 10
+    digits and 2 decimals), so a double holds each closely enough to round to the exact cent."""
+    value = pc.cast(pc.replace_substring(amount, "$", ""), pa.float64()).to_numpy(zero_copy_only=False)
+    return pa.array(np.rint(value * 100).astype(np.int64))
 
 
 def _left(column, characters: int):
