@@ -215,7 +215,10 @@ class RiskModelAdmin(ReadOnlyModelAdmin):
         ]
         return _table(["feature", "gain share"], rows) if rows else "—"
 
-    @admin.display(description="SHAP summary of the test part (shap.TreeExplainer, up to 5,000 drivers)")
+    @admin.display(
+        description="SHAP summary of the test part (XGBoost: shap.TreeExplainer on up to 5,000 drivers; GLM: its"
+        " terms against the median driver)"
+    )
     def card_shap(self, obj):
         rows = [
             [r["feature"], _num(r["mean_abs_shap"]), f"{r['share']:.1%}",

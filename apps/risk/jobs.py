@@ -44,6 +44,7 @@ def train(
     xgb, glm = model.metrics["xgboost"], model.metrics["glm"]
     return {
         "version": model.version,
+        "family": model.model_card.get("family", "xgboost"),
         "active": model.is_active,
         "drivers": model.model_card["data"]["drivers"],
         "xgboost_test_deviance": xgb["mean_poisson_deviance"],

@@ -12,10 +12,12 @@ How the numbers relate (documented for people reading a score):
   times 20; 100 and 0 are the limits for no risk and unbounded risk;
 - band from relative risk: low < 0.8 <= mild < 1.1 <= medium < 1.5 <= high (safety scores
   about 78+, 65-77, 50-64, 50 and below).
-- contributions: XGBoost's exact TreeSHAP (`pred_contribs`) on the margin; base value (which
-  includes the base margin) + sum(contributions) = margin, so exp(contribution) - 1 is a
-  feature's effect on expected claims before calibration, other features held at their
-  contribution.
+- contributions: for an XGBoost model its exact TreeSHAP (`pred_contribs`) on the margin; for a
+  GLM model (`glm-spline-poisson`, the family the activation gate deploys when XGBoost does not
+  beat it) each feature's additive term minus its training mean, which is the exact SHAP value
+  of an additive model. Either way base value (which includes the base margin) +
+  sum(contributions) = margin, so exp(contribution) - 1 is a feature's effect on expected claims
+  before calibration, other features held at their contribution.
 """
 
 import datetime as dt
@@ -30,11 +32,12 @@ import xgboost as xgb
 from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
+from psycopg import sql as pgsql
 
 from apps.common.sql import pgcopy_encode
 from apps.risk import selectors
 from apps.risk.features import BY_NAME
-from apps.risk.modeling import booster_base, booster_load, corrected
+from apps.risk.modeling import booster_base, booster_load, corrected, glm_contributions, glm_load, glm_margin
 from apps.risk.models import RiskModel, RiskScore
 from apps.risk.scale import band, safety_score
 
@@ -56,8 +59,35 @@ def artifact_file(model: RiskModel) -> Path:
 
 
 _BOOSTERS: dict[tuple[str, float], xgb.Booster] = {}
+_GLMS: dict[tuple[str, float], dict] = {}
 _LOADING = threading.Lock()
 _THREAD = threading.local()
+GLM_ALGORITHM = "glm-spline-poisson"
+
+
+def is_glm(model: RiskModel) -> bool:
+    return model.algorithm == GLM_ALGORITHM
+
+
+def model_glm(model: RiskModel) -> dict:
+    """A GLM model's artifact (plain JSON, read-only once loaded), loaded once per process."""
+    path = artifact_file(model)
+    key = (str(path), path.stat().st_mtime)
+    with _LOADING:
+        artifact = _GLMS.get(key)
+        if artifact is None:
+            artifact = glm_load(path)
+            if artifact["features"] != list(model.feature_names):
+                raise ValueError(f"artifact {path} has features {artifact['features']}, the model row says "
+                                 f"{model.feature_names}")  # fmt: skip
+            _GLMS.clear()
+            _GLMS[key] = artifact
+    return artifact
+
+
+def model_load(model: RiskModel) -> None:
+    """Loads the model's artifact whatever its family (raises OSError / ValueError if it cannot)."""
+    model_glm(model) if is_glm(model) else model_booster(model)
 
 
 def model_booster(model: RiskModel) -> xgb.Booster:
@@ -100,6 +130,9 @@ class ScoredChunk:
 
 def expected_frequency(*, model: RiskModel, values: np.ndarray) -> np.ndarray:
     """Expected claims per year of each row of features (model feature order), calibrated."""
+    if is_glm(model):
+        margin = glm_margin(model_glm(model), values)
+        return corrected(np.exp(margin), (model.model_card or {}).get("calibration_correction"))
     booster = model_booster(model)
     base = np.full(len(values), booster_base(booster))
     matrix = xgb.DMatrix(values, base_margin=base, feature_names=list(model.feature_names), nthread=1)
@@ -110,6 +143,11 @@ def expected_frequency(*, model: RiskModel, values: np.ndarray) -> np.ndarray:
 
 def scores_compute(*, model: RiskModel, driver_ids: np.ndarray, values: np.ndarray, explain: bool) -> ScoredChunk:
     """One predict and (when explaining) one pred_contribs call for the whole chunk."""
+    if is_glm(model):
+        artifact = model_glm(model)
+        margin = glm_margin(artifact, values)
+        contributions, base_values = glm_contributions(artifact, values) if explain else (None, None)
+        return _scored(model, driver_ids, values, margin, contributions, base_values)
     booster = model_booster(model)
     # nthread=1: building a 1,000-row matrix is faster than waking a thread pool for it
     base = np.full(len(values), booster_base(booster))
@@ -123,6 +161,10 @@ def scores_compute(*, model: RiskModel, driver_ids: np.ndarray, values: np.ndarr
         booster.set_param({"nthread": 0})
         contribs = booster.predict(matrix, pred_contribs=True).astype(float)
         contributions, base_values = contribs[:, :-1], contribs[:, -1]
+    return _scored(model, driver_ids, values, margin, contributions, base_values)
+
+
+def _scored(model, driver_ids, values, margin, contributions, base_values) -> ScoredChunk:
     expected = corrected(np.exp(margin), model.model_card.get("calibration_correction"))
     portfolio_mean = float(model.model_card["portfolio_mean_frequency"])
     relative = expected / portfolio_mean
@@ -240,8 +282,8 @@ def scores_write(
     if not len(chunk.driver_ids):
         return []
     names = list(model.feature_names)
-    selectors._columns(names)  # allow-listed identifiers only: they become SQL column names below
-    conflict = (
+    selectors._columns(names)  # allow-listed feature names only; quoted as identifiers below all the same
+    conflict = pgsql.SQL(
         """ON CONFLICT (driver_id, model_id, as_of) DO UPDATE SET
             expected_claims_per_year = EXCLUDED.expected_claims_per_year, relative_risk = EXCLUDED.relative_risk,
             safety_score = EXCLUDED.safety_score, band = EXCLUDED.band, feature_values = EXCLUDED.feature_values,
@@ -252,25 +294,36 @@ def scores_write(
         else "ON CONFLICT (driver_id, model_id, as_of) DO NOTHING"
     )
     if chunk.contributions is None:
-        stage = "risk_score_stage_plain"
-        create = f"""CREATE TEMPORARY TABLE IF NOT EXISTS {stage} (
+        stage = pgsql.Identifier("risk_score_stage_plain")
+        create = pgsql.SQL(
+            """CREATE TEMPORARY TABLE IF NOT EXISTS {stage} (
                 driver_id bigint, expected_claims_per_year float8, relative_risk float8, safety_score int,
-                band_index smallint, {", ".join(f"{n} float8" for n in names)}) ON COMMIT DELETE ROWS"""
-        copy_statement = f"COPY {stage} FROM STDIN (FORMAT binary)"
+                band_index smallint, {features}) ON COMMIT DELETE ROWS"""
+        ).format(
+            stage=stage,
+            features=pgsql.SQL(", ").join(pgsql.SQL("{} float8").format(pgsql.Identifier(n)) for n in names),
+        )
+        copy_statement = pgsql.SQL("COPY {} FROM STDIN (FORMAT binary)").format(stage)
         payload = _binary_stage(chunk, names)
-        band_list = ", ".join(f"'{b}'" for b in _BANDS)
-        columns = f"""(ARRAY[{band_list}])[s.band_index + 1],
-                      ARRAY[{", ".join(f"s.{n}" for n in names)}]::float8[],
-                      '{{}}'::jsonb, 0, '[]'::jsonb"""
+        columns = pgsql.SQL(
+            """({bands})[s.band_index + 1], ARRAY[{features}]::float8[], '{{}}'::jsonb, 0, '[]'::jsonb"""
+        ).format(
+            bands=pgsql.SQL("ARRAY[{}]").format(pgsql.SQL(", ").join(pgsql.Literal(b) for b in _BANDS)),
+            features=pgsql.SQL(", ").join(pgsql.Identifier("s", n) for n in names),
+        )
     else:
-        stage = "risk_score_stage"
-        create = f"""CREATE TEMPORARY TABLE IF NOT EXISTS {stage} (
+        stage = pgsql.Identifier("risk_score_stage")
+        create = pgsql.SQL(
+            """CREATE TEMPORARY TABLE IF NOT EXISTS {} (
                 driver_id bigint, expected_claims_per_year float8, relative_risk float8, safety_score int,
                 band text, feature_values float8[], contributions jsonb, base_value float8, reasons jsonb)
                ON COMMIT DELETE ROWS"""
-        copy_statement = f"COPY {stage} ({', '.join(_STAGE_COLUMNS)}) FROM STDIN"
+        ).format(stage)
+        copy_statement = pgsql.SQL("COPY {} ({}) FROM STDIN").format(
+            stage, pgsql.SQL(", ").join(map(pgsql.Identifier, _STAGE_COLUMNS))
+        )
         payload = _text_stage(model, chunk, names)
-        columns = "s.band, s.feature_values, s.contributions, s.base_value, s.reasons"
+        columns = pgsql.SQL("s.band, s.feature_values, s.contributions, s.base_value, s.reasons")
     # The stage table empties at commit: the COPY and the INSERT share one transaction (the
     # caller's, without a savepoint, or one of their own).
     with transaction.atomic(savepoint=False), connection.cursor() as cursor:
@@ -278,13 +331,14 @@ def scores_write(
         # commit; emptied here too for an outer transaction writing several chunks) and, since
         # scores are recomputable and a rerun writes the missing ones, no wait for the WAL flush
         # at this chunk's commit: a crash can only lose scores the next run writes again.
-        cursor.execute(f"{create}; DELETE FROM {stage}; SET LOCAL synchronous_commit = off")
+        cursor.execute(pgsql.SQL("{}; DELETE FROM {}; SET LOCAL synchronous_commit = off").format(create, stage))
         with cursor.copy(copy_statement) as copy:
             copy.write(payload)
         # The statement's snapshot does not see its own inserts: the lateral read finds the
         # driver's score from before this write (for a replaced day, the old version of it).
         cursor.execute(
-            f"""WITH written AS (
+            pgsql.SQL(
+                """WITH written AS (
                     INSERT INTO risk_riskscore (driver_id, model_id, as_of, expected_claims_per_year,
                         relative_risk, safety_score, band, feature_values, contributions, base_value, reasons,
                         created_at)
@@ -299,7 +353,8 @@ def scores_write(
                 LEFT JOIN LATERAL (
                     SELECT band, safety_score FROM risk_riskscore r WHERE r.driver_id = w.driver_id
                     ORDER BY r.as_of DESC, r.created_at DESC, r.id DESC LIMIT 1
-                ) p ON true""",
+                ) p ON true"""
+            ).format(columns=columns, stage=stage, conflict=conflict),
             {"model": model.pk, "as_of": as_of, "now": timezone.now()},
         )
         return cursor.fetchall()

@@ -47,10 +47,13 @@ def seed_drivers(
     as_of: dt.date = AS_OF,
     follow_days: int = 365,
     interaction: float = 0.0,
+    base_frequency: float = 0.25,
 ):
     """Creates n customers, their 90-day features as of `as_of` and Poisson claims over the
     following `follow_days`. Returns (customer ids, latent aggressiveness)."""
-    a, features, frequency, rng = driver_frame(n, seed=seed, effect=effect, interaction=interaction)
+    a, features, frequency, rng = driver_frame(
+        n, seed=seed, effect=effect, interaction=interaction, base_frequency=base_frequency
+    )
     customers = Customer.objects.bulk_create(
         [Customer(first_name="Sim", last_name=f"Driver {i}", email=f"sim{seed}-{i}@example.com") for i in range(n)]
     )

@@ -26,9 +26,10 @@ def test_train_activate_and_score_from_the_command_line(simulated, artifact_root
     assert "mean Poisson deviance" in output and "normalised Gini" in output and "decile 10" in output
     assert JobRun.objects.get(kind="risk.train").status == JobRun.Status.SUCCEEDED
 
-    output = run("activate_risk_model", model.version, "--force-reason", "command-line test: 600 drivers")
-    assert "is now active (FORCED past the gate: command-line test: 600 drivers)" in output
-    assert "vs glm: deviance difference" in output
+    assert "deployed family glm (glm-spline-poisson)" in output and "family: XGBoost if" in output
+    output = run("activate_risk_model", model.version)
+    assert f"risk model {model.version} is now active\n" in output
+    assert "vs constant: deviance difference" in output
     output = run("score_drivers", "--driver-ids", f"{ids[0]},{ids[1]}")
     assert '"written": 2' in output
     output = run("score_drivers", "--all", "--chunk-size", "250")

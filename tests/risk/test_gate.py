@@ -39,7 +39,8 @@ def test_the_train_command_says_why_it_refuses(db, artifact_root):
 def test_a_model_failing_the_gate_is_refused_and_the_card_says_why(active_model, simulated):
     challenger = risk_model_train(as_of=AS_OF, today=TODAY, seed=7)
     gate = risk_model_gate(model=challenger)
-    assert set(gate["comparisons"]) == {"constant", "glm", "active"}
+    family = challenger.model_card["family"]
+    assert set(gate["comparisons"]) == {"xgboost": {"constant", "glm", "active"}, "glm": {"constant", "active"}}[family]
     assert gate["comparisons"]["active"]["version"] == active_model.version
     assert not gate["passed"]
     with pytest.raises(ApplicationError) as raised:
@@ -69,6 +70,8 @@ def test_forcing_past_the_gate_needs_a_reason_and_is_audited(active_model, simul
 
 def test_a_challenger_that_beats_constant_glm_and_champion_goes_live(gate_world):
     champion, challenger = gate_world
+    # its drivers carry a night-and-speeding interaction no additive GLM can express: XGBoost wins
+    assert challenger.model_card["family"] == "xgboost" and challenger.algorithm == "xgboost-poisson"
     gate = risk_model_gate(model=challenger)
     assert gate["passed"], gate
     for name in ("constant", "glm", "active"):
@@ -93,31 +96,43 @@ def test_the_champion_is_not_compared_when_the_data_changed_since_training(gate_
     assert not gate["passed"] and "active" in gate["failed"]
 
 
-def test_the_demo_says_why_it_has_no_model(db, artifact_root, monkeypatch):
+def _demo_run(monkeypatch, n: int, **drivers) -> str:
+    """The demo's risk extension on `n` seeded drivers followed for its FOLLOW_DAYS (features as
+    of the day it trains on; the telematics refresh is not needed for them)."""
     import datetime as dt
 
     from django.utils import timezone
 
-    today = timezone.localdate()
-    seed_drivers(300, seed=2, as_of=today - dt.timedelta(days=31), follow_days=30)
+    as_of = timezone.localdate() - dt.timedelta(days=demo.FOLLOW_DAYS + 1)
+    seed_drivers(n, as_of=as_of, follow_days=demo.FOLLOW_DAYS, **drivers)
     monkeypatch.setattr("apps.telematics.services.driver_features_refresh", lambda **kwargs: None)
     out = io.StringIO()
     demo.seed(size="small", rng=random.Random(0), stdout=out)
-    text = out.getvalue()
+    return out.getvalue()
+
+
+def test_the_demo_says_why_it_has_no_model(db, artifact_root, monkeypatch):
+    text = _demo_run(monkeypatch, 300, seed=2)
     assert "risk: no model" in text and "at least 200 are needed" in text
     assert not RiskModel.objects.exists() and not RiskScore.objects.exists()
 
 
 def test_the_demo_never_activates_a_model_failing_the_gate(db, artifact_root, settings, monkeypatch):
-    import datetime as dt
-
-    from django.utils import timezone
-
     settings.RISK_MIN_TRAINING_CLAIMS = 5
-    today = timezone.localdate()
-    seed_drivers(300, seed=2, as_of=today - dt.timedelta(days=31), follow_days=30, effect=0.0)
-    monkeypatch.setattr("apps.telematics.services.driver_features_refresh", lambda **kwargs: None)
-    out = io.StringIO()
-    demo.seed(size="small", rng=random.Random(0), stdout=out)
-    assert "trained but NOT activated" in out.getvalue()
+    assert "trained but NOT activated" in _demo_run(monkeypatch, 300, seed=2, effect=0.0)
     assert not RiskModel.objects.filter(is_active=True).exists() and not RiskScore.objects.exists()
+
+
+def test_the_demo_activates_the_glm_when_it_beats_the_constant_and_xgboost_does_not(
+    db, artifact_root, settings, monkeypatch
+):
+    """A log-linear portfolio like the simulator's: the demo ends with the GLM active (never
+    forced) and every driver scored with reasons."""
+    settings.RISK_MIN_TRAINING_CLAIMS = 40
+    text = _demo_run(monkeypatch, 600, seed=1, base_frequency=1.0)
+    model = RiskModel.objects.get(is_active=True)
+    assert model.algorithm == "glm-spline-poisson", text
+    assert model.model_card["activation"]["decision"] == "activated"
+    assert "the GLM passed the gate and is active" in text
+    assert RiskScore.objects.filter(model=model).count() == 600
+    assert all(score.reasons for score in RiskScore.objects.filter(model=model)[:50])

@@ -26,8 +26,11 @@ def test_training_stores_an_inactive_model_with_its_card(simulated, artifact_roo
     path = artifact_file(model)
     assert path.parent == artifact_root / "risk" and path.suffix == ".json"
     saved = json.loads(path.read_text())
-    assert saved["learner"]["attributes"]["training_data_hash"] == model.training_data_hash
-    assert json.loads(saved["learner"]["attributes"]["feature_list"]) == list(FEATURE_NAMES)
+    # the simulated risk is log-linear: the GLM is deployed, its artifact plain JSON (never pickle)
+    assert model.model_card["family"] == "glm" and model.algorithm == "glm-spline-poisson"
+    assert saved["family"] == "glm-spline-poisson"
+    assert saved["training_data_hash"] == model.training_data_hash
+    assert saved["features"] == list(FEATURE_NAMES) == [t["feature"] for t in saved["terms"]]
     for name in ("xgboost", "glm"):
         metrics = model.metrics[name]
         assert {"mean_poisson_deviance", "d2", "gini", "normalised_gini", "total_predicted", "total_observed"} <= set(
@@ -53,7 +56,9 @@ def test_training_stores_an_inactive_model_with_its_card(simulated, artifact_roo
     # the portfolio mean is the observed one: claims over exposure of the drivers trained on
     exposure_years = 600 * 365 / 365.25  # each driver followed 365 days
     assert card["portfolio_mean_frequency"] == pytest.approx(Claim.objects.count() / exposure_years)
-    assert set(card["gate"]["comparisons"]) == {"constant", "glm"}
+    assert set(card["gate"]["comparisons"]) == {"constant"}  # the GLM's gate; XGBoost's had the GLM too
+    assert set(card["family_choice"]["gates"]["xgboost"]) == {"constant", "glm"}
+    assert card["family_choice"]["xgboost_vs_glm"]["ci95"][1] >= 0
     assert {"xgboost", "glm", "glm_linear", "constant"} <= set(model.metrics)
     assert set(card["feature_quantiles"]) == set(FEATURE_NAMES)
     # the latent effect drives harsh braking: its SHAP values rise with the value

@@ -6,11 +6,21 @@ numpy/pandas: nothing here touches the database.
 - `boosting`: XGBoost Poisson from log(exposure) + log(observed training frequency), size chosen
   on validation, SHAP summaries, the JSON artifact;
 - `glm`: the standard (splines, logs, one-hot) and linear Poisson GLMs;
-- `calibration`: the decile check and its isotonic correction;
+- `monotone`: the GLM's monotone terms for the features XGBoost keeps monotone;
+- `additive`: the standard GLM as a deployable JSON artifact, its margin and contributions;
+- `calibration`: the decile check and its correction;
 - `protocol`: one comparison on one split, and the repeated protocol with intervals;
 - `report`: the comparisons as text lines.
 """
 
+from apps.risk.modeling.additive import (
+    contributions_summary,
+    glm_contributions,
+    glm_export,
+    glm_load,
+    glm_margin,
+    glm_save,
+)
 from apps.risk.modeling.boosting import (
     BASE_ATTRIBUTE,
     EARLY_STOPPING_ROUNDS,
@@ -53,10 +63,13 @@ from apps.risk.modeling.metrics import (
     poisson_metrics,
 )
 from apps.risk.modeling.protocol import (
+    FAMILIES,
+    FAMILY_RULE,
     GATE_COMPARATORS,
     ComparisonResult,
     NotEnoughClaims,
     compare,
+    deployed_counts,
     evaluate,
     gate_passed,
     xgb_frequency,
@@ -68,6 +81,8 @@ __all__ = [
     "DEFAULT_FRACTIONS",
     "DEFAULT_TEST_SHARE",
     "EARLY_STOPPING_ROUNDS",
+    "FAMILIES",
+    "FAMILY_RULE",
     "GATE_COMPARATORS",
     "PARTS",
     "SEARCH_GRID",
@@ -86,17 +101,24 @@ __all__ = [
     "compare",
     "comparison_lines",
     "contribs_rate",
+    "contributions_summary",
     "corrected",
     "correction_fit",
     "d2_poisson",
     "data_hash",
+    "deployed_counts",
     "evaluate",
     "feature_importances",
     "fractions_for",
     "gate_passed",
     "gini",
+    "glm_contributions",
+    "glm_export",
     "glm_fit",
+    "glm_load",
+    "glm_margin",
     "glm_predict_counts",
+    "glm_save",
     "glm_standard_fit",
     "lorenz_curve",
     "mean_poisson_deviance",

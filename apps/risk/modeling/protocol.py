@@ -21,8 +21,15 @@ from apps.risk.modeling.data import (
 from apps.risk.modeling.glm import StandardGlm, glm_coefficients, glm_fit, glm_predict_counts, glm_standard_fit
 from apps.risk.modeling.metrics import bootstrap_headline, paired_deviance_difference, poisson_metrics
 
-# The comparators a new model must beat on test deviance (the active model is added at activation).
-GATE_COMPARATORS = ("constant", "glm")
+# The families a trained model may deploy, and the comparators each must beat on test deviance (the
+# active model is added at activation). XGBoost is deployed only when it beats the standard GLM;
+# otherwise the GLM is the champion and must beat the constant model (issue 17).
+FAMILIES = ("xgboost", "glm")
+GATE_COMPARATORS = {"xgboost": ("constant", "glm"), "glm": ("constant",)}
+FAMILY_RULE = (
+    "XGBoost if its test deviance beats the standard GLM's with the bootstrap 95% interval of the difference wholly"
+    " below zero; otherwise the standard GLM (the simpler model keeps the place unless the other earns it)"
+)
 
 
 class NotEnoughClaims(ValueError):
@@ -32,24 +39,58 @@ class NotEnoughClaims(ValueError):
 @dataclass
 class ComparisonResult:
     booster: xgb.Booster
-    correction: dict | None  # the calibration correction scoring applies, if any
+    correction: dict | None  # XGBoost's calibration correction, if any
     glm: object
     glm_columns: list[str]
     glm_standard: StandardGlm
     parts: np.ndarray
-    metrics: dict  # {"xgboost", "xgboost_uncorrected", "glm", "glm_linear", "constant", "split", "calibration"}
-    gate: dict  # {comparator: paired deviance difference on the test part}
+    # {"xgboost", "xgboost_uncorrected", "glm", "glm_uncorrected", "glm_linear", "constant", "split",
+    #  "calibration" (XGBoost's), "glm_calibration"}
+    metrics: dict
+    gate: dict  # XGBoost's {comparator: paired deviance difference on the test part}
     size_tradeoff: list[dict]
     importances: list[dict]
     glm_coefficients: list[dict]
     test_predictions: dict  # {model: predicted counts on the test part}
+    glm_correction: dict | None = None  # the standard GLM's calibration correction, if any
+    family: str = "xgboost"  # the family the gate judges and scoring deploys (FAMILY_RULE)
+    family_gates: dict | None = None  # {family: {comparator: paired deviance difference}}
 
 
 def xgb_frequency(result: ComparisonResult, dataset: Dataset, rows: np.ndarray) -> np.ndarray:
-    """Predicted counts of the deployed model (booster, then its calibration correction)."""
+    """Predicted counts of the XGBoost model as deployed (booster, then its calibration correction)."""
     counts = xgb_predict_counts(result.booster, dataset, rows)
     e = dataset.exposure[rows]
     return corrected(counts / e, result.correction) * e
+
+
+def deployed_counts(result: ComparisonResult, dataset: Dataset, rows: np.ndarray) -> np.ndarray:
+    """Predicted counts of the chosen family as deployed (its calibration correction applied)."""
+    if result.family == "xgboost":
+        return xgb_frequency(result, dataset, rows)
+    e = dataset.exposure[rows]
+    return corrected(result.glm_standard.predict_counts(dataset, rows) / e, result.glm_correction) * e
+
+
+def _calibrated(counts, exposure, val_counts) -> tuple[dict, dict | None, dict | None]:
+    """The validation check, the fitted correction (if a decile was off) and the one applied
+    (if significant)."""
+    before = calibration_check(counts, exposure, val_counts)
+    fitted = correction = None
+    if not before["within_tolerance"]:
+        fitted = correction_fit(counts, exposure, val_counts)
+        correction = fitted if fitted["significant"] else None
+    return before, fitted, correction
+
+
+def _calibration_report(before, fitted, correction, y, e, raw, deployed) -> dict:
+    return {
+        "validation_before": before,
+        "corrected": correction is not None,
+        "fitted_correction": fitted,
+        "test_before": calibration_check(y, e, raw),
+        "test_after": calibration_check(y, e, deployed),
+    }
 
 
 def compare(
@@ -75,34 +116,29 @@ def compare(
         )
     booster, search = xgb_search(dataset, parts, monotone=monotone, seed=seed)
     glm, glm_columns = glm_fit(dataset, parts)
-    standard = glm_standard_fit(dataset, parts)
+    standard = glm_standard_fit(dataset, parts, monotone=monotone)
     y, e, groups = dataset.counts[test], dataset.exposure[test], dataset.groups[test]
     constant_frequency = train_claims / float(dataset.exposure[train].sum())
 
-    # calibration: judged on validation; corrected there when a decile is off
-    val_counts = xgb_predict_counts(booster, dataset, val)
-    before = calibration_check(dataset.counts[val], dataset.exposure[val], val_counts)
-    correction = fitted = None
-    if not before["within_tolerance"]:
-        fitted = correction_fit(dataset.counts[val], dataset.exposure[val], val_counts)
-        correction = fitted if fitted["significant"] else None
+    # calibration of both families: judged on validation; corrected there when a decile is off
+    y_val, e_val = dataset.counts[val], dataset.exposure[val]
+    before, fitted, correction = _calibrated(y_val, e_val, xgb_predict_counts(booster, dataset, val))
+    glm_before, glm_fitted, glm_correction = _calibrated(y_val, e_val, standard.predict_counts(dataset, val))
     raw = xgb_predict_counts(booster, dataset, test)
+    glm_raw = standard.predict_counts(dataset, test)
     predictions = {
         "xgboost": corrected(raw / e, correction) * e,
-        "glm": standard.predict_counts(dataset, test),
+        "glm": corrected(glm_raw / e, glm_correction) * e,
         "glm_linear": glm_predict_counts(glm, glm_columns, dataset, test),
         "constant": e * constant_frequency,
     }
     metrics = {name: poisson_metrics(y, e, mu) for name, mu in predictions.items()}
     metrics["xgboost"]["trees"] = booster.num_boosted_rounds()
     metrics["xgboost_uncorrected"] = poisson_metrics(y, e, raw)
-    metrics["calibration"] = {
-        "validation_before": before,
-        "corrected": correction is not None,
-        "fitted_correction": fitted,
-        "test_before": calibration_check(y, e, raw),
-        "test_after": calibration_check(y, e, predictions["xgboost"]),
-    }
+    metrics["glm_uncorrected"] = poisson_metrics(y, e, glm_raw)
+    metrics["calibration"] = _calibration_report(before, fitted, correction, y, e, raw, predictions["xgboost"])
+    metrics["glm_calibration"] = _calibration_report(glm_before, glm_fitted, glm_correction, y, e, glm_raw,
+                                                     predictions["glm"])  # fmt: skip
     metrics["split"] = {
         part: {
             "rows": int((parts == part).sum()),
@@ -112,10 +148,14 @@ def compare(
         }
         for part in PARTS
     }
-    gate = {
-        name: paired_deviance_difference(y, e, groups, predictions["xgboost"], predictions[name], seed=seed)
-        for name in GATE_COMPARATORS
+    family_gates = {
+        family: {
+            name: paired_deviance_difference(y, e, groups, predictions[family], predictions[name], seed=seed)
+            for name in GATE_COMPARATORS[family]
+        }
+        for family in FAMILIES
     }
+    family = "xgboost" if gate_passed(family_gates["xgboost"]["glm"]) else "glm"
     tradeoff = []
     if size_tradeoff:
         X_test = dataset.xgb_matrix(test)
@@ -134,11 +174,14 @@ def compare(
         glm_standard=standard,
         parts=parts,
         metrics=metrics,
-        gate=gate,
+        gate=family_gates["xgboost"],
         size_tradeoff=tradeoff or search,
         importances=feature_importances(booster, dataset.features),
         glm_coefficients=glm_coefficients(glm, glm_columns),
         test_predictions=predictions,
+        glm_correction=glm_correction,
+        family=family,
+        family_gates=family_gates,
     )
 
 

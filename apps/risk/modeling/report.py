@@ -48,7 +48,8 @@ def comparison_lines(metrics: dict, size_tradeoff: list[dict] | None = None, gat
             )
     if gate:
         lines.append("")
-        lines.append("XGBoost test deviance minus each comparator's (bootstrap 95% interval by group):")
+        gated = "XGBoost" if "glm" in gate else "GLM"  # the GLM's gate has no GLM to beat
+        lines.append(f"{gated} test deviance minus each comparator's (bootstrap 95% interval by group):")
         for name, row in gate.items():
             lines.append(f"  vs {name:<10} {row['difference']:+.5f} [{row['ci95'][0]:+.5f}, {row['ci95'][1]:+.5f}]")
     split = metrics.get("split")

@@ -57,13 +57,15 @@ def risk_model_gate(*, model: RiskModel) -> dict:
 
     gate = (model.model_card or {}).get("gate") or {}
     comparisons = dict(gate.get("comparisons") or {})
-    missing = [name for name in modeling.GATE_COMPARATORS if name not in comparisons]
+    family = (model.model_card or {}).get("family", "xgboost")
+    missing = [name for name in modeling.GATE_COMPARATORS.get(family, ("constant", "glm")) if name not in comparisons]
     champion = selectors.risk_model_active()
     if champion is not None and champion.pk != model.pk:
         comparisons["active"] = _champion_comparison(model=model, champion=champion)
     failed = sorted(missing + [n for n, c in comparisons.items() if "error" in c or not modeling.gate_passed(c)])
     checked_at = timezone.now().isoformat()
-    return {"comparisons": comparisons, "passed": not failed, "failed": failed, "checked_at": checked_at}
+    return {"family": family, "comparisons": comparisons, "passed": not failed, "failed": failed,
+            "checked_at": checked_at}  # fmt: skip
 
 
 def _gate_text(gate: dict) -> str:
@@ -99,7 +101,7 @@ def risk_model_activate(*, model: RiskModel, user=None, force_reason: str = "") 
     if "portfolio_mean_frequency" not in (model.model_card or {}):
         raise ApplicationError(f"model {model.version} has no model card to score with", code="invalid_model")
     try:
-        scoring.model_booster(model)
+        scoring.model_load(model)
     except (OSError, ValueError) as exc:
         raise ApplicationError(f"model {model.version}: artifact does not load ({exc})", code="invalid_model") from exc
     gate = risk_model_gate(model=model)

@@ -45,7 +45,10 @@ def training_procedure() -> dict:
     from apps.risk import modeling
 
     return {
-        "procedure": 2,  # 2: observed-frequency base margin, size chosen on validation, standard GLM, gate
+        # 2: observed-frequency base margin, size chosen on validation, standard GLM, gate;
+        # 3: the family (XGBoost or the monotone standard GLM) chosen by the gate's rule
+        "procedure": 3,
+        "family_rule": modeling.FAMILY_RULE,
         "params": modeling.XGB_PARAMS,
         "max_trees": modeling.XGB_MAX_TREES,
         "early_stopping_rounds": modeling.EARLY_STOPPING_ROUNDS,
@@ -126,12 +129,12 @@ def risk_model_train(
     except ValueError as exc:
         raise ApplicationError(str(exc), code="no_training_data") from exc
     relative_path = f"risk/{version}.json"
-    modeling.booster_save(
-        result.booster,
-        Path(settings.ARTIFACT_ROOT) / relative_path,
-        feature_names=list(FEATURE_NAMES),
-        training_data_hash=digest,
-    )
+    artifact = Path(settings.ARTIFACT_ROOT) / relative_path
+    if result.family == "xgboost":
+        modeling.booster_save(result.booster, artifact, feature_names=list(FEATURE_NAMES), training_data_hash=digest)
+    else:
+        exported = modeling.glm_export(result.glm_standard, dataset, np.ones(len(frame), dtype=bool))
+        modeling.glm_save(exported, artifact, training_data_hash=digest)
     card = _model_card(
         result=result, dataset=dataset, frame=frame, settings_used=settings_used, monotone=monotone,
         follow_period=[str(as_of + dt.timedelta(days=1)), str(min(as_of + dt.timedelta(follow_days), today))],
@@ -145,7 +148,25 @@ def risk_model_train(
         window_days=window_days,
         metrics=result.metrics,
         card=card,
+        algorithm=ALGORITHMS[result.family],
     )
+
+
+# RiskModel.algorithm of each family: how scoring reads the artifact.
+ALGORITHMS = {"xgboost": "xgboost-poisson", "glm": "glm-spline-poisson"}
+
+
+def _explained(result, dataset, rows) -> list[dict]:
+    """The chosen family's SHAP summary on these rows: shap.TreeExplainer for XGBoost, the exact
+    additive contributions for the GLM."""
+    from apps.risk import modeling
+
+    if result.family == "xgboost":
+        return modeling.shap_summary(result.booster, dataset.xgb_matrix(rows))
+    exported = modeling.glm_export(result.glm_standard, dataset, np.ones(len(dataset.frame), dtype=bool))
+    values = dataset.frame.loc[rows, dataset.features].to_numpy(dtype=float)
+    contributions, _ = modeling.glm_contributions(exported, values)
+    return modeling.contributions_summary(values, contributions, list(dataset.features))
 
 
 def _model_card(*, result, dataset, frame, settings_used, monotone, follow_period, min_claims) -> dict:
@@ -153,10 +174,18 @@ def _model_card(*, result, dataset, frame, settings_used, monotone, follow_perio
 
     test = result.parts == "test"
     everyone = np.ones(len(frame), dtype=bool)
-    predicted = modeling.xgb_frequency(result, dataset, everyone) / dataset.exposure
+    predicted = modeling.deployed_counts(result, dataset, everyone) / dataset.exposure
+    glm_family = result.family == "glm"
     quantile_points = np.linspace(0, 1, 1001)
     booster = result.booster
     return {
+        "family": result.family,
+        "family_choice": {
+            "rule": modeling.FAMILY_RULE,
+            "chosen": result.family,
+            "xgboost_vs_glm": result.family_gates["xgboost"]["glm"],
+            "gates": result.family_gates,
+        },
         "data": {
             **settings_used,
             "follow_period": follow_period,
@@ -179,21 +208,22 @@ def _model_card(*, result, dataset, frame, settings_used, monotone, follow_perio
         "monotone_constraints": monotone,
         "size_tradeoff": result.size_tradeoff,
         "feature_importances": result.importances,
-        "shap_summary_test": modeling.shap_summary(booster, dataset.xgb_matrix(test)),
+        "shap_summary_test": _explained(result, dataset, test),
         "glm_coefficients": result.glm_coefficients,
         "glm_standard": {
             "encoding": result.glm_standard.encoding,
             "ridge": result.glm_standard.ridge,
             "validation_deviance_by_ridge": result.glm_standard.validation_deviance,
+            "monotone_terms": result.glm_standard.constrained,
         },
-        "calibration": result.metrics["calibration"],
-        "calibration_correction": result.correction,
+        "calibration": result.metrics["glm_calibration" if glm_family else "calibration"],
+        "calibration_correction": result.glm_correction if glm_family else result.correction,
         # Observed claims over exposure of the drivers trained on: what "average risk" means to
         # drivers and partners (relative risk = a driver's expected frequency / this).
         "portfolio_mean_frequency": float(dataset.counts.sum() / dataset.exposure.sum()),
         "portfolio_mean_source": "observed claims / exposure of the training data",
         "predicted_mean_frequency": float((predicted * dataset.exposure).sum() / dataset.exposure.sum()),
-        "gate": {"comparisons": result.gate, "test_drivers": int(test.sum())},
+        "gate": {"comparisons": result.family_gates[result.family], "test_drivers": int(test.sum())},
         "feature_quantiles": {
             name: np.round(np.nanquantile(frame[name].to_numpy(), quantile_points), 6).tolist()
             for name in FEATURE_NAMES
@@ -208,10 +238,10 @@ def _model_card(*, result, dataset, frame, settings_used, monotone, follow_perio
 
 
 @transaction.atomic
-def _risk_model_create(*, version, relative_path, digest, as_of, window_days, metrics, card) -> RiskModel:
+def _risk_model_create(*, version, relative_path, digest, as_of, window_days, metrics, card, algorithm) -> RiskModel:
     model = RiskModel.objects.create(
         version=version,
-        algorithm="xgboost-poisson",
+        algorithm=algorithm,
         artifact_path=relative_path,
         feature_names=list(FEATURE_NAMES),
         training_data_hash=digest,

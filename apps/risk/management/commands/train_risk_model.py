@@ -41,9 +41,12 @@ class Command(BaseCommand):
         self.stdout.write(
             f"model {model.version}{' (active)' if model.is_active else ' (inactive)'}: "
             f"{card['data']['drivers']} drivers, {card['data']['claims']} claims, "
-            f"{card['params']['trees']} trees depth {card['params']['max_depth']}"
+            f"XGBoost {card['params']['trees']} trees depth {card['params']['max_depth']}; deployed family "
+            f"{card.get('family', 'xgboost')} ({model.algorithm})"
         )
         for line in comparison_lines(model.metrics, card.get("size_tradeoff"), card.get("gate", {}).get("comparisons")):
             self.stdout.write(line)
+        if "family_choice" in card:
+            self.stdout.write(f"family: {card['family_choice']['rule']}")
         if not model.is_active:
             self.stdout.write(f"activate with: manage.py activate_risk_model {model.version}")
