@@ -280,12 +280,13 @@ def test_demo_logins_without_a_world_says_how_to_get_one():
 # must see what the world committed. The whole small world with a year of payments takes minutes.
 @pytest.mark.timeout(1500)
 @pytest.mark.django_db(transaction=True)
-def test_the_make_run_world_activates_only_a_model_that_passes_the_gate(monkeypatch, settings, tmp_path):
+def test_the_make_run_world_ends_with_a_model_that_passed_the_gate(monkeypatch, settings, tmp_path):
     """What `make run` builds (small world, default seed, every extension). Training needs 200
-    claims in its training part and activation needs the gate (issue 17): the world either has a
-    model that passed the gate, with scores for every driver, or says why it has none and scores
-    nobody. It never forces a model live. The ops pages need the first night: payments of the
-    demo's own customers and every nightly job once."""
+    claims in its training part and activation needs the gate (issue 17): the world's simulated
+    drivers carry enough claims, the gate chooses the family (XGBoost only if it beats the GLM)
+    and the model is live because it passed, never forced, with scores and reasons for every
+    driver and PHYD quotes from them. The ops pages need the first night: payments of the demo's
+    own customers and every nightly job once."""
     from apps.pricing.models import Quote
     from apps.risk.models import RiskModel, RiskScore
     from apps.telematics.models import DriverFeatures
@@ -296,19 +297,23 @@ def test_the_make_run_world_activates_only_a_model_that_passes_the_gate(monkeypa
 
     assert "failed" not in output, output
     _assert_first_night()
-    model = RiskModel.objects.filter(is_active=True).first()
-    if model is None:
-        assert "risk: no model" in output or "trained but NOT activated" in output, output
-        assert not RiskScore.objects.exists()
-        assert not RiskModel.objects.filter(model_card__activation__decision="forced").exists()
-        return
-    assert model.model_card["activation"]["decision"] == "activated"
+    model = RiskModel.objects.get(is_active=True)
+    card = model.model_card
+    assert card["activation"]["decision"] == "activated", output
+    assert card["activation"]["passed"] and not RiskModel.objects.filter(model_card__activation__decision="forced")
+    assert model.algorithm == {"glm": "glm-spline-poisson", "xgboost": "xgboost-poisson"}[card["family"]]
+    assert model.metrics["split"]["train"]["claims"] >= 200
+    for comparison in card["activation"]["comparisons"].values():
+        assert comparison["ci95"][1] < 0
+    assert "passed the gate and is active" in output
     scored = set(RiskScore.objects.filter(model=model).values_list("driver_id", flat=True))
     latest = DriverFeatures.objects.filter(as_of__lt=timezone.localdate()).order_by("-as_of").first().as_of
     with_features = set(DriverFeatures.objects.filter(as_of=latest).values_list("driver_id", flat=True))
-    assert len(with_features) >= 120 and scored == with_features
+    assert len(with_features) >= 590 and scored == with_features
     portal = set(Customer.objects.filter(user__isnull=False).values_list("pk", flat=True))
     assert portal and portal <= scored  # every driver with a login sees a score
+    portal_scores = RiskScore.objects.filter(model=model, driver_id__in=portal)
+    assert all(score.reasons for score in portal_scores)
     assert Quote.objects.filter(kind="phyd", risk_score__isnull=False).exists()
 
 
@@ -322,8 +327,7 @@ def _assert_first_night() -> None:
 
     runs = dict(JobRun.objects.values_list("kind", "status"))
     expected = {kind for kind, _ in NIGHTLY} | {"transactions.ingest", "intelligence.payment_fraud"}
-    if not RiskModel.objects.filter(is_active=True).exists():
-        expected = {kind for kind in expected if not kind.startswith("risk.")}
+    assert RiskModel.objects.filter(is_active=True).exists()  # so the risk jobs ran too
     assert expected <= set(runs)
     assert set(runs.values()) == {"succeeded"}, runs
     assert Payment.objects.count() > 150_000

@@ -1,13 +1,17 @@
 """Demo world extension: consent, devices and simulated driving for the demo drivers.
 
 The drivers with portal logins get 30 days of trips through the full ingestion path (every
-sample stored, features from the stored samples); a larger group of other customers gets
-features-only driving (trip features without raw samples) so the risk model has drivers and
-claims to learn from. The demo claim frequency is five times a realistic one (0.6 instead of
-0.12 claims per driver-year) so a demo-sized portfolio carries enough claims to fit a model; the
-small world (`make run`) has only 120 such drivers, since the simulator runs about 240 driver-days
-a second, and gives them 2.5 claims per driver-year so that the 30 days after the model's feature
-day still hold the 20 claims the risk extension trains on (it had 12 at 0.6, and no scores)."""
+sample stored, features from the stored samples); every other customer gets features-only
+driving (trip features without raw samples, the vectorised simulator) so the risk model has
+drivers and claims to learn from.
+
+The risk extension learns from features over FEATURE_DAYS and the claims of the FOLLOW_DAYS after
+them, so the others drive FEATURE_DAYS + FOLLOW_DAYS: a full 90-day feature window (the same
+window scoring reads later, so `km in the window` means the same in training and scoring) and 90
+days of claims. Training needs 200 claims in its training part (about half the drivers): the
+small world's 595 other drivers carry 2.5 claims per driver-year (twenty times a realistic 0.12;
+measured about 500 claims in the 90 days, 250 in the training part), the medium world's ~5,000
+0.6 (five times)."""
 
 import random
 
@@ -16,10 +20,12 @@ from apps.demo.trips.simulation import simulation_run
 from apps.fleet.models import Vehicle
 
 DEMO_CLAIM_FREQUENCY = 0.6
+FEATURE_DAYS = 90
+FOLLOW_DAYS = 90
 DEMO_SIZES = {
-    "small": {"others": 120, "days": 45, "claim_frequency": 2.5},
-    "medium": {"others": 600, "days": 60, "claim_frequency": DEMO_CLAIM_FREQUENCY},
-}
+    "small": {"others": None, "days": FEATURE_DAYS + FOLLOW_DAYS, "claim_frequency": 2.5},
+    "medium": {"others": None, "days": FEATURE_DAYS + FOLLOW_DAYS, "claim_frequency": DEMO_CLAIM_FREQUENCY},
+}  # others: None = every customer without a portal login
 PORTAL_DAYS = 30
 
 
