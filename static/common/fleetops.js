@@ -66,7 +66,7 @@
         responsive: true, maintainAspectRatio: false, animation: false,
         interaction: { mode: type === "line" ? "index" : "nearest", intersect: false },
         plugins: {
-          legend: { display: spec.datasets.length > 1 || type === "doughnut", labels: { color: text, boxWidth: 12, filter: function (item) { return !/^Forecast (low|high)$/.test(item.text); } } },
+          legend: { display: spec.datasets.length > 1 || type === "doughnut", labels: { color: text, boxWidth: 12, filter: function (item, data) { var d = spec.datasets[item.datasetIndex]; return !(d && d.band === "low") && !/^Forecast (low|high)$/.test(item.text); } } },
           tooltip: { callbacks: { label: function (ctx) { return ctx.dataset.label + ": " + fmt(ctx.parsed.y !== undefined ? ctx.parsed.y : ctx.parsed, (ctx.dataset.yAxisID === "y2" ? spec.unit2 : spec.unit) || ""); } } }
         },
         scales: type === "doughnut" ? {} : {

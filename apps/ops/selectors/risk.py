@@ -10,10 +10,15 @@ from apps.risk.selectors import risk_model_active
 
 DASH = "\u2013"
 
+FAMILY_LABELS = {"xgboost": "XGBoost", "glm": "GLM (Poisson, splines)"}
+COMPARATOR_LABELS = {"constant": "a constant model", "glm": "the GLM", "active": "the model it replaced"}
+
 __all__ = [
     "band_counts",
     "calibration_chart",
+    "drift_summary",
     "model_comparison",
+    "model_verdict",
     "premium_summary",
     "risk_model_active",
     "score_distribution",
@@ -21,18 +26,25 @@ __all__ = [
 ]
 
 
+def family(model: RiskModel) -> str:
+    """The deployed family: the card says so; models trained before the choice were XGBoost."""
+    return (model.model_card or {}).get("family") or "xgboost"
+
+
 def model_comparison(model: RiskModel) -> list[dict]:
-    """Test-set deviance and Gini of XGBoost, the GLM and a constant model (deviance of the
-    constant one recovered from D² = 1 - deviance / constant deviance)."""
+    """Test-set deviance and Gini of the active family first, the other family, and a constant
+    model (its deviance stored, or recovered from D² = 1 - deviance / constant deviance)."""
+    active = family(model)
     rows = []
-    constant = None
-    for key, label in (("xgboost", "XGBoost"), ("glm", "GLM (Poisson)")):
+    constant = (model.metrics.get("constant") or {}).get("mean_poisson_deviance")
+    for key in sorted(FAMILY_LABELS, key=lambda k: k != active):
         m = model.metrics.get(key) or {}
         if not m:
             continue
         rows.append(
             {
-                "label": label,
+                "label": FAMILY_LABELS[key] + (" — active" if key == active else ""),
+                "active": key == active,
                 "deviance": m.get("mean_poisson_deviance"),
                 "gini": m.get("normalised_gini"),
                 "d2": m.get("d2"),
@@ -43,6 +55,47 @@ def model_comparison(model: RiskModel) -> list[dict]:
             constant = m["mean_poisson_deviance"] / (1 - m["d2"])
     rows.append({"label": "Constant (portfolio mean)", "deviance": constant, "gini": 0.0, "d2": 0.0, "ratio": None})
     return rows
+
+
+def model_verdict(model: RiskModel) -> dict:
+    """Is the active model any good, from its card: the family and why, each gate comparison
+    (test deviance difference with its bootstrap 95% interval), the held-out data, calibration."""
+    card, metrics = model.model_card or {}, model.metrics or {}
+    active = family(model)
+    activation = card.get("activation") or {}
+    comparisons = activation.get("comparisons") or (card.get("gate") or {}).get("comparisons") or {}
+    gate = []
+    for name, row in comparisons.items():
+        if "error" in row or not row.get("ci95"):
+            gate.append({"against": COMPARATOR_LABELS.get(name, name), "error": row.get("error", "no interval")})
+            continue
+        gate.append(
+            {
+                "against": COMPARATOR_LABELS.get(name, name) + (f" ({row['version']})" if row.get("version") else ""),
+                "difference": row["difference"],
+                "low": row["ci95"][0],
+                "high": row["ci95"][1],
+                "relative": row.get("relative"),
+                "passed": row["ci95"][1] < 0,
+            }
+        )
+    choice = (card.get("family_choice") or {}).get("xgboost_vs_glm")
+    calibration = card.get("calibration") or {}
+    test = (metrics.get("split") or {}).get("test") or {}
+    return {
+        "family": active,
+        "family_label": FAMILY_LABELS.get(active, active),
+        "choice": None
+        if not choice
+        else {"difference": choice["difference"], "low": choice["ci95"][0], "high": choice["ci95"][1]},
+        "gate": gate,
+        "decision": activation.get("decision"),
+        "reason": activation.get("reason") or "",
+        "test_drivers": test.get("groups"),
+        "test_claims": test.get("claims"),
+        "worst_decile": (calibration.get("test_after") or {}).get("worst_decile_error"),
+        "corrected": calibration.get("corrected"),
+    }
 
 
 def comparison_chart(rows: list[dict]) -> dict:
@@ -65,20 +118,90 @@ def comparison_chart(rows: list[dict]) -> dict:
     }
 
 
+def _poisson_interval(claims: int, exposure: float) -> tuple[float, float]:
+    """Exact (Garwood) 95% interval of a frequency observed as `claims` over `exposure`."""
+    from scipy.stats import chi2
+
+    low = float(chi2.ppf(0.025, 2 * claims)) / 2 if claims > 0 else 0.0
+    high = float(chi2.ppf(0.975, 2 * claims + 2)) / 2
+    return low / exposure, high / exposure
+
+
 def calibration_chart(model: RiskModel) -> dict:
-    xgb = (model.metrics.get("xgboost") or {}).get("calibration") or []
-    glm = (model.metrics.get("glm") or {}).get("calibration") or []
+    """Predicted against observed claim frequency by decile of the active family's prediction on
+    the held-out drivers, the observed one with its exact Poisson 95% interval; and the rows of
+    the table under it."""
+    active = family(model)
+    table = (model.metrics.get(active) or {}).get("calibration") or []
+    rows, low, high = [], [], []
+    for row in table:
+        exposure = row.get("exposure")
+        if not exposure and row.get("predicted_claims") and row.get("predicted_frequency"):
+            exposure = row["predicted_claims"] / row["predicted_frequency"]
+        claims = row.get("observed_claims")
+        a, b = _poisson_interval(int(claims), exposure) if exposure and claims is not None else (None, None)
+        low.append(None if a is None else round(a, 4))
+        high.append(None if b is None else round(b, 4))
+        ratio = row.get("predicted_over_observed")
+        inside = None if a is None else bool(a <= row["predicted_frequency"] <= b)
+        rows.append({**row, "off": None if ratio is None else ratio - 1, "inside": inside})
     return {
         "type": "line",
-        "labels": [f"D{row['decile']}" for row in xgb],
+        "labels": [f"D{row['decile']}" for row in table],
         "datasets": [
-            {"label": "Observed claims per year", "data": [row["observed_frequency"] for row in xgb]},
-            {"label": "XGBoost predicted", "data": [row["predicted_frequency"] for row in xgb], "dashed": True},
-            {"label": "GLM predicted", "data": [row["predicted_frequency"] for row in glm[: len(xgb)]], "dashed": True},
+            {"label": "Observed: 95% interval low", "data": low, "band": "low"},
+            {"label": "Observed: 95% interval", "data": high, "band": "high"},
+            {
+                "label": "Observed claims per driver-year",
+                "data": [row["observed_frequency"] for row in table],
+                "colour": "#e53935",
+            },
+            {
+                "label": f"{FAMILY_LABELS.get(active, active)} predicted",
+                "data": [row["predicted_frequency"] for row in table],
+                "dashed": True,
+                "colour": "#1e88e5",
+            },
         ],
         "unit": "",
         "y_title": "claims per driver-year",
-        "rows": sum(row["rows"] for row in xgb),
+        "rows": sum(row["rows"] for row in table),
+        "table": rows,
+    }
+
+
+def drift_summary(model: RiskModel) -> dict | None:
+    """The latest drift check of this model (the risk.drift job's result): PSI per feature and
+    of the score, as a chart against the 0.1 / 0.25 thresholds; None when none ran yet."""
+    import datetime as dt
+
+    from apps.jobs.models import JobRun
+    from apps.risk.services.drift import PSI_ALERT, SCORE
+
+    run = (
+        JobRun.objects.filter(kind="risk.drift", status=JobRun.Status.SUCCEEDED, result__model=model.version)
+        .order_by("-finished_at")
+        .only("finished_at", "result")
+        .first()
+    )
+    if run is None:
+        return None
+    psi = run.result.get("psi") or {}
+    ordered = sorted(psi.items(), key=lambda item: -item[1])
+    return {
+        "as_of": dt.date.fromisoformat(run.result["as_of"]) if run.result.get("as_of") else None,
+        "checked_at": run.finished_at,
+        "drivers": run.result.get("drivers"),
+        "drifted": run.result.get("drifted") or [],
+        "threshold": PSI_ALERT,
+        "worst": ordered[0] if ordered else None,
+        "chart": {
+            "type": "bar",
+            "horizontal": True,
+            "labels": ["score" if name == SCORE else name.replace("_", " ") for name, _ in ordered],
+            "datasets": [{"label": "Population stability index", "data": [round(v, 3) for _, v in ordered]}],
+            "unit": "",
+        },
     }
 
 

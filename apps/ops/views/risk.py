@@ -14,6 +14,8 @@ def risk(request):
             comparison=comparison,
             comparison_chart=selectors.comparison_chart(comparison),
             calibration=selectors.calibration_chart(model),
+            verdict=selectors.model_verdict(model),
+            drift=selectors.drift_summary(model),
             shap=selectors.shap_summary(model),
             scores=selectors.score_distribution(model),
             bands=selectors.band_counts(model),
