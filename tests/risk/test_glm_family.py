@@ -139,3 +139,14 @@ def test_a_glm_model_scores_with_reasons_that_agree_with_the_values(glm_model, s
                 assert reason["effect"] < 0, reason["text"]
             checked += 1
     assert checked > 100
+
+
+def test_a_family_can_be_asked_for_and_is_still_gated(simulated, artifact_root):
+    from apps.risk.services import risk_model_gate, risk_model_train
+    from tests.risk.simulation import AS_OF, TODAY
+
+    model = risk_model_train(as_of=AS_OF, today=TODAY, family="xgboost")
+    assert model.algorithm == "xgboost-poisson" and model.model_card["family"] == "xgboost"
+    scoring.model_booster(model)  # an XGBoost artifact
+    assert set(risk_model_gate(model=model)["comparisons"]) == {"constant", "glm"}
+    assert risk_model_train(as_of=AS_OF, today=TODAY).algorithm == "glm-spline-poisson"  # the rule's, another version

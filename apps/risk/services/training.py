@@ -66,12 +66,15 @@ def risk_model_train(
     seed: int = 0,
     today: dt.date | None = None,
     min_claims: int | None = None,
+    family: str | None = None,
 ) -> RiskModel:
     """Trains a claim-frequency model on drivers' features as of `as_of` and their claims in the
     following `follow_days` (cut at `today`), beside the standard GLM, the linear GLM and the
     constant model, and stores it (inactive) with its model card. Refused when the training part
     holds fewer than `min_claims` claims (default: the RISK_MIN_TRAINING_CLAIMS setting, 200).
-    Training the same data again returns the model already stored."""
+    Training the same data again returns the model already stored. `family` ("xgboost" or "glm")
+    deploys that family whatever the rule says (benchmarks of one family's scoring); the gate still
+    judges it against its comparators."""
     from apps.risk import modeling, selectors
 
     today = today or timezone.localdate()
@@ -103,7 +106,9 @@ def risk_model_train(
     digest = modeling.data_hash(frame.assign(**{k: str(v) for k, v in settings_used.items()}))
     # The version names the data and the procedure: the same data trained again by the same code
     # returns the stored model; a changed procedure (model size, parameters) makes a new one.
-    procedure = json.dumps(training_procedure(), sort_keys=True)
+    if family is not None and family not in modeling.FAMILIES:
+        raise ApplicationError(f"family must be one of {', '.join(modeling.FAMILIES)}", code="invalid")
+    procedure = json.dumps({**training_procedure(), "family": family or "by the rule"}, sort_keys=True)
     version = f"{as_of:%Y%m%d}-{hashlib.sha256((digest + procedure).encode()).hexdigest()[:10]}"
     existing = RiskModel.objects.filter(version=version).first()
     if existing:
@@ -128,6 +133,8 @@ def risk_model_train(
         ) from exc
     except ValueError as exc:
         raise ApplicationError(str(exc), code="no_training_data") from exc
+    if family is not None:
+        result.family = family
     relative_path = f"risk/{version}.json"
     artifact = Path(settings.ARTIFACT_ROOT) / relative_path
     if result.family == "xgboost":
