@@ -134,12 +134,19 @@ def score_trend_chart(scores: list[RiskScore]) -> dict[str, Any] | None:
 # --- the dashboard --------------------------------------------------------------------------------
 
 
-def claims_one_in(expected_per_year: float | None) -> int | None:
-    """Expected claims a year as "1 in N" drivers with at least one claim in a year (Poisson:
-    chance 1 - exp(-expected)); 1 means most such drivers have one; None without a figure."""
+def claim_chance(expected_per_year: float | None) -> tuple[str, str] | None:
+    """Expected claims a year said as how many drivers have at least one claim in a year
+    (Poisson: chance 1 - exp(-expected)), with the verb that agrees: ("about 1 in 14", "has"),
+    ("about 9 in 10", "have"); None without a figure. A chance of one half or more reads in
+    tenths, so a high frequency never becomes "1 in 1"."""
     if expected_per_year is None or float(expected_per_year) <= 0:
         return None
-    return max(round(1 / -math.expm1(-float(expected_per_year))), 1)
+    chance = -math.expm1(-float(expected_per_year))
+    if chance < 0.5:
+        return f"about 1 in {round(1 / chance)}", "has"
+    if chance >= 0.95:
+        return "about 19 in 20", "have"
+    return f"about {min(round(chance * 10), 9)} in 10", "have"
 
 
 # A reason's closing effect ("…: +22% expected claims"): the dashboard says it in words instead.
@@ -195,8 +202,8 @@ def driver_dashboard(*, driver_id: int) -> dict[str, Any]:
         {
             # Reasons are {"feature", "effect", "text"} documents; older rows may hold plain strings.
             "reasons": [_reason_words(r) for r in score.reasons or []],
-            "claims_one_in": claims_one_in(score.expected_claims_per_year),
-            "average_one_in": claims_one_in(mean),
+            "claim_chance": claim_chance(score.expected_claims_per_year),
+            "average_chance": claim_chance(mean),
             "relative_percent": relative_percent,
             "relative_percent_abs": abs(relative_percent),
             "band_ranges": {name: (round(lo), round(hi)) for name, lo, hi in band_safety_ranges()},

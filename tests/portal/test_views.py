@@ -7,6 +7,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from apps.portal.selectors import claim_chance
 from apps.pricing.models import Policy
 from tests.accounts.factories import UserFactory
 from tests.customers.factories import CustomerFactory
@@ -389,3 +390,11 @@ def test_query_counts_do_not_grow_with_rows(driver_client, scored_driver, django
         driver_client.get("/portal/")
     with django_assert_max_num_queries(6):
         driver_client.get("/portal/trips/")
+
+
+def test_the_chance_of_a_claim_reads_as_drivers_out_of_a_number_never_1_in_1():
+    assert claim_chance(0.074) == ("about 1 in 14", "has")  # 1 - e^-0.074 = 7.1%
+    assert claim_chance(0.7) == ("about 5 in 10", "have")  # 50.3%
+    assert claim_chance(2.5) == ("about 9 in 10", "have")  # 91.8%, not "1 in 1"
+    assert claim_chance(4.0) == ("about 19 in 20", "have")
+    assert claim_chance(None) is None and claim_chance(0) is None
