@@ -78,6 +78,9 @@ def pytest_collection_modifyitems(items):
     default schedules) from the copy taken when the test database was set up, and its flush does
     not re-run post_migrate. Mixing the two kinds breaks whichever runs next: after a serialized
     test the tables are empty (no role groups), after a plain one the restore hits duplicates."""
+    # The tests on the session's one Chromium run last: once it has started, Playwright's event loop
+    # stays current in this thread, and no other test should run beside it.
+    items.sort(key=lambda item: "chromium" in getattr(item, "fixturenames", ()))
     for item in items:
         marker = item.get_closest_marker("django_db")
         fixtures = getattr(item, "fixturenames", ())
@@ -92,6 +95,29 @@ def _database_url() -> str:
     db = connection.settings_dict
     auth = db["USER"] + (f":{db['PASSWORD']}" if db.get("PASSWORD") else "")
     return f"postgres://{auth}@{db['HOST']}:{db['PORT'] or 5432}/{db['NAME']}"
+
+
+@pytest.fixture(scope="session")
+def chromium():
+    """One headless Chromium for every browser test of the session (starting it per test cost
+    seconds each); a test opens a context of its own (`chromium.new_context()`) and closes it.
+    Playwright's sync API keeps an event loop current in this thread from here on, so the ORM's
+    async guard is lifted for the rest of the session (these tests are ordered last)."""
+    from tests.common.browser import ARGS, CHROMIUM
+
+    if not CHROMIUM.exists():
+        pytest.skip(f"{CHROMIUM} is missing (install Debian's chromium: scripts/ensure_chromium.sh)")
+    from playwright.sync_api import sync_playwright
+
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    playwright = sync_playwright().start()
+    browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=ARGS)
+    try:
+        yield browser
+    finally:
+        browser.close()
+        playwright.stop()
+        os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
 
 
 @contextmanager

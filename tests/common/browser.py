@@ -1,13 +1,14 @@
-"""Real Chromium for the page tests (Debian's chromium through Playwright's executable_path):
-launching it, counting a page's chart points, running axe-core, and where screenshots go."""
+"""Real Chromium for the page tests (Debian's chromium through Playwright's executable_path;
+Playwright cannot download browsers here): the session's one browser is the `chromium` fixture
+(tests/conftest.py), in which a test opens a context of its own; counting a page's chart points,
+running axe-core, and where screenshots go."""
 
 import os
 from pathlib import Path
 
 from django.conf import settings
 
-from tests.common.test_browser import CHROMIUM
-
+CHROMIUM = Path("/usr/bin/chromium")
 ARGS = [
     "--headless",
     "--no-sandbox",
@@ -15,6 +16,7 @@ ARGS = [
     "--disable-background-networking",
     "--disable-component-update",
     "--disable-sync",
+    "--no-first-run",
 ]
 AXE = Path(settings.BASE_DIR) / "node_modules" / "axe-core" / "axe.min.js"
 SHOTS = Path(os.environ.get("OPS_SCREENSHOT_DIR", Path(settings.BASE_DIR) / "var" / "screenshots"))
@@ -46,12 +48,6 @@ AXE_SERIOUS = (
 )
 
 
-def browser_launch(playwright, tmp_path):
-    return playwright.chromium.launch_persistent_context(
-        str(tmp_path / "profile"), executable_path=str(CHROMIUM), headless=True, args=ARGS
-    )
-
-
 def axe_serious(page) -> list[str]:
     """axe-core's serious and critical WCAG 2 A/AA violations on the page (none if axe is missing)."""
     if not AXE.exists():
@@ -60,9 +56,9 @@ def axe_serious(page) -> list[str]:
     return page.evaluate(AXE_SERIOUS)
 
 
-def page_problems(page, path: str, width: int) -> list[str]:
+def page_problems(page, path: str, width: int, *, axe: bool = True) -> list[str]:
     """What is wrong with the page as shown: wider than the window, a chart without data points,
-    serious axe-core violations."""
+    serious axe-core violations (unless axe=False)."""
     problems = []
     scroll = page.evaluate(CONTENT_WIDTH)
     if scroll > width:
@@ -70,7 +66,7 @@ def page_problems(page, path: str, width: int) -> list[str]:
     for chart, points in page.evaluate(CHART_POINTS):
         if not points:
             problems.append(f"{path}: chart {chart} has no data points")
-    return problems + [f"{path} ({width}): axe {v}" for v in axe_serious(page)]
+    return problems + [f"{path} ({width}): axe {v}" for v in (axe_serious(page) if axe else [])]
 
 
 def page_watch(page, *, ignore: str = "") -> tuple[list[str], list[str]]:

@@ -1,19 +1,6 @@
-import os
-from pathlib import Path
-
 import pytest
 
 from tests.fleet.factories import VehicleFactory
-
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-]
 
 
 # live_server needs a transactional database. serialized_rollback: the flush after this test then
@@ -21,38 +8,29 @@ CHROMIUM_ARGS = [
 # would collide with the next serialized-rollback test restoring the same rows.
 @pytest.mark.browser
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
-def test_back_office_logs_into_the_admin_and_opens_the_vehicle_list(live_server, role_user, tmp_path, monkeypatch):
-    if not CHROMIUM.exists():
-        pytest.skip(f"{CHROMIUM} is missing (install Debian's chromium: scripts/ensure_chromium.sh)")
+def test_back_office_logs_into_the_admin_and_opens_the_vehicle_list(live_server, role_user, chromium):
     # Playwright's sync API runs an event loop in this thread; the ORM calls below are still plain
     # synchronous calls on the test's own connection.
-    monkeypatch.setitem(os.environ, "DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
     role_user("back_office", username="bo-browser")
     VehicleFactory(plate="B-FO 4711", make="Škoda", model="Octavia")
 
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch_persistent_context(
-            str(tmp_path / "chromium-profile"),
-            executable_path=str(CHROMIUM),
-            headless=True,
-            args=CHROMIUM_ARGS,
-        )
-        try:
-            page = browser.new_page()
-            page.goto(f"{live_server.url}/admin/")
-            expect(page).to_have_url(f"{live_server.url}/admin/login/?next=/admin/")
-            page.fill("#id_username", "bo-browser")
-            page.fill("#id_password", "pass-for-tests-1")
-            page.click("input[type=submit]")
-            expect(page.locator("#site-name")).to_contain_text("FleetOps back office")
+    browser = chromium.new_context()
+    try:
+        page = browser.new_page()
+        page.goto(f"{live_server.url}/admin/")
+        expect(page).to_have_url(f"{live_server.url}/admin/login/?next=/admin/")
+        page.fill("#id_username", "bo-browser")
+        page.fill("#id_password", "pass-for-tests-1")
+        page.click("input[type=submit]")
+        expect(page.locator("#site-name")).to_contain_text("FleetOps back office")
 
-            page.get_by_role("link", name="Vehicles", exact=True).click()
-            expect(page).to_have_url(f"{live_server.url}/admin/fleet/vehicle/")
-            rows = page.locator("#result_list tbody tr")
-            expect(rows).to_have_count(1)
-            expect(rows.first).to_contain_text("B-FO 4711")
-            expect(rows.first).to_contain_text("Octavia")
-        finally:
-            browser.close()
+        page.get_by_role("link", name="Vehicles", exact=True).click()
+        expect(page).to_have_url(f"{live_server.url}/admin/fleet/vehicle/")
+        rows = page.locator("#result_list tbody tr")
+        expect(rows).to_have_count(1)
+        expect(rows.first).to_contain_text("B-FO 4711")
+        expect(rows.first).to_contain_text("Octavia")
+    finally:
+        browser.close()

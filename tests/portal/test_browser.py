@@ -5,13 +5,10 @@ drawn with data, no serious axe-core violation, a screenshot each under var/scre
 the phone menu opens; and consent withdrawn on the privacy page makes the upload API refuse a
 trip until consent is given again."""
 
-import os
-
 import orjson
 import pytest
 
-from tests.common.browser import CHART_POINTS, SHOTS, browser_launch, page_problems, page_watch
-from tests.common.test_browser import CHROMIUM
+from tests.common.browser import CHART_POINTS, SHOTS, page_problems, page_watch
 from tests.portal.conftest import PASSWORD
 from tests.portal.world import build_portal_world
 from tests.telematics.helpers import cruise
@@ -46,63 +43,54 @@ def _check(page, base, path, width, problems, *, status=200):
     problems += page_problems(page, path, width)
 
 
-@pytest.fixture
-def chromium(monkeypatch):
-    if not CHROMIUM.exists():
-        pytest.skip(f"{CHROMIUM} is missing (scripts/ensure_chromium.sh)")
-    # Playwright's sync API runs an event loop in this thread; the ORM calls stay synchronous.
-    monkeypatch.setitem(os.environ, "DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-
-
 @pytest.mark.browser
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
-def test_every_portal_page_for_driver1_on_a_phone_and_a_laptop(live_server, tmp_path, chromium):
-    from playwright.sync_api import expect, sync_playwright
+def test_every_portal_page_for_driver1_on_a_phone_and_a_laptop(live_server, chromium):
+    from playwright.sync_api import expect
 
     build_portal_world()
     SHOT_DIR.mkdir(parents=True, exist_ok=True)
     base, problems, charts = live_server.url, [], {}
-    with sync_playwright() as playwright:
-        browser = browser_launch(playwright, tmp_path)
-        try:
-            page = browser.new_page()
-            errors, failed = page_watch(page)
+    browser = chromium.new_context()  # the session's one Chromium (tests/conftest.py)
+    try:
+        page = browser.new_page()
+        errors, failed = page_watch(page)
 
-            def flush(path, width, expected_failure=""):
-                problems.extend(f"{path} ({width}): console {e}" for e in errors if not expected_failure)
-                problems.extend(f"{path} ({width}): request {f}" for f in failed if expected_failure not in f)
-                errors.clear()
-                failed.clear()
+        def flush(path, width, expected_failure=""):
+            problems.extend(f"{path} ({width}): console {e}" for e in errors if not expected_failure)
+            problems.extend(f"{path} ({width}): request {f}" for f in failed if expected_failure not in f)
+            errors.clear()
+            failed.clear()
 
-            for width in WIDTHS:
-                page.set_viewport_size({"width": width, "height": 860})
-                page.context.clear_cookies()
-                for path in ANONYMOUS:
-                    _check(page, base, path, width, problems)
-                    flush(path, width)
-                _sign_in(page, base)
-                for path in SIGNED_IN:
-                    _check(page, base, path, width, problems)
-                    if path == "/portal/":
-                        charts[width] = page.evaluate(CHART_POINTS)
-                    flush(path, width)
-                for path in NOT_FOUND:
-                    _check(page, base, path, width, problems, status=404)
-                    expect(page.locator("#error-page")).to_contain_text("not one of yours")
-                    flush(path, width, expected_failure=f"404 {base}{path}")
-            # the phone menu: closed at first, then every page one tap away, and the driver named
-            page.set_viewport_size({"width": 390, "height": 860})
-            page.goto(f"{base}/portal/rewards/")
-            expect(page.get_by_role("link", name="Privacy")).to_be_hidden()
-            page.get_by_role("button", name="Menu").click()
-            expect(page.get_by_role("link", name="Privacy")).to_be_visible()
-            expect(page.locator("#signed-in-as")).to_have_text("Dana Driver")
-            page.screenshot(path=str(SHOT_DIR / "menu-open-390.png"), full_page=True)
-            page.get_by_role("link", name="Notifications").click()
-            expect(page).to_have_url(f"{base}/portal/notifications/")
-            flush("menu", 390)
-        finally:
-            browser.close()
+        for width in WIDTHS:
+            page.set_viewport_size({"width": width, "height": 860})
+            page.context.clear_cookies()
+            for path in ANONYMOUS:
+                _check(page, base, path, width, problems)
+                flush(path, width)
+            _sign_in(page, base)
+            for path in SIGNED_IN:
+                _check(page, base, path, width, problems)
+                if path == "/portal/":
+                    charts[width] = page.evaluate(CHART_POINTS)
+                flush(path, width)
+            for path in NOT_FOUND:
+                _check(page, base, path, width, problems, status=404)
+                expect(page.locator("#error-page")).to_contain_text("not one of yours")
+                flush(path, width, expected_failure=f"404 {base}{path}")
+        # the phone menu: closed at first, then every page one tap away, and the driver named
+        page.set_viewport_size({"width": 390, "height": 860})
+        page.goto(f"{base}/portal/rewards/")
+        expect(page.get_by_role("link", name="Privacy")).to_be_hidden()
+        page.get_by_role("button", name="Menu").click()
+        expect(page.get_by_role("link", name="Privacy")).to_be_visible()
+        expect(page.locator("#signed-in-as")).to_have_text("Dana Driver")
+        page.screenshot(path=str(SHOT_DIR / "menu-open-390.png"), full_page=True)
+        page.get_by_role("link", name="Notifications").click()
+        expect(page).to_have_url(f"{base}/portal/notifications/")
+        flush("menu", 390)
+    finally:
+        browser.close()
     assert not problems, "\n".join(problems)
     # the score trend is a real chart at both widths: the seven weekly scores of the world
     for width in WIDTHS:
@@ -111,8 +99,8 @@ def test_every_portal_page_for_driver1_on_a_phone_and_a_laptop(live_server, tmp_
 
 @pytest.mark.browser
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
-def test_consent_withdrawn_in_the_portal_stops_uploads_until_given_again(live_server, tmp_path, chromium):
-    from playwright.sync_api import expect, sync_playwright
+def test_consent_withdrawn_in_the_portal_stops_uploads_until_given_again(live_server, chromium):
+    from playwright.sync_api import expect
 
     world = build_portal_world()
     base = live_server.url
@@ -123,23 +111,22 @@ def test_consent_withdrawn_in_the_portal_stops_uploads_until_given_again(live_se
         response = page.request.post(f"{base}/api/v1/telematics/trips", data=body, headers=headers)
         return response.status, response.json()
 
-    with sync_playwright() as playwright:
-        browser = browser_launch(playwright, tmp_path)
-        try:
-            page = browser.new_page()
-            page.set_viewport_size({"width": 390, "height": 860})
-            _sign_in(page, base)
-            page.goto(f"{base}/portal/privacy/")
-            page.get_by_role("button", name="Withdraw consent").click()
-            expect(page.locator(".messages")).to_contain_text("consent withdrawn")
-            expect(page.locator("#consent-state")).to_contain_text("Not given")
-            page.screenshot(path=str(SHOT_DIR / "privacy-withdrawn-390.png"), full_page=True)
-            refused = upload(page, "after-withdrawal")
-            page.get_by_role("button", name="Give consent").click()
-            expect(page.locator("#consent-state")).to_contain_text("In force since")
-            accepted = upload(page, "after-grant")
-        finally:
-            browser.close()
+    browser = chromium.new_context()  # the session's one Chromium (tests/conftest.py)
+    try:
+        page = browser.new_page()
+        page.set_viewport_size({"width": 390, "height": 860})
+        _sign_in(page, base)
+        page.goto(f"{base}/portal/privacy/")
+        page.get_by_role("button", name="Withdraw consent").click()
+        expect(page.locator(".messages")).to_contain_text("consent withdrawn")
+        expect(page.locator("#consent-state")).to_contain_text("Not given")
+        page.screenshot(path=str(SHOT_DIR / "privacy-withdrawn-390.png"), full_page=True)
+        refused = upload(page, "after-withdrawal")
+        page.get_by_role("button", name="Give consent").click()
+        expect(page.locator("#consent-state")).to_contain_text("In force since")
+        accepted = upload(page, "after-grant")
+    finally:
+        browser.close()
     assert refused[0] == 403 and refused[1]["reason"] == "consent_withdrawn"
     assert accepted[0] == 201, accepted
     assert world["driver"].trips.filter(external_id="after-grant").exists()

@@ -1,11 +1,8 @@
 """The back office binds a policy in real Chromium: the driver is found with the admin's
 autocomplete (JavaScript), which the client-side tests cannot exercise."""
 
-import os
-
 import pytest
 
-from tests.common.test_browser import CHROMIUM, CHROMIUM_ARGS
 from tests.customers.factories import CustomerFactory
 from tests.fleet.factories import VehicleCategoryFactory
 from tests.regions.factories import RegionFactory
@@ -13,11 +10,8 @@ from tests.regions.factories import RegionFactory
 
 @pytest.mark.browser
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
-def test_back_office_finds_a_driver_and_binds_a_policy(live_server, role_user, plan, tmp_path, monkeypatch):
-    if not CHROMIUM.exists():
-        pytest.skip(f"{CHROMIUM} is missing (install Debian's chromium: scripts/ensure_chromium.sh)")
-    monkeypatch.setitem(os.environ, "DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    from playwright.sync_api import expect, sync_playwright
+def test_back_office_finds_a_driver_and_binds_a_policy(live_server, role_user, plan, chromium):
+    from playwright.sync_api import expect
 
     from apps.pricing.models import Policy
     from tests.partners.factories import PartnerFactory
@@ -29,33 +23,31 @@ def test_back_office_finds_a_driver_and_binds_a_policy(live_server, role_user, p
     VehicleCategoryFactory(code="SUV")
     RegionFactory(code="BY")
 
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch_persistent_context(
-            str(tmp_path / "chromium-profile"), executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
-        )
-        try:
-            page = browser.new_page()
-            page.goto(f"{live_server.url}/admin/login/?next=/admin/pricing/policy/")
-            page.fill("#id_username", "bo-bind")
-            page.fill("#id_password", "pass-for-tests-1")
-            page.click("input[type=submit]")
-            page.get_by_role("link", name="Quote and bind a policy").click()
+    browser = chromium.new_context()
+    try:
+        page = browser.new_page()
+        page.goto(f"{live_server.url}/admin/login/?next=/admin/pricing/policy/")
+        page.fill("#id_username", "bo-bind")
+        page.fill("#id_password", "pass-for-tests-1")
+        page.click("input[type=submit]")
+        page.get_by_role("link", name="Quote and bind a policy").click()
 
-            page.locator(".select2-selection").first.click()  # the driver's autocomplete box
-            page.locator(".select2-search__field").fill("Quellm")
-            page.locator(".select2-results__option", has_text="Quellmalz").click()
-            page.select_option("#id_partner", label=str(partner))
-            page.select_option("#id_kind", "traditional")
-            page.select_option("#id_vehicle_category", index=1)
-            page.select_option("#id_region", index=1)
-            page.click("input[type=submit]")
+        page.locator(".select2-selection").first.click()  # the driver's autocomplete box
+        page.locator(".select2-search__field").fill("Quellm")
+        page.locator(".select2-results__option", has_text="Quellmalz").click()
+        page.select_option("#id_partner", label=str(partner))
+        page.select_option("#id_kind", "traditional")
+        page.select_option("#id_vehicle_category", index=1)
+        page.select_option("#id_region", index=1)
+        page.click("input[type=submit]")
 
-            expect(page.locator(".messagelist")).to_contain_text("bound")
-            landed = page.url
-        finally:
-            browser.close()
-    # The ORM only outside Playwright's loop: a query inside it opened a connection of its own
-    # that outlived the test (asgiref's context-local connections).
+        expect(page.locator(".messagelist")).to_contain_text("bound")
+        landed = page.url
+    finally:
+        browser.close()
+    # The ORM once the browser's context is closed: a query while the page still talked to the
+    # live server once opened a connection of its own that outlived the test (asgiref's
+    # context-local connections).
     policy = Policy.objects.get(driver=driver, partner=partner)
     assert landed.endswith(f"/admin/pricing/policy/{policy.pk}/change/")
     assert (policy.kind, policy.status) == ("traditional", "active")
