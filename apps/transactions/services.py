@@ -11,7 +11,7 @@ from django.conf import settings
 from django.db import transaction
 
 from apps.common.exceptions import ApplicationError
-from apps.transactions.hooks import payments_ingested
+from apps.transactions.hooks import enriched_transactions_refreshed, payments_ingested
 from apps.transactions.models import IngestRun, MerchantCategory
 
 
@@ -147,4 +147,6 @@ def enriched_transactions_refresh() -> dict:
     for the empty-view case); returns {"mode", "seconds"}."""
     from apps.transactions.ingest.views import enriched_transactions_refresh as refresh
 
-    return refresh()
+    result = refresh()
+    enriched_transactions_refreshed.send()
+    return result

@@ -1,16 +1,20 @@
 """The payments fraud dashboard over the enriched_transactions view: rate and loss by hour, by
 merchant category (with counts and the Wilson interval, ranked by the rate shrunk toward the
 overall one), by merchant state, by channel and by error, loss over time, the payment-fraud
-model against the rule baseline, and the payments behind a bar. Each chart is one query."""
+model against the rule baseline, and the payments behind a bar. The periods end with the newest
+payment. Every chart of every period and channel comes from two scans of the view
+(selectors/sql/payments_dashboard.sql), made when the view changes (payments_dashboards_precompute)."""
 
 import datetime as dt
+import logging
 from decimal import Decimal
 
-from django.db import connection
-from django.db.models import Count, Q, QuerySet, Sum
-from django.db.models.functions import TruncMonth
-from django.utils import timezone
+from django.conf import settings
+from django.core.cache import cache
+from django.db import connection, transaction
+from django.db.models import Max, QuerySet
 
+from apps.common.sql import fetch_dicts, statement
 from apps.customers.models import PaymentCard
 from apps.intelligence.payment_fraud import payment_fraud_model_latest
 from apps.transactions.models import EnrichedTransaction, MerchantCategory
@@ -18,20 +22,18 @@ from apps.transactions.selectors import PRIOR_FRAUDS, wilson_interval
 
 PERIODS = {"30": 30, "90": 90, "365": 365, "all": None}
 METHODS = {"chip": "Chip", "swipe": "Swipe", "online": "Online"}
-AGGREGATES = {
-    "payments": Count("id"),
-    "labelled": Count("id", filter=Q(is_fraud__isnull=False)),
-    "frauds": Count("id", filter=Q(is_fraud=True)),
-    "loss": Sum("amount", filter=Q(is_fraud=True, amount__gt=0)),
-}
+# Precomputed figures stay until the next refresh replaces them (a nightly refresh runs sooner).
+PRECOMPUTED_SECONDS = 3 * 24 * 3600
+logger = logging.getLogger(__name__)
 
 
 def filtered(*, period: str = "365", method: str = "", mcc: str = "") -> QuerySet[EnrichedTransaction]:
     """The view's rows of the period (ending with the newest payment), channel and category."""
     rows = EnrichedTransaction.objects.all()
     days = PERIODS.get(period)
-    if days:
-        rows = rows.filter(paid_at__gte=timezone.now() - dt.timedelta(days=days))
+    newest = newest_payment() if days else None
+    if newest:
+        rows = rows.filter(paid_at__gte=newest - dt.timedelta(days=days))
     if method:
         rows = rows.filter(method=method)
     if mcc:
@@ -67,75 +69,9 @@ def _stats(rows: list[dict], key: str, label) -> list[dict]:
     return out
 
 
-def totals(rows: QuerySet) -> dict:
-    row = rows.aggregate(**AGGREGATES)
-    stat = _stats([{**row, "k": "all"}], "k", lambda r: "all")[0]
-    return stat
-
-
-def by_hour(rows: QuerySet) -> list[dict]:
-    found = {r["hour_of_day"]: r for r in rows.order_by().values("hour_of_day").annotate(**AGGREGATES)}
-    empty = {"payments": 0, "labelled": 0, "frauds": 0, "loss": None}
-    return _stats(
-        [{"hour_of_day": h, **found.get(h, empty)} for h in range(24)],
-        "hour_of_day",
-        lambda r: f"{r['hour_of_day']:02d}:00",
-    )
-
-
 def _ranked(stats: list[dict], limit: int | None) -> list[dict]:
     stats.sort(key=lambda s: (-(s["shrunk"] or 0), -s["frauds"], str(s["key"])))
     return stats[:limit] if limit else stats
-
-
-def by_category(rows: QuerySet, *, limit: int | None = 15) -> list[dict]:
-    grouped = list(rows.order_by().values("mcc", "mcc_description").annotate(**AGGREGATES))
-    return _ranked(_stats(grouped, "mcc", lambda r: f"{r['mcc']} {r['mcc_description'][:40]}"), limit)
-
-
-def by_state(rows: QuerySet, *, limit: int | None = 15) -> list[dict]:
-    grouped = list(rows.order_by().values("merchant_state").annotate(**AGGREGATES))
-    return _ranked(_stats(grouped, "merchant_state", lambda r: r["merchant_state"] or "online"), limit)
-
-
-def by_method(rows: QuerySet) -> list[dict]:
-    found = {r["method"]: r for r in rows.order_by().values("method").annotate(**AGGREGATES)}
-    empty = {"payments": 0, "labelled": 0, "frauds": 0, "loss": None}
-    return _stats([{"method": m, **found.get(m, empty)} for m in METHODS], "method", lambda r: METHODS[r["method"]])
-
-
-def by_error(*, period: str, method: str, mcc: str) -> list[dict]:
-    """By error reported with the payment ("none" without one); a payment with two errors counts
-    under both (one query over the view's error arrays)."""
-    where, params = ["true"], []
-    days = PERIODS.get(period)
-    if days:
-        where.append("e.paid_at >= %s")
-        params.append(timezone.now() - dt.timedelta(days=days))
-    if method:
-        where.append("e.method = %s")
-        params.append(method)
-    if mcc:
-        where.append("e.mcc = %s")
-        params.append(mcc)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT coalesce(t.error, 'none') AS error, count(*) AS payments,"
-            " count(*) FILTER (WHERE e.is_fraud IS NOT NULL) AS labelled, count(*) FILTER (WHERE e.is_fraud) AS frauds,"
-            " sum(e.amount) FILTER (WHERE e.is_fraud AND e.amount > 0) AS loss"
-            " FROM enriched_transactions e LEFT JOIN LATERAL unnest(e.errors) AS t(error) ON true"
-            f" WHERE {' AND '.join(where)} GROUP BY 1 ORDER BY 1",
-            params,
-        )
-        names = [c[0] for c in cursor.description]
-        grouped = [dict(zip(names, r, strict=True)) for r in cursor.fetchall()]
-    return _ranked(_stats(grouped, "error", lambda r: r["error"]), None)
-
-
-def loss_by_month(rows: QuerySet) -> list[dict]:
-    return list(
-        rows.order_by().annotate(month=TruncMonth("paid_at")).values("month").annotate(**AGGREGATES).order_by("month")
-    )
 
 
 def model_summary() -> dict | None:
@@ -156,8 +92,6 @@ def model_summary() -> dict | None:
 
 def categories() -> list[tuple[str, str]]:
     """The categories that have payments, for the filter (cached like the dashboard)."""
-    from django.core.cache import cache
-
     key = f"ops:payments-categories:{view_version()}"
     found = cache.get(key)
     if found is None:
@@ -191,6 +125,32 @@ def payment_list(
     return rows.order_by("-paid_at")
 
 
+def payment_count(
+    *, period: str, method: str, mcc: str, hour: int | None, state: str, error: str, fraud_only: bool
+) -> int | None:
+    """How many payments payment_list returns, read from the dashboard's cached figures when the
+    list is a drill-down on at most one of hour, state and error (as the dashboard's links are);
+    None when those figures are not cached or do not answer it (the list then counts its rows)."""
+    if sum(x is not None and x != "" for x in (hour, state, error)) > 1:
+        return None
+    found = cache.get(_dashboard_key(mcc))
+    if found is None:
+        return None
+    figures = found.get(f"{period if period in PERIODS else '365'}:{method if method in METHODS else ''}")
+    if figures is None:
+        return None
+    field = "frauds" if fraud_only else "payments"
+    if hour is not None:
+        wanted, stats = hour, figures["hours"]
+    elif state:
+        wanted, stats = ("" if state == "online" else state), figures["states"]  # the ten shown
+    elif error:
+        wanted, stats = error, figures["errors"]
+    else:
+        return figures["totals"][field]
+    return next((s[field] for s in stats if s["key"] == wanted), None)
+
+
 def masked_cards(card_ids: list[int]) -> dict[int, str]:
     """Brand and last four digits only (nothing else of a card is stored)."""
     return {card.pk: str(card) for card in PaymentCard.objects.filter(pk__in=card_ids)}
@@ -198,7 +158,7 @@ def masked_cards(card_ids: list[int]) -> dict[int, str]:
 
 def view_version() -> str:
     """Changes whenever enriched_transactions can have changed: the newest finished ingest run or
-    view refresh (two indexed lookups)."""
+    view refresh run (two indexed lookups)."""
     from apps.jobs.models import JobRun
     from apps.transactions.models import IngestRun
 
@@ -208,34 +168,148 @@ def view_version() -> str:
         .values_list("finished_at", flat=True)
         .first()
     )
+    # A refresh run counts from its start: the figures it precomputes while it runs are keyed so.
     refresh = (
-        JobRun.objects.filter(kind="transactions.refresh_views", status="succeeded")
-        .order_by("-finished_at")
-        .values_list("finished_at", flat=True)
+        JobRun.objects.filter(kind="transactions.refresh_views", status__in=["running", "succeeded"])
+        .order_by("-pk")
+        .values_list("pk", flat=True)
         .first()
     )
-    return f"{ingest and ingest.timestamp()}:{refresh and refresh.timestamp()}"
+    return f"{ingest and ingest.timestamp()}:{refresh}"
+
+
+def newest_payment() -> dt.datetime | None:
+    """When the newest payment in the view was made: the periods end there (cached with the view)."""
+    key = f"ops:payments-newest:{view_version()}"
+    found = cache.get(key)
+    if found is None:
+        found = EnrichedTransaction.objects.aggregate(newest=Max("paid_at"))["newest"] or ""
+        cache.set(key, found, 3600)
+    return found or None
+
+
+def _add(total: dict, row: dict) -> None:
+    for name in ("payments", "labelled", "frauds"):
+        total[name] = total.get(name, 0) + row[name]
+    if row["loss"] is not None:
+        total["loss"] = (total.get("loss") or Decimal("0")) + row["loss"]
+    total.setdefault("loss", None)
+
+
+def _summed(rows: list[dict], key) -> dict:
+    """Sums the counts and loss of rows by key(row), in the order keys are first met."""
+    found: dict = {}
+    for row in rows:
+        _add(found.setdefault(key(row), {}), row)
+    return found
+
+
+def _figures(rows: list[dict], errors: list[dict], ages: set[int], method: str) -> dict:
+    """One dashboard (a period's ages, a channel or any) from the breakdown rows of every period
+    and channel: the charts the old one-query-per-chart selectors returned."""
+
+    def keep(row):
+        return row["age"] in ages and (not method or row["method"] == method)
+
+    parts = {
+        part: [r for r in rows if r["part"] == part and keep(r)] for part in ("hour", "category", "state", "month")
+    }
+    empty = {"payments": 0, "labelled": 0, "frauds": 0, "loss": None}
+    hours = _summed(parts["hour"], lambda r: r["hour_of_day"])
+    totals = {**empty, **_summed(parts["hour"], lambda r: "all").get("all", {})}
+    methods = _summed(parts["hour"], lambda r: r["method"])
+    categories = _summed(parts["category"], lambda r: (r["mcc"], r["mcc_description"]))
+    states = _summed(parts["state"], lambda r: r["merchant_state"])
+    months = _summed(parts["month"], lambda r: r["month"])
+    by_error = _summed([r for r in errors if keep(r)], lambda r: r["error"])
+    return {
+        "totals": _stats([{**totals, "k": "all"}], "k", lambda r: "all")[0],
+        "hours": _stats(
+            [{"hour_of_day": h, **hours.get(h, empty)} for h in range(24)],
+            "hour_of_day",
+            lambda r: f"{r['hour_of_day']:02d}:00",
+        ),
+        "categories": _ranked(
+            _stats(
+                [{"mcc": m, "mcc_description": d, **v} for (m, d), v in categories.items()],
+                "mcc",
+                lambda r: f"{r['mcc']} {r['mcc_description'][:40]}",
+            ),
+            15,
+        ),
+        "states": _ranked(
+            _stats(
+                [{"merchant_state": k, **v} for k, v in states.items()],
+                "merchant_state",
+                lambda r: r["merchant_state"] or "online",
+            ),
+            10,
+        ),
+        "methods": _stats(
+            [{"method": m, **methods.get(m, empty)} for m in METHODS], "method", lambda r: METHODS[r["method"]]
+        ),
+        "errors": _ranked(
+            _stats([{"error": k, **v} for k, v in sorted(by_error.items())], "error", lambda r: r["error"]), None
+        ),
+        "months": [{"month": m, **v} for m, v in sorted(months.items())],
+    }
+
+
+# The ages (see sql/payments_dashboard.sql) whose rows make up each period.
+PERIOD_AGES = {"30": {30}, "90": {30, 90}, "365": {30, 90, 365}, "all": {0, 30, 90, 365}}
+
+
+def dashboards(*, mcc: str = "") -> dict[str, dict]:
+    """Every period's and channel's dashboard for one category ("" for all), keyed "period:method",
+    from two scans of the view."""
+    newest = EnrichedTransaction.objects.aggregate(newest=Max("paid_at"))["newest"]
+    if newest is None:
+        rows, errors = [], []
+    else:
+        params = {
+            "mcc": mcc,
+            "tz": settings.TIME_ZONE,
+            **{f"since_{d}": newest - dt.timedelta(days=d) for d in (30, 90, 365)},
+        }
+        with transaction.atomic(), connection.cursor() as cursor:
+            # The planner expects a group per row and would sort millions of rows to disk for
+            # the grouping sets; there are a few hundred groups, which hash in a few MB.
+            cursor.execute("SET LOCAL work_mem = '256MB'")
+            rows = fetch_dicts(statement(__name__, "payments_dashboard.sql", "breakdowns"), params)
+            errors = fetch_dicts(statement(__name__, "payments_dashboard.sql", "errors"), params)
+    return {
+        f"{period}:{method}": _figures(rows, errors, ages, method)
+        for period, ages in PERIOD_AGES.items()
+        for method in ["", *METHODS]
+    }
+
+
+def _dashboard_key(mcc: str) -> str:
+    return f"ops:payments-dashboard:{view_version()}:{mcc}"
 
 
 def dashboard(*, period: str, method: str, mcc: str) -> dict:
-    """Every breakdown of the dashboard for one filter. The view changes only when it is refreshed,
-    so the figures are cached until then (an hour at most): the first visit after a refresh pays
-    the seven scans of the view, the others read Redis."""
-    from django.core.cache import cache
-
-    key = f"ops:payments-dashboard:{view_version()}:{period}:{method}:{mcc}"
+    """Every breakdown of the dashboard for one filter. The view changes only when it is refreshed:
+    the refresh computes the dashboards of every period and channel (payments_dashboards_precompute)
+    and they are read from the cache until the next one; a category's are computed, all periods and
+    channels together, by its first viewer."""
+    key = _dashboard_key(mcc)
     found = cache.get(key)
-    if found is not None:
-        return found
-    rows = filtered(period=period, method=method, mcc=mcc)
-    result = {
-        "totals": totals(rows),
-        "hours": by_hour(rows),
-        "categories": by_category(rows),
-        "states": by_state(rows, limit=10),
-        "methods": by_method(rows),
-        "errors": by_error(period=period, method=method, mcc=mcc),
-        "months": loss_by_month(rows),
-    }
-    cache.set(key, result, 3600)
-    return result
+    if found is None:
+        found = dashboards(mcc=mcc)
+        cache.set(key, found, 3600)
+    return found[f"{period if period in PERIODS else '365'}:{method if method in METHODS else ''}"]
+
+
+def payments_dashboards_precompute(**kwargs) -> None:
+    """Receiver of the transactions hooks sent after enriched_transactions changed (an ingest that
+    loaded payments, a refresh): computes the dashboards of every period and channel then, so
+    that no viewer waits for the scans, and forgets every category's older figures. A failure
+    here leaves the figures to the first viewer; it never fails the ingest or the refresh."""
+    try:
+        cache.delete_pattern("*ops:payments-*")
+        cache.set(_dashboard_key(""), dashboards(mcc=""), PRECOMPUTED_SECONDS)
+        categories()
+        newest_payment()
+    except Exception:
+        logger.exception("could not precompute the payments dashboards")

@@ -13,6 +13,7 @@ from django.http import HttpResponse
 from django.shortcuts import render
 from django.urls import reverse_lazy
 from django.utils import timezone
+from django.utils.functional import cached_property
 
 staff_required = user_passes_test(lambda u: u.is_active and u.is_staff, login_url=reverse_lazy("admin:login"))
 PERIODS = (7, 30, 90, 365)
@@ -58,6 +59,19 @@ def value_of(row: Any, key: str) -> Any:
     return row
 
 
+class KnownCountPaginator(Paginator):
+    """Takes the number of rows when the caller knows it: counting millions of rows costs more
+    than showing a page of them."""
+
+    def __init__(self, *args, known_count: int | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.known_count = known_count
+
+    @cached_property
+    def count(self) -> int:
+        return super().count if self.known_count is None else self.known_count
+
+
 @dataclass
 class ListPage:
     """Sorting (?sort=key or -key, only on the columns that allow it), pagination (?page=) and
@@ -72,6 +86,8 @@ class ListPage:
     # query does not carry (e.g. masked cards), one query per page.
     decorate: Callable[[list], None] | None = None
     csv_limit: int = 100_000
+    # The number of rows when known without counting them (e.g. from precomputed figures).
+    count: int | None = None
 
     def sorted_rows(self, request):
         sortable = {c.key: c.sort for c in self.columns if c.sort}
@@ -102,7 +118,7 @@ class ListPage:
                 rows = list(rows[: self.csv_limit])
                 self.decorate(rows)
             return csv_response(self.filename, self.columns, rows)
-        page = Paginator(rows, self.per_page).get_page(request.GET.get("page"))
+        page = KnownCountPaginator(rows, self.per_page, known_count=self.count).get_page(request.GET.get("page"))
         if self.decorate:
             page.object_list = list(page.object_list)
             self.decorate(page.object_list)

@@ -126,13 +126,14 @@ PAYMENT_COLUMNS = [
 def payment_list(request):
     form = DrillFilter(request.GET or None)
     data = form.cleaned_data if form.is_valid() else {}
-    rows = selectors.payment_list(
+    drill = {
         **_filters(form),
-        hour=data.get("hour"),
-        state=data.get("state") or "",
-        error=data.get("error") or "",
-        fraud_only=bool(data.get("fraud_only")),
-    )
+        "hour": data.get("hour"),
+        "state": data.get("state") or "",
+        "error": data.get("error") or "",
+        "fraud_only": bool(data.get("fraud_only")),
+    }
+    rows = selectors.payment_list(**drill)
 
     def with_cards(page: list) -> None:
         cards = selectors.masked_cards(list({row.card_id for row in page}))
@@ -140,6 +141,11 @@ def payment_list(request):
             row.card = cards.get(row.card_id, "")
 
     listing = ListPage(
-        rows=rows, columns=PAYMENT_COLUMNS, default_sort="-paid_at", filename="payments", decorate=with_cards
+        rows=rows,
+        columns=PAYMENT_COLUMNS,
+        default_sort="-paid_at",
+        filename="payments",
+        decorate=with_cards,
+        count=selectors.payment_count(**drill),
     )
     return listing.response(request, "ops/payments.html", {"form": form})

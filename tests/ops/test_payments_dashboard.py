@@ -1,0 +1,82 @@
+"""The payments fraud dashboard's figures: computed when the view changes (not by the first
+viewer), for every period and channel from two scans, equal to counting the payments directly."""
+
+import datetime as dt
+
+import pytest
+from django.core.cache import cache
+from django.db.models import Count, Max, Q, Sum
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from apps.ops.selectors import payments as selectors
+from apps.transactions.models import EnrichedTransaction
+from apps.transactions.services import enriched_transactions_refresh
+from tests.ops.world import build_world
+
+
+def _direct(period: str, method: str) -> dict:
+    rows = EnrichedTransaction.objects.all()
+    if selectors.PERIODS[period]:
+        newest = rows.aggregate(newest=Max("paid_at"))["newest"]
+        rows = rows.filter(paid_at__gte=newest - dt.timedelta(days=selectors.PERIODS[period]))
+    if method:
+        rows = rows.filter(method=method)
+    return rows.aggregate(
+        payments=Count("id"),
+        labelled=Count("id", filter=Q(is_fraud__isnull=False)),
+        frauds=Count("id", filter=Q(is_fraud=True)),
+        loss=Sum("amount", filter=Q(is_fraud=True, amount__gt=0)),
+    )
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_refresh_computes_the_dashboards_and_the_first_viewer_reads_them(client, role_user):
+    from django.db import connection
+
+    build_world(payments=True)  # loads payments and refreshes the view: the hook precomputes
+    client.force_login(role_user("analyst"))
+    with CaptureQueriesContext(connection) as queries:
+        page = client.get(reverse("ops:payments-fraud"))
+    assert page.status_code == 200
+    scans = [q["sql"] for q in queries.captured_queries if "enriched_transactions" in q["sql"]]
+    assert scans == [], scans
+
+    # After another refresh (the nightly job's path) the figures are computed again, not served stale.
+    cache.set(selectors._dashboard_key(""), {"stale": True})
+    enriched_transactions_refresh()
+    figures = cache.get(selectors._dashboard_key(""))
+    assert "stale" not in figures and set(figures) == {
+        f"{p}:{m}" for p in selectors.PERIODS for m in ["", *selectors.METHODS]
+    }
+    for key, dashboard in figures.items():
+        period, method = key.split(":")
+        want = _direct(period, method)
+        total = dashboard["totals"]
+        got = {"payments": total["payments"], "labelled": total["labelled"], "frauds": total["frauds"]}
+        assert got == {k: want[k] for k in got}, key
+        assert total["loss"] == (want["loss"] or 0), key
+        assert sum(h["payments"] for h in dashboard["hours"]) == want["payments"], key
+        assert sum(m["payments"] for m in dashboard["months"]) == want["payments"], key
+        assert sum(s["frauds"] for s in dashboard["categories"]) == want["frauds"], key
+    online = figures["90:online"]["methods"]
+    assert [m["payments"] for m in online if m["key"] != "online"] == [0, 0]
+
+    # The drill-down list takes its row count from those figures instead of counting the view.
+    hour = next(h["key"] for h in figures["90:online"]["hours"] if h["frauds"])
+    newest = EnrichedTransaction.objects.aggregate(newest=Max("paid_at"))["newest"]
+    want = EnrichedTransaction.objects.filter(
+        paid_at__gte=newest - dt.timedelta(days=90), method="online", hour_of_day=hour, is_fraud=True
+    ).count()
+    with CaptureQueriesContext(connection) as queries:
+        drill = client.get(reverse("ops:payments") + f"?period=90&method=online&hour={hour}&fraud_only=on")
+    counts = [q["sql"] for q in queries.captured_queries if "COUNT(" in q["sql"].upper()]
+    assert drill.status_code == 200 and counts == [] and f">{want} rows" in drill.content.decode()
+
+    # A category's figures are computed by its first viewer, every period and channel in two scans.
+    cache.delete_pattern("*ops:payments-*")
+    with CaptureQueriesContext(connection) as queries:
+        selectors.dashboard(period="30", method="chip", mcc="5411")
+    scans = [q["sql"] for q in queries.captured_queries if "enriched_transactions" in q["sql"]]
+    assert len(scans) == 3  # the newest payment, the breakdowns, the errors
+    assert cache.get(selectors._dashboard_key("5411"))["all:online"]["totals"]["payments"] == 50
