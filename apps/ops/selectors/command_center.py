@@ -4,6 +4,8 @@ feed, the fleet by status and the forecast backtest."""
 import datetime as dt
 from decimal import Decimal
 
+from django.core.cache import cache
+from django.db.models import Max
 from django.utils import timezone
 
 from apps.alerts.models import OperationalEvent
@@ -12,6 +14,7 @@ from apps.fleet.selectors import vehicle_status_counts
 from apps.intelligence.segments import customer_segment_summary
 from apps.intelligence.selectors import demand_forecast_latest
 from apps.regions.selectors import company_metrics, region_metrics_rollup
+from apps.transactions.models import Rental
 
 PERIODS = (7, 30, 90, 365)
 TREND_METRICS = {"revenue": "Revenue", "rentals": "Rentals started", "utilisation": "Utilisation"}
@@ -56,26 +59,31 @@ def kpi_cards(*, days: int) -> dict:
     return {"first": first, "last": last, "cards": cards, "has_data": bool(now["fleet_days"])}
 
 
-def kpi_trend(*, metric: str, days: int) -> dict:
-    """One chart: the metric per day and region over the period (one query)."""
+def kpi_trends(*, days: int) -> list[dict]:
+    """The trend charts (revenue, rentals, utilisation), each per day and region over the period,
+    from one query."""
     first, last = period_bounds(days)
     rows = region_metrics_rollup(first_day=first, last_day=last, by_day=True)
     labels = [(first + dt.timedelta(days=n)).isoformat() for n in range((last - first).days + 1)]
     index = {day: n for n, day in enumerate(labels)}
-    series: dict[str, list] = {}
-    for row in rows:
-        values = series.setdefault(row["region_name"], [None] * len(labels))
-        value = row[metric]
-        values[index[row["date"].isoformat()]] = (
-            round(float(value) * 100, 1) if metric == "utilisation" else float(value)
-        )
-    return {
-        "type": "line",
-        "labels": labels,
-        "datasets": [{"label": name, "data": values} for name, values in sorted(series.items())],
-        "unit": {"revenue": "€", "rentals": "", "utilisation": "%"}[metric],
-        "title": TREND_METRICS[metric],
-    }
+    charts = []
+    for metric, title in TREND_METRICS.items():
+        series: dict[str, list] = {}
+        for row in rows:
+            values = series.setdefault(row["region_name"], [None] * len(labels))
+            value = row[metric]
+            values[index[row["date"].isoformat()]] = (
+                round(float(value) * 100, 1) if metric == "utilisation" else float(value)
+            )
+        chart = {
+            "type": "line",
+            "labels": labels,
+            "datasets": [{"label": name, "data": values} for name, values in sorted(series.items())],
+            "unit": {"revenue": "€", "rentals": "", "utilisation": "%"}[metric],
+            "title": title,
+        }
+        charts.append({"key": metric, "chart": chart})
+    return charts
 
 
 def alert_feed(*, limit: int = 12) -> list[OperationalEvent]:
@@ -115,6 +123,14 @@ def forecast_backtest_words() -> str | None:
     )
 
 
+# The segments cover twelve months of rentals: an hour-old summary tells the same story, and the
+# summary ranks every customer (the page's costliest query on a world of 100,000 rentals).
+SEGMENTS_SECONDS = 3600
+
+
 def customer_segments() -> list[dict]:
-    """Customers by RFM segment over the last 12 months (one query)."""
-    return customer_segment_summary()
+    """Customers by RFM segment over the last 12 months (one query, cached for an hour or until a
+    rental is added: one index lookup)."""
+    newest = Rental.objects.aggregate(newest=Max("pk"))["newest"]
+    key = f"ops:customer-segments:{newest}:{timezone.localdate()}"
+    return cache.get_or_set(key, customer_segment_summary, SEGMENTS_SECONDS)

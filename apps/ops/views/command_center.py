@@ -11,10 +11,7 @@ def command_center(request):
         "days": days,
         "periods": PERIODS,
         "kpis": selectors.kpi_cards(days=days),
-        "trends": [
-            {"key": metric, "chart": selectors.kpi_trend(metric=metric, days=days)}
-            for metric in selectors.TREND_METRICS
-        ],
+        "trends": selectors.kpi_trends(days=days),
         "alert_counts": selectors.alert_counts(),
         "alerts": selectors.alert_feed(),
         "fleet": selectors.fleet_status_chart(),
