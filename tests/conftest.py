@@ -107,10 +107,18 @@ def chromium():
 
     if not CHROMIUM.exists():
         pytest.skip(f"{CHROMIUM} is missing (install Debian's chromium: scripts/ensure_chromium.sh)")
+    from django.db import connections
     from playwright.sync_api import sync_playwright
 
     os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    # Once Playwright's loop runs, this thread gets new connection objects (Django keeps them in
+    # asgiref's context-local storage): hand them the copy of the migrated baseline that the
+    # serialized rollback restores from, or later tests would start from empty tables.
+    baseline = {alias: getattr(connections[alias], "_test_serialized_contents", None) for alias in connections}
     playwright = sync_playwright().start()
+    for alias, contents in baseline.items():
+        if contents is not None:
+            connections[alias]._test_serialized_contents = contents
     browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=ARGS)
     try:
         yield browser
