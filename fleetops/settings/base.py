@@ -377,12 +377,18 @@ TELEMATICS = {
     for key, value in _TELEMATICS_DEFAULTS.items()
 }
 
-# --- Ops pages ---------------------------------------------------------------------------------
-# Map tiles for the fleet maps, e.g. "https://tile.openstreetmap.org/{z}/{x}/{y}.png" with its
-# attribution. Empty (the default): the maps draw stores and routes without a background, so the
-# pages make no request to another host.
-OPS_MAP_TILES = env("OPS_MAP_TILES", default="")
-OPS_MAP_TILES_ATTRIBUTION = env("OPS_MAP_TILES_ATTRIBUTION", default="© OpenStreetMap contributors")
+# --- Maps (ops console and driver portal) ------------------------------------------------------
+# One tile server for every map (Leaflet URL template) with its attribution; default the public
+# OpenStreetMap tiles (their usage policy suits light use; point this at your own or a provider's
+# server for more). Empty: no background and no request to another host. Either way, when no tile
+# loads the maps drop the background and still draw stores, routes and markers (static/ops/ops.js).
+# OPS_MAP_TILES / OPS_MAP_TILES_ATTRIBUTION, the ops console's former names, are still read.
+MAP_TILES_URL = env(
+    "MAP_TILES_URL", default=env("OPS_MAP_TILES", default="https://tile.openstreetmap.org/{z}/{x}/{y}.png")
+)
+MAP_TILES_ATTRIBUTION = env(
+    "MAP_TILES_ATTRIBUTION", default=env("OPS_MAP_TILES_ATTRIBUTION", default="© OpenStreetMap contributors")
+)
 
 # --- Alerts and fleet intelligence (INTELLIGENCE) ----------------------------------------
 # Rules and thresholds of the intelligence jobs. Override any section's keys with a JSON

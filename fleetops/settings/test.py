@@ -12,6 +12,9 @@ ENCRYPTION_KEY_FALLBACKS = []
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=True)
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+# No request to a tile server from the tests; tests/ops/test_browser.py points the maps at an
+# unreachable one to check that they still draw.
+MAP_TILES_URL = env("MAP_TILES_URL", default="")
 CACHES["default"]["KEY_PREFIX"] = env("CACHE_KEY_PREFIX", default="fleetops-test")  # noqa: F405
 STORAGES["staticfiles"] = {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}  # noqa: F405
 # Tests do not run collectstatic: let WhiteNoise look files up per request instead of scanning STATIC_ROOT.

@@ -101,7 +101,18 @@
     var spec = island(el.dataset.map);
     if (!spec || !window.L) return;
     var map = window.L.map(el, { scrollWheelZoom: false, attributionControl: !!document.body.dataset.tiles });
-    if (document.body.dataset.tiles) window.L.tileLayer(document.body.dataset.tiles, { maxZoom: 18, attribution: document.body.dataset.tilesAttribution || "" }).addTo(map);
+    if (document.body.dataset.tiles) {
+      // Tiles unreachable (offline, blocked, a server down): once a few have failed and none has
+      // loaded, drop the background; the markers and routes below are drawn either way.
+      var tiles = window.L.tileLayer(document.body.dataset.tiles, { maxZoom: 18, attribution: document.body.dataset.tilesAttribution || "" });
+      var loaded = false, failed = 0;
+      tiles.on("tileload", function () { loaded = true; });
+      tiles.on("tileerror", function () {
+        failed += 1;
+        if (!loaded && failed >= 3 && map.hasLayer(tiles)) { map.removeLayer(tiles); el.dataset.tiles = "unreachable"; }
+      });
+      tiles.addTo(map);
+    }
     var bounds = [];
     (spec.points || []).forEach(function (p) {
       var marker = window.L.circleMarker([p.lat, p.lon], { radius: p.radius || 7, color: p.colour || "#1e88e5", fillOpacity: 0.7, weight: 1 }).addTo(map);

@@ -152,3 +152,34 @@ def test_ops_acknowledges_starts_a_job_and_sees_a_new_alert_live(live_server, ro
         expect(page.locator("#run-state")).to_contain_text("days=3")
     finally:
         context.close()
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_maps_draw_without_their_background_when_no_tile_loads(live_server, role_user, chromium, settings):
+    """The tile server is a setting (default: the public OpenStreetMap tiles); when none of its
+    tiles load the map drops the background and the stores are still drawn."""
+    from playwright.sync_api import expect
+
+    unreachable = "http://127.0.0.1:9/{z}/{x}/{y}.png"  # a port Chromium refuses to fetch from
+    settings.MAP_TILES_URL = unreachable
+    build_world()
+    role_user("analyst", username="tiles-browser")
+    context = chromium.new_context()
+    errors = []
+    try:
+        page = context.new_page()
+        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        page.set_viewport_size({"width": 1366, "height": 900})
+        _sign_in(page, live_server.url, "tiles-browser")
+        errors.clear()
+        page.goto(f"{live_server.url}/ops/fleet/")
+        assert page.locator("body").get_attribute("data-tiles") == unreachable
+        expect(page.locator(".map[data-tiles='unreachable']")).to_have_count(1, timeout=10_000)
+        expect(page.locator(".map .leaflet-overlay-pane path")).not_to_have_count(0)
+        assert page.locator(".map .leaflet-tile-pane img").count() == 0
+        page.screenshot(path=str(SHOTS / "fleet-map-without-tiles-1366.png"), full_page=True)
+    finally:
+        context.close()
+    # the failed tiles are logged by Chromium itself; nothing else may fail
+    assert not [e for e in errors if not e.startswith("Failed to load resource: net::")], errors

@@ -29,6 +29,8 @@ def cell(row, column):
         shown = formats.MISSING if value in (None, "") else value
     elif column.fmt == "label":
         shown = formats.label(value)
+    elif column.fmt == "fraud_label":  # a payment's label: fraud, not fraud or not labelled
+        shown = {True: "Fraud", False: "Not fraud"}.get(value, formats.MISSING)
     else:
         shown = getattr(formats, column.fmt)(value)
     if column.link:
@@ -105,14 +107,14 @@ def first_line(text) -> str:
 def map_tiles() -> str:
     from django.conf import settings
 
-    return getattr(settings, "OPS_MAP_TILES", "")
+    return settings.MAP_TILES_URL
 
 
 @register.simple_tag
 def map_tiles_attribution() -> str:
     from django.conf import settings
 
-    return getattr(settings, "OPS_MAP_TILES_ATTRIBUTION", "")
+    return settings.MAP_TILES_ATTRIBUTION
 
 
 @register.filter
