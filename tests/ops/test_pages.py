@@ -179,6 +179,7 @@ def test_payments_dashboard_charts_and_drill_down(client, role_user):
     drill = client.get(reverse("ops:payments") + "?method=online&fraud_only=on").content.decode()
     assert "Visa •••• " in drill or "•••• " in drill
     assert "card_number" not in drill
+    assert "<td>Fraud</td>" in drill and "True" not in drill  # the label in words, not a raw boolean
 
 
 @pytest.mark.django_db

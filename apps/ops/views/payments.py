@@ -117,7 +117,7 @@ PAYMENT_COLUMNS = [
     Column("merchant_state", "State"),
     Column("card", "Card (masked)"),
     Column("customer_id", "Customer"),
-    Column("is_fraud", "Fraud label"),
+    Column("is_fraud", "Fraud label", "fraud_label"),
     Column("fraud_score", "Model score", "decimal"),
 ]
 
