@@ -47,10 +47,9 @@ migrate: setup
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py db_app_role
 
-# Reference data every time (only missing rows are inserted); the demo world once: seed_demo
-# records it in the database and says so on later runs.
+# The demo world once (seed_demo records it in the database and says so on later runs); seed_demo
+# loads the missing reference data first, every time, so no separate load_reference_data start.
 demo: migrate
-	$(PY) manage.py load_reference_data
 	$(PY) manage.py seed_demo --size small
 
 # Front-end libraries from npm (package-lock.json) into static/vendor (git-ignored).
