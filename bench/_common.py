@@ -82,10 +82,14 @@ def report(title: str, rows: list[tuple[str, str]]) -> None:
         print(f"  {key:<{width}}  {value}")
 
 
-def page_times(client_for, paths, *, repeat: int, target_ms: float) -> tuple[list[tuple[str, str]], list[str]]:
+def page_times(
+    client_for, paths, *, repeat: int, target_ms: float, before_cold=None
+) -> tuple[list[tuple[str, str]], list[str]]:
     """Each page through Django's test client (`client_for(path)` says whose): once to warm up, then
     `repeat` times; rows of status, median and max server time and queries, and the pages whose
-    median is over `target_ms`. Counts queries with DEBUG on, as the caller's settings allow."""
+    median is over `target_ms`. Counts queries with DEBUG on, as the caller's settings allow. With
+    `before_cold` (called with the path first, e.g. to empty caches) the first request is timed
+    too, as the page's cold time."""
     import statistics
 
     from django.conf import settings
@@ -96,7 +100,14 @@ def page_times(client_for, paths, *, repeat: int, target_ms: float) -> tuple[lis
     try:
         for path in paths:
             client = client_for(path)
+            if before_cold:
+                before_cold(path)
+            reset_queries()
+            start = time.perf_counter()
             client.get(path)
+            cold = f"cold {(time.perf_counter() - start) * 1000:6.0f} ms {len(connection.queries):2d} queries  "
+            if before_cold and (time.perf_counter() - start) * 1000 > target_ms:
+                slow.append(f"{path} (cold)")
             times = []
             for _ in range(repeat):
                 reset_queries()
@@ -109,7 +120,8 @@ def page_times(client_for, paths, *, repeat: int, target_ms: float) -> tuple[lis
             rows.append(
                 (
                     path,
-                    f"{response.status_code}  median {median:6.0f} ms  max {max(times):6.0f} ms"
+                    f"{response.status_code}  {cold if before_cold else ''}median {median:6.0f} ms"
+                    f"  max {max(times):6.0f} ms"
                     f"  {len(connection.queries):2d} queries",
                 )
             )
