@@ -3,7 +3,6 @@ positions publish, and in Chromium the markers drawn and moved by a position sen
 OsmAnd endpoint."""
 
 import datetime as dt
-import os
 import urllib.parse
 import urllib.request
 
@@ -17,8 +16,7 @@ from apps.ops.selectors.live_map import fleet_positions
 from apps.telematics.detection import trips_detect_pending
 from apps.telematics.services import device_revoke
 from tests.accounts.factories import UserFactory
-from tests.common.browser import SHOTS, browser_launch, page_problems, page_watch
-from tests.common.test_browser import CHROMIUM
+from tests.common.browser import SHOTS, page_problems, page_watch
 from tests.customers.factories import TelematicsConsentFactory
 from tests.fleet.factories import VehicleFactory
 from tests.ops.test_browser import _sign_in
@@ -164,67 +162,61 @@ MARKERS = """() => Object.values(window.fleetMap.vehicles).map(v => [v.plate, v.
 
 @pytest.mark.browser
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
-def test_markers_are_drawn_and_move_live_when_a_tracker_reports(live_server, role_user, tmp_path, monkeypatch):
-    if not CHROMIUM.exists():
-        pytest.skip(f"{CHROMIUM} is missing (scripts/ensure_chromium.sh)")
-    monkeypatch.setitem(os.environ, "DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    from playwright.sync_api import sync_playwright
-
+def test_markers_are_drawn_and_move_live_when_a_tracker_reports(live_server, role_user, chromium):
     devices = build_fleet(timezone.now())
     role_user("analyst", username="analyst-map")
     SHOTS.mkdir(parents=True, exist_ok=True)
     problems = []
-    with sync_playwright() as playwright:
-        browser = browser_launch(playwright, tmp_path)
-        try:
-            page = browser.new_page()
-            errors, failed = page_watch(page, ignore="/ops/live/")
-            _sign_in(page, live_server.url, "analyst-map")
-            errors.clear()
-            failed.clear()
-            for width in (1366, 390):
-                page.set_viewport_size({"width": width, "height": 900})
-                page.goto(f"{live_server.url}/ops/map/")
-                page.wait_for_selector("#fleet-map[data-ready='1']")
-                markers = sorted(page.evaluate(MARKERS))
-                assert [m[0] for m in markers] == ["B-LM 1", "B-LM 2"]
-                assert markers[0][2] is True and markers[1][2] is False
-                assert page.locator("#fleet-map path.leaflet-interactive").count() == 2
-                page.screenshot(path=str(SHOTS / f"ops_map-{width}.png"), full_page=True)
-                problems += page_problems(page, "/ops/map/", width)  # width, axe serious/critical
-            # The parked vehicle's tracker reports from elsewhere, moving: its marker follows live.
-            page.wait_for_selector("[data-map-live].on")
-            query = urllib.parse.urlencode(
-                {
-                    "id": devices[2].serial, "key": devices[2].raw_token, "lat": "52.53", "lon": "13.41",
-                    "speed": "20", "timestamp": str(int(timezone.now().timestamp())),
-                }
-            )  # fmt: skip
-            with urllib.request.urlopen(f"{live_server.url}/api/v1/telematics/osmand?{query}") as response:
-                assert response.status == 200
-            page.wait_for_function(
-                "() => { const v = Object.values(window.fleetMap.vehicles).find(v => v.plate === 'B-LM 2');"
-                " return v.marker.getLatLng().lat === 52.53 && v.moving; }",
-                timeout=10_000,
-            )
-            row = page.locator(f'tr[data-device="{devices[2].pk}"]')
-            assert row.locator('[data-cell="state"]').inner_text() == "Moving"
-            assert page.locator('[data-count="moving"]').inner_text() == "2"
-            page.screenshot(path=str(SHOTS / "ops_map-live-390.png"), full_page=True)
-            # Through to the vehicle's trip in progress.
-            page.set_viewport_size({"width": 1366, "height": 900})
+    browser = chromium.new_context()  # the session's one Chromium (tests/conftest.py)
+    try:
+        page = browser.new_page()
+        errors, failed = page_watch(page, ignore="/ops/live/")
+        _sign_in(page, live_server.url, "analyst-map")
+        errors.clear()
+        failed.clear()
+        for width in (1366, 390):
+            page.set_viewport_size({"width": width, "height": 900})
             page.goto(f"{live_server.url}/ops/map/")
             page.wait_for_selector("#fleet-map[data-ready='1']")
-            page.evaluate(
-                "() => Object.values(window.fleetMap.vehicles).find(v => v.plate === 'B-LM 1').marker.openPopup()"
-            )
-            page.locator(".fleet-popup").get_by_role("link", name="Trip in progress").click()
-            page.wait_for_selector("body[data-ready='1']")
-            assert page.url.endswith(f"/ops/fleet/{devices[1].vehicle_id}/#trip")
-            assert page.locator("#trip").inner_text().startswith("Trip in progress")
-            assert page.locator(".map path.leaflet-interactive").count() == 1  # the route so far
-            page.screenshot(path=str(SHOTS / "ops_map-trip-1366.png"), full_page=True)
-            problems += [f"console {e}" for e in errors] + [f"request {f}" for f in failed]
-        finally:
-            browser.close()
+            markers = sorted(page.evaluate(MARKERS))
+            assert [m[0] for m in markers] == ["B-LM 1", "B-LM 2"]
+            assert markers[0][2] is True and markers[1][2] is False
+            assert page.locator("#fleet-map path.leaflet-interactive").count() == 2
+            page.screenshot(path=str(SHOTS / f"ops_map-{width}.png"), full_page=True)
+            problems += page_problems(page, "/ops/map/", width)  # width, axe serious/critical
+        # The parked vehicle's tracker reports from elsewhere, moving: its marker follows live.
+        page.wait_for_selector("[data-map-live].on")
+        query = urllib.parse.urlencode(
+            {
+                "id": devices[2].serial, "key": devices[2].raw_token, "lat": "52.53", "lon": "13.41",
+                "speed": "20", "timestamp": str(int(timezone.now().timestamp())),
+            }
+        )  # fmt: skip
+        with urllib.request.urlopen(f"{live_server.url}/api/v1/telematics/osmand?{query}") as response:
+            assert response.status == 200
+        page.wait_for_function(
+            "() => { const v = Object.values(window.fleetMap.vehicles).find(v => v.plate === 'B-LM 2');"
+            " return v.marker.getLatLng().lat === 52.53 && v.moving; }",
+            timeout=10_000,
+        )
+        row = page.locator(f'tr[data-device="{devices[2].pk}"]')
+        assert row.locator('[data-cell="state"]').inner_text() == "Moving"
+        assert page.locator('[data-count="moving"]').inner_text() == "2"
+        page.screenshot(path=str(SHOTS / "ops_map-live-390.png"), full_page=True)
+        # Through to the vehicle's trip in progress.
+        page.set_viewport_size({"width": 1366, "height": 900})
+        page.goto(f"{live_server.url}/ops/map/")
+        page.wait_for_selector("#fleet-map[data-ready='1']")
+        page.evaluate(
+            "() => Object.values(window.fleetMap.vehicles).find(v => v.plate === 'B-LM 1').marker.openPopup()"
+        )
+        page.locator(".fleet-popup").get_by_role("link", name="Trip in progress").click()
+        page.wait_for_selector("body[data-ready='1']")
+        assert page.url.endswith(f"/ops/fleet/{devices[1].vehicle_id}/#trip")
+        assert page.locator("#trip").inner_text().startswith("Trip in progress")
+        assert page.locator(".map path.leaflet-interactive").count() == 1  # the route so far
+        page.screenshot(path=str(SHOTS / "ops_map-trip-1366.png"), full_page=True)
+        problems += [f"console {e}" for e in errors] + [f"request {f}" for f in failed]
+    finally:
+        browser.close()
     assert not problems, "\n".join(problems)
