@@ -85,9 +85,9 @@ class Labels:
         self.keys = ids[first] * 2 + fraud[first]
 
     @classmethod
-    def from_staging(cls, conn, parsed, chunk_lines: int = 4 << 20) -> Labels:
+    def from_staging(cls, conn, parsed, chunk_lines: int = 1 << 20) -> Labels:
         """The valid labels of a file staged by labels.sql's `prepare` ({parsed}), fetched as one
-        binary bytea of 8-byte keys per few million lines, into one preallocated array."""
+        binary bytea of 8-byte keys per million lines (8 MB), into one preallocated array."""
         from psycopg import sql
 
         count, low, high = conn.execute(
