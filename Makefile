@@ -16,12 +16,24 @@ export FLEETOPS_REDIS_PORT := $(REDIS_PORT)
 export WEB_PORT
 
 # Without DATABASE_URL / REDIS_URL a private PostgreSQL and Redis run under var/.
+# Two database roles, as in production (docs/operations.md): DATABASE_URL is the application's
+# (fleetops_app, no superuser: web, workers, beat, every command of `make run`), DATABASE_OWNER_URL
+# the owner's, used only by the steps that change the schema (migrate, db_app_role, the benchmarks'
+# databases) and by the test runner to create and migrate its database. Given only DATABASE_URL,
+# that one role does everything, as before.
 ifeq ($(origin DATABASE_URL),undefined)
 export PRIVATE_PG := 1
-export DATABASE_URL := postgres://fleetops@127.0.0.1:$(PG_PORT)/fleetops
+export DATABASE_URL := postgres://fleetops_app@127.0.0.1:$(PG_PORT)/fleetops
+DATABASE_OWNER_URL ?= postgres://fleetops@127.0.0.1:$(PG_PORT)/fleetops
 else
 export PRIVATE_PG := 0
+DATABASE_OWNER_URL ?= $(DATABASE_URL)
 endif
+export DATABASE_OWNER_URL
+# A streaming replica of the private cluster for the replica router's test (tests/common/test_replica.py).
+PG_REPLICA_PORT ?= $(shell echo $$(($(PG_PORT) + 10)))
+export FLEETOPS_PG_REPLICA_PORT := $(PG_REPLICA_PORT)
+AS_OWNER := DATABASE_URL=$(DATABASE_OWNER_URL)
 ifeq ($(origin REDIS_URL),undefined)
 export PRIVATE_REDIS := 1
 export REDIS_URL := redis://127.0.0.1:$(REDIS_PORT)/0
@@ -44,8 +56,8 @@ stop:
 	@scripts/services.sh stop
 
 migrate: setup
-	$(PY) manage.py migrate --noinput
-	$(PY) manage.py db_app_role
+	$(AS_OWNER) $(PY) manage.py migrate --noinput
+	$(AS_OWNER) $(PY) manage.py db_app_role
 
 # The demo world once (seed_demo records it in the database and says so on later runs); seed_demo
 # loads the missing reference data first, every time, so no separate load_reference_data start.
@@ -67,7 +79,7 @@ test: setup assets
 
 bench: setup
 	$(PY) -m pip install -q --no-deps -r requirements/bench.txt
-	$(PY) bench/run_all.py
+	$(AS_OWNER) $(PY) bench/run_all.py
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Private PostgreSQL and Redis for local runs and tests, kept under var/.
-#   scripts/services.sh start|stop|status
+#   scripts/services.sh start|stop|status|replica-start|replica-stop
 # Skips PostgreSQL when PRIVATE_PG is not 1 (DATABASE_URL given) and Redis when PRIVATE_REDIS
 # is not 1 (REDIS_URL given). Idempotent: a second start of a running service does nothing.
 set -euo pipefail
@@ -9,6 +9,7 @@ ROOT=$PWD
 VAR=$ROOT/var
 PG_PORT=${FLEETOPS_PG_PORT:-55432}
 REDIS_PORT=${FLEETOPS_REDIS_PORT:-56379}
+REPLICA_PORT=${FLEETOPS_PG_REPLICA_PORT:-$((PG_PORT + 10))}
 PG_OS_USER=fleetops-pg
 PRIVATE_PG=${PRIVATE_PG:-1}
 PRIVATE_REDIS=${PRIVATE_REDIS:-1}
@@ -84,8 +85,8 @@ maintenance_work_mem = 1GB
 max_wal_size = 8GB
 checkpoint_timeout = 15min
 synchronous_commit = off
-wal_level = minimal
-max_wal_senders = 0
+wal_level = replica
+max_wal_senders = 4
 max_parallel_workers_per_gather = 2
 max_parallel_maintenance_workers = 2
 CONF
@@ -99,6 +100,16 @@ CONF
       say "PostgreSQL was running on port $running; restarting it on $PG_PORT"
       as_pg "$bin/pg_ctl" -D "$data" -m fast -w stop >/dev/null
     fi
+  fi
+  # Clusters made before the replica test ran wal_level=minimal, which a streaming replica
+  # (pg_basebackup -R) cannot follow: switch them over, restarting once if they run.
+  if grep -q '^wal_level = minimal' "$data/postgresql.conf"; then
+    if as_pg "$bin/pg_ctl" -D "$data" status >/dev/null 2>&1; then
+      say "restarting PostgreSQL once with wal_level=replica (for a streaming replica)"
+      as_pg "$bin/pg_ctl" -D "$data" -m fast -w -t 600 stop >/dev/null  # its checkpoint may be long
+    fi
+    as_pg sed -i -e 's/^wal_level = minimal/wal_level = replica/' -e 's/^max_wal_senders = 0/max_wal_senders = 4/' \
+      "$data/postgresql.conf"
   fi
   if as_pg "$bin/pg_ctl" -D "$data" status >/dev/null 2>&1; then
     say "PostgreSQL already running on 127.0.0.1:$PG_PORT"
@@ -127,6 +138,37 @@ pg_stop() {
   fi
 }
 
+# A hot standby streaming from the private cluster (pg_basebackup -R), made afresh at every start
+# and removed at stop: tests/common/test_replica.py runs the replica router against it.
+replica_start() {
+  local bin; bin=$(pg_bindir)
+  if [ -z "$bin" ] || [ ! -x "$bin/pg_basebackup" ]; then say "pg_basebackup not found" >&2; exit 1; fi
+  local home data run log
+  home=$(pg_home); data=$home/pg-replica; run=$home/pg-replica-run; log=$home/log/postgres-replica.log
+  if [ -f "$data/PG_VERSION" ] && as_pg "$bin/pg_ctl" -D "$data" status >/dev/null 2>&1; then
+    say "replica already running on 127.0.0.1:$REPLICA_PORT"
+    return
+  fi
+  rm -rf "$data" "$run"
+  mkdir -p "$data" "$run"
+  if is_root; then chown "$PG_OS_USER" "$data" "$run"; fi
+  chmod 700 "$data"
+  as_pg "$bin/pg_basebackup" -h 127.0.0.1 -p "$PG_PORT" -U fleetops -D "$data" -R -X stream -c fast
+  # The primary's port and socket directory come with the copy of its configuration: not these.
+  as_pg "$bin/pg_ctl" -D "$data" -l "$log" -w -t 300 \
+    -o "-p $REPLICA_PORT -c unix_socket_directories=$run -c shared_buffers=128MB -c hot_standby=on" start >/dev/null
+  say "replica of 127.0.0.1:$PG_PORT streaming on 127.0.0.1:$REPLICA_PORT (data $data)"
+}
+
+replica_stop() {
+  local bin home; bin=$(pg_bindir); home=$(pg_home)
+  [ -n "$bin" ] && [ -f "$home/pg-replica/PG_VERSION" ] || return 0
+  if as_pg "$bin/pg_ctl" -D "$home/pg-replica" status >/dev/null 2>&1; then
+    as_pg "$bin/pg_ctl" -D "$home/pg-replica" -m immediate -w stop >/dev/null && say "replica stopped"
+  fi
+  rm -rf "$home/pg-replica" "$home/pg-replica-run"
+}
+
 redis_start() {
   [ "$PRIVATE_REDIS" = 1 ] || { say "REDIS_URL is set: using that Redis"; return; }
   command -v redis-server >/dev/null || apt_install redis-server
@@ -151,9 +193,11 @@ redis_stop() {
 
 case "${1:-start}" in
   start) pg_start; redis_start ;;
-  stop) pg_stop; redis_stop ;;
+  stop) replica_stop; pg_stop; redis_stop ;;
+  replica-start) replica_start ;;
+  replica-stop) replica_stop ;;
   status)
     as_pg "$(pg_bindir)/pg_ctl" -D "$(readlink -f "$VAR/pg")" status || true
     redis-cli -p "$REDIS_PORT" ping || true ;;
-  *) echo "usage: $0 start|stop|status" >&2; exit 2 ;;
+  *) echo "usage: $0 start|stop|status|replica-start|replica-stop" >&2; exit 2 ;;
 esac

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 from django.contrib.auth.models import Group
-from django.db import connection
 
+from tests import db_roles
 from tests.accounts.factories import UserFactory
 
 # A `serialized_rollback` test ends with a flush that skips post_migrate (Django restores the
@@ -91,10 +91,16 @@ def pytest_collection_modifyitems(items):
             item.add_marker(pytest.mark.django_db(**kwargs), append=False)
 
 
-def _database_url() -> str:
-    db = connection.settings_dict
-    auth = db["USER"] + (f":{db['PASSWORD']}" if db.get("PASSWORD") else "")
-    return f"postgres://{auth}@{db['HOST']}:{db['PORT'] or 5432}/{db['NAME']}"
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):
+    """The test database is created and migrated by the owner role; every test then runs as the
+    application role (tests/db_roles.py says how, and what still runs as the owner)."""
+    with django_db_blocker.unblock():
+        db_roles.run_as_app_role()
+    db_roles.flush_as_owner()
+    yield
+    with django_db_blocker.unblock():
+        db_roles.run_as_owner()
 
 
 @pytest.fixture(scope="session")
@@ -138,7 +144,7 @@ def celery_worker(tmp_path, *, broker_url: str | None = None):
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "fleetops.settings.test",
         "CELERY_TASK_ALWAYS_EAGER": "false",
-        "DATABASE_URL": _database_url(),
+        "DATABASE_URL": db_roles.app_database_url(),
         "REDIS_URL": broker_url or settings.REDIS_URL,
         "CELERY_BROKER_URL": broker_url or settings.CELERY_BROKER_URL,
         "CELERY_RESULT_BACKEND": broker_url or settings.CELERY_RESULT_BACKEND,

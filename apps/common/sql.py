@@ -91,7 +91,7 @@ def own_connection(*, application_name: str) -> psycopg.Connection:
     """A psycopg connection of its own to Django's database (tests included), in autocommit: for
     work that must not share Django's connection (parallel loaders, a lock held while a job runs)."""
     s = django_connection.settings_dict
-    return psycopg.connect(
+    conn = psycopg.connect(
         dbname=s["NAME"],
         user=s["USER"] or None,
         password=s["PASSWORD"] or None,
@@ -100,6 +100,10 @@ def own_connection(*, application_name: str) -> psycopg.Connection:
         autocommit=True,
         application_name=application_name,
     )
+    # The same role as Django's connections (OPTIONS["assume_role"]: SET ROLE after login).
+    if role := s.get("OPTIONS", {}).get("assume_role"):
+        conn.execute(sql.SQL("SET ROLE {}").format(sql.Identifier(role)))
+    return conn
 
 
 def int_array_literal(ids) -> str:

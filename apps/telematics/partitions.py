@@ -101,6 +101,8 @@ def _pg_env() -> tuple[list[str], dict]:
     env = dict(os.environ)
     if db.get("PASSWORD"):
         env["PGPASSWORD"] = db["PASSWORD"]
+    if role := db.get("OPTIONS", {}).get("assume_role"):
+        env["PGOPTIONS"] = f"-c role={role}"  # as Django's connections (OPTIONS["assume_role"])
     return args, env
 
 

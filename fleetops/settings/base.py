@@ -111,6 +111,9 @@ if env("DATABASE_REPLICA_URL", default=""):
 DATABASE_ROUTERS = ["apps.common.db.ReplicaRouter"]
 # Paths whose GET/HEAD requests read from the replica when there is one.
 REPLICA_READ_PATHS = env.list("REPLICA_READ_PATHS", default=["/api/v1/", "/ops/"])
+# After a client's unsafe request (POST, ...), its reads stay on the primary until the replica has
+# replayed that write; the primary's WAL position is kept this long for the check.
+REPLICA_READ_YOUR_WRITES_SECONDS = env.int("REPLICA_READ_YOUR_WRITES_SECONDS", default=300)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env("REDIS_URL", default="redis://127.0.0.1:56379/0")

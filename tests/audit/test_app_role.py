@@ -3,24 +3,32 @@ append, and nothing else, whatever session setting it sets; the domain tables st
 
 import psycopg
 import pytest
+from django.conf import settings
 from django.core.management import call_command
-from django.db import connection
+from django.db import ProgrammingError, connection
 
 from apps.audit.services import audit_head_problem
 from tests.audit.factories import audit_entry
+from tests.db_roles import app_database_url, database_owner
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-ROLE = "fleetops_app_test"
-
-
 @pytest.fixture
 def app_connection():
-    """A connection to the test database as the application role, after db_app_role granted it."""
-    call_command("db_app_role", "--role", ROLE, "--create")
-    db = connection.settings_dict
-    with psycopg.connect(host=db["HOST"], port=db["PORT"], dbname=db["NAME"], user=ROLE, autocommit=True) as app:
+    """A connection logged in as the application role (the one every test runs as), after
+    db_app_role granted it again (it is idempotent; only the owner may run it)."""
+    with database_owner():
+        call_command("db_app_role")
+    with psycopg.connect(app_database_url(), autocommit=True) as app:
         yield app
+
+
+def test_the_suite_runs_as_the_application_role():
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT current_user, r.rolsuper FROM pg_roles r WHERE r.rolname = current_user")
+        assert cursor.fetchone() == (settings.DATABASE_APP_ROLE, False)
+        with pytest.raises(ProgrammingError, match="permission denied"):
+            cursor.execute("TRUNCATE audit_auditentry")
 
 
 @pytest.mark.parametrize(

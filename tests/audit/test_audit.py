@@ -1,3 +1,5 @@
+import contextlib
+
 import pytest
 from django.core.management import CommandError, call_command
 from django.db import ProgrammingError, connection, transaction
@@ -5,6 +7,7 @@ from django.db import ProgrammingError, connection, transaction
 from apps.audit.models import AuditEntry
 from apps.audit.services import GENESIS, audit_verify
 from tests.audit.factories import audit_entry
+from tests.db_roles import database_owner
 
 pytestmark = pytest.mark.django_db
 
@@ -25,10 +28,17 @@ def _check_deferred_constraints_now() -> None:
     ],
     ids=["update", "delete", "truncate"],
 )
-def test_the_database_refuses_to_change_or_remove_entries(statement):
+@pytest.mark.parametrize(
+    "as_owner, refusal",
+    # The application role lacks the privilege; the table's owner still meets the trigger.
+    [(False, "permission denied"), (True, "append-only")],
+    ids=["application role", "owner"],
+)
+def test_the_database_refuses_to_change_or_remove_entries(statement, as_owner, refusal):
     entry = audit_entry(data={"amount": "10.00"})
     _check_deferred_constraints_now()
-    with pytest.raises(ProgrammingError, match="append-only"), transaction.atomic(), connection.cursor() as cursor:
+    role = database_owner() if as_owner else contextlib.nullcontext()
+    with pytest.raises(ProgrammingError, match=refusal), transaction.atomic(), role, connection.cursor() as cursor:
         # Test connections may TRUNCATE (for the runner's flush); an application connection may not.
         cursor.execute("SET LOCAL fleetops.allow_audit_truncate = off")
         cursor.execute(statement, [entry.pk] if "%s" in statement else None)
@@ -40,7 +50,12 @@ def test_the_truncate_switch_does_not_open_update_or_delete():
     with connection.cursor() as cursor:
         cursor.execute("SHOW fleetops.allow_audit_truncate")
         assert cursor.fetchone() == ("on",)
-    with pytest.raises(ProgrammingError, match="UPDATE refused"), transaction.atomic(), connection.cursor() as cursor:
+    with (
+        pytest.raises(ProgrammingError, match="UPDATE refused"),
+        transaction.atomic(),
+        database_owner(),  # the application role may not even try
+        connection.cursor() as cursor,
+    ):
         cursor.execute("UPDATE audit_auditentry SET action = 'x' WHERE id = %s", [entry.pk])
 
 
@@ -65,9 +80,9 @@ def test_entries_chain_from_genesis_and_verify():
 
 def _tamper(sql: str, params: list) -> None:
     """What an attacker with the table owner's rights could do: switch the guard off, edit, switch it
-    back on. The test database's role owns the table, so this runs inside the test's transaction."""
+    back on. It runs as the owner (the application role may not), inside the test's transaction."""
     _check_deferred_constraints_now()
-    with connection.cursor() as cursor:
+    with database_owner(), connection.cursor() as cursor:
         cursor.execute("ALTER TABLE audit_auditentry DISABLE TRIGGER audit_entry_no_update_delete")
         cursor.execute(sql, params)
         cursor.execute("ALTER TABLE audit_auditentry ENABLE TRIGGER audit_entry_no_update_delete")

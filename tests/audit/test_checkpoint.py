@@ -8,12 +8,14 @@ from django.db import connection
 from apps.audit.models import AuditCheckpoint
 from apps.audit.services import audit_head_problem, audit_verify
 from tests.audit.factories import audit_entry
+from tests.db_roles import database_owner
 
 pytestmark = pytest.mark.django_db
 
 
 def _as_superuser_without_triggers(statement: str, params=None) -> None:
-    with connection.cursor() as cursor:
+    """What an attacker holding the owner's (here a superuser's) rights could do."""
+    with database_owner(), connection.cursor() as cursor:
         cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
         cursor.execute("SET LOCAL session_replication_role = replica")  # superuser only: skips triggers
         cursor.execute(statement, params)

@@ -54,3 +54,38 @@ def test_without_a_replica_everything_stays_on_the_primary():
         assert ReplicaRouter().db_for_read(None) == "default"
     finally:
         _replica_reads.reset(token)
+
+
+@pytest.mark.django_db
+def test_a_client_that_wrote_reads_the_primary_until_the_replica_has_replayed_it(with_replica, monkeypatch):
+    """The rule alone (tests/common/test_replica.py runs it against a real replica)."""
+    import uuid
+
+    from django.http import HttpResponse
+
+    from apps.common import db
+
+    replayed = []
+    monkeypatch.setattr(db, "replica_has_replayed", lambda position: replayed.append(position) or False)
+    seen = []
+
+    def view(request):
+        seen.append(_replica_reads.get())
+        response = HttpResponse()
+        if request.method == "POST" and not request.META.get("HTTP_AUTHORIZATION"):
+            response.set_cookie(settings.SESSION_COOKIE_NAME, cookie)  # a login: a new session
+        return response
+
+    middleware = ReplicaReadsMiddleware(view)
+    writer, other = (f"Token {uuid.uuid4().hex}" for _ in range(2))
+    cookie = uuid.uuid4().hex
+    factory = RequestFactory()
+    middleware(factory.post("/api/v1/quotes/", HTTP_AUTHORIZATION=writer))
+    middleware(factory.get("/api/v1/quotes/1/", HTTP_AUTHORIZATION=writer))
+    middleware(factory.get("/api/v1/quotes/1/", HTTP_AUTHORIZATION=other))
+    middleware(factory.post("/portal/login/"))
+    browser = factory.get("/ops/")
+    browser.COOKIES[settings.SESSION_COOKIE_NAME] = cookie
+    middleware(browser)
+    assert seen == [False, False, True, False, False]
+    assert len(replayed) == 2 and all("/" in position for position in replayed)  # WAL positions, e.g. 0/1A2B3C4

@@ -6,6 +6,7 @@ role groups on them still apply; and the move can be undone."""
 import pytest
 from django.contrib.auth.models import Group, Permission
 from django.contrib.contenttypes.models import ContentType
+from django.core.management import call_command
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 from django.db.migrations.loader import MigrationLoader
@@ -16,6 +17,7 @@ from apps.partners.models import ApiToken, IdempotencyKey, Partner, WebhookDeliv
 from apps.partners.services import api_token_authenticate
 from apps.partners.webhooks import webhook_endpoint_secret, webhook_events_enqueue
 from apps.pricing.models import PartnerJob
+from tests.db_roles import database_owner
 
 # The state just before the move: partners does not exist, accounts and pricing as they were.
 BEFORE = [("accounts", "0002_role_groups"), ("pricing", "0004_quote_immutable_trigger"), ("partners", None)]
@@ -24,8 +26,10 @@ MOVED = ["partner", "apitoken", "webhookendpoint", "webhookdelivery", "idempoten
 
 def _migrate(targets):
     """Migrates to targets (None: the latest) and answers the models as the database now has them."""
-    executor = MigrationExecutor(connection)
-    executor.migrate(targets or executor.loader.graph.leaf_nodes())
+    with database_owner():  # as a deployment migrates, then hands the new tables over
+        executor = MigrationExecutor(connection)
+        executor.migrate(targets or executor.loader.graph.leaf_nodes())
+        call_command("db_app_role", verbosity=0)
     ContentType.objects.clear_cache()
     loader = MigrationLoader(connection)
     return loader.project_state(list(loader.applied_migrations)).apps

@@ -19,6 +19,7 @@ from apps.customers.cards import card_number_hmac
 from apps.customers.models import Customer, PaymentCard
 from apps.transactions.models import EnrichedTransaction, IngestRun, MerchantCategory, Payment, RejectedRow
 from apps.transactions.services import ingest_run_create, ingest_run_execute
+from tests import db_roles
 from tests.transactions import delivery
 from tests.transactions.delivery import (
     CARD_NUMBERS,
@@ -304,8 +305,7 @@ def _pg_args() -> list[str]:
 
 
 def _subprocess_env() -> dict:
-    s = connection.settings_dict
-    url = f"postgres://{s['USER']}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
+    url = db_roles.app_database_url()
     return os.environ | {"DJANGO_SETTINGS_MODULE": "fleetops.settings.test", "DATABASE_URL": url}
 
 

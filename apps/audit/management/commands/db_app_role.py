@@ -2,9 +2,10 @@
 
 Run as the owner (migration) role after every `migrate`:
     DATABASE_URL=<owner url> manage.py db_app_role [--role fleetops_app] [--create]
-The application role then owns the domain tables (it creates partitions and staging tables and
-refreshes the materialized view at run time) but may only SELECT and INSERT the audit tables,
-which stay the owner's: it cannot ALTER them, disable their triggers, TRUNCATE, UPDATE or DELETE."""
+The application role then owns the domain tables, in public and in the schemas migrations made
+(it creates partitions and staging tables and refreshes the materialized view at run time) but
+may only SELECT and INSERT the audit tables, which stay the owner's: it cannot ALTER them,
+disable their triggers, TRUNCATE, UPDATE or DELETE."""
 
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connection, transaction
@@ -49,15 +50,22 @@ class Command(BaseCommand):
                     sql.Identifier(connection.settings_dict["NAME"]), ident
                 )
             )
-            cursor.execute(sql.SQL("GRANT USAGE, CREATE ON SCHEMA public TO {}").format(ident))
+            # public and the schemas migrations made (ingest_staging: the ingest's staging tables).
+            cursor.execute(
+                "SELECT nspname FROM pg_namespace WHERE nspname !~ '^pg_' AND nspname <> 'information_schema'"
+                " ORDER BY nspname"
+            )
+            schemas = [name for (name,) in cursor.fetchall()]
+            for schema in schemas:
+                cursor.execute(sql.SQL("GRANT USAGE, CREATE ON SCHEMA {} TO {}").format(sql.Identifier(schema), ident))
             cursor.execute(
                 """
-                SELECT c.relname, c.relkind
+                SELECT n.nspname, c.relname, c.relkind
                 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-                WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p', 'v', 'm', 'S')
+                WHERE n.nspname = ANY(%s) AND c.relkind IN ('r', 'p', 'v', 'm', 'S')
                   AND pg_get_userbyid(c.relowner) <> %s
                 """,
-                [role],
+                [schemas, role],
             )
             relations = cursor.fetchall()
             protected_sequences = set()
@@ -65,8 +73,8 @@ class Command(BaseCommand):
                 cursor.execute("SELECT pg_get_serial_sequence(%s, 'id')", [table])
                 protected_sequences.add(cursor.fetchone()[0].split(".")[-1].strip('"'))
             handed = 0
-            for name, kind in relations:
-                if name in PROTECTED or name in protected_sequences:
+            for schema, name, kind in relations:
+                if schema == "public" and (name in PROTECTED or name in protected_sequences):
                     continue
                 if kind == "S":
                     cursor.execute(
@@ -76,7 +84,9 @@ class Command(BaseCommand):
                     )
                     if cursor.fetchone():
                         continue  # owned by a column: follows its table
-                statement = sql.SQL("ALTER {} {} OWNER TO {}").format(sql.SQL(KINDS[kind]), sql.Identifier(name), ident)
+                statement = sql.SQL("ALTER {} {} OWNER TO {}").format(
+                    sql.SQL(KINDS[kind]), sql.Identifier(schema, name), ident
+                )
                 cursor.execute(statement)
                 handed += 1
             for table in PROTECTED:
