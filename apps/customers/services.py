@@ -10,6 +10,7 @@ from django.utils import timezone
 from apps.audit.services import audit_record
 from apps.common.exceptions import ApplicationError
 from apps.common.hooks import Hook
+from apps.common.versions import version_bump
 from apps.customers.models import Customer, ErasureRequest, Notification, TelematicsConsent
 
 logger = logging.getLogger(__name__)
@@ -19,6 +20,9 @@ logger = logging.getLogger(__name__)
 notification_created = Hook("customers.notification_created")
 
 CONSENT_TERMS_VERSION = "2026-01"
+# Bumped on every grant and withdrawal: processes that remember drivers' consent (the positions
+# buffer) forget it when it moves.
+CONSENT_VERSION_KEY = "customers:consent-version"
 
 
 @transaction.atomic
@@ -29,6 +33,7 @@ def consent_grant(*, customer: Customer, actor=None, source: str = "portal") -> 
     if current is not None:
         return current
     consent = TelematicsConsent.objects.create(customer=customer, terms_version=CONSENT_TERMS_VERSION, source=source)
+    version_bump(CONSENT_VERSION_KEY)
     audit_record(
         action="customers.consent_granted",
         actor=actor,
@@ -48,6 +53,7 @@ def consent_withdraw(*, customer: Customer, actor=None, source: str = "portal") 
         return None
     current.withdrawn_at = timezone.now()
     current.save(update_fields=["withdrawn_at"])
+    version_bump(CONSENT_VERSION_KEY)
     audit_record(
         action="customers.consent_withdrawn",
         actor=actor,

@@ -10,3 +10,4 @@ class TelematicsConfig(AppConfig):
 
         hooks.trip_features_wanted.connect(tasks.trip_features_pending_enqueue)
         hooks.trips_detect_wanted.connect(tasks.trips_detect_enqueue)
+        hooks.positions_flush_wanted.connect(tasks.positions_flush_enqueue)

@@ -12,3 +12,6 @@ trip_features_wanted = Hook("telematics.trip_features_wanted")
 # No arguments: a task to run trip detection over the devices marked so far is wanted.
 # telematics.tasks connects Celery.
 trips_detect_wanted = Hook("telematics.trips_detect_wanted")
+# No arguments: a task to store the positions buffered by the OsmAnd endpoint is wanted.
+# telematics.tasks connects Celery.
+positions_flush_wanted = Hook("telematics.positions_flush_wanted")

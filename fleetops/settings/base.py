@@ -200,6 +200,9 @@ CELERY_BEAT_SCHEDULE = {
     "partners.idempotency_keys_expire": {"task": "partners.idempotency_keys_expire", "schedule": 3600.0},
     # Cuts trips from streamed positions, and closes the trips of vehicles that stopped reporting.
     "telematics.trips_detect": {"task": "telematics.trips_detect", "schedule": 60.0},
+    # Stores the OsmAnd endpoint's buffered positions a request-queued flush has not (a lost task,
+    # a flusher that died before acknowledging).
+    "telematics.positions_flush": {"task": "telematics.positions_flush", "schedule": 60.0},
 }
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # A broker that stops answering (paused, network cut) sends no EOF, so Celery's consumer notices
@@ -368,6 +371,8 @@ _TELEMATICS_DEFAULTS = {
     "TRIP_MIN_DISTANCE_M": 200.0,  # shorter movements are not kept as trips
     "TRIP_MIN_DURATION_S": 60.0,
     "DETECT_CHUNK_POSITIONS": 50_000,  # detection reads a device's stream in pieces of this many
+    "POSITION_BUFFER": 1,  # 1: the OsmAnd endpoint buffers positions in Redis; 0: each request stores
+    "POSITION_BUFFER_WARN": 1_000_000,  # buffered requests beyond which a flusher is not keeping up
 }
 TELEMATICS = {
     key: (

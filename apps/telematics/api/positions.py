@@ -10,6 +10,7 @@ from django.views.decorators.http import require_http_methods
 from apps.telematics.api.authentication import INVALID_TOKEN
 from apps.telematics.api.views import _error, _json
 from apps.telematics.ingest import UploadInvalid, decode_body
+from apps.telematics.positions.buffer import positions_accept, positions_accept_remembered
 from apps.telematics.positions.parse import parse_batch_json, parse_osmand_params, parse_traccar_json
 from apps.telematics.positions.services import positions_store
 from apps.telematics.services import ConsentRefused, DeviceRefused, device_authenticate_for_upload
@@ -42,8 +43,12 @@ def osmand(request, key: str | None = None):
     """One position, as the OsmAnd protocol sends it: GET or POST with query/form parameters, or
     POST with the current Traccar Client's JSON body. The device key is the `key` query parameter
     of the configured server URL (or its last path segment). 200 with an empty body when stored
-    (or stored before); 400 naming the field; 401 for a missing or wrong key, 404 when the
-    identifier is not the key's device; 403 when the driver's consent is not in force."""
+    or buffered (or stored before); 400 naming the field; 401 for a missing or wrong key, 404 when the
+    identifier is not the key's device; 403 when the driver's consent is not in force.
+
+    With POSITION_BUFFER (the default) a checked position is appended to a Redis stream and the
+    answer does not wait for the database; a flusher stores the stream in batches
+    (apps.telematics.positions.buffer), checking device and consent again."""
     key = key or request.GET.get("key") or request.POST.get("key")
     try:
         if request.method == "POST" and request.content_type.strip().lower() == "application/json":
@@ -53,12 +58,19 @@ def osmand(request, key: str | None = None):
             if request.method == "POST":
                 params.update(request.POST)
             batch = parse_osmand_params(params)
+        buffered = settings.TELEMATICS["POSITION_BUFFER"]
+        fast = positions_accept_remembered(batch=batch, raw_key=key) if buffered else None
+        if fast == "accepted":
+            return HttpResponse(status=200)
         device, problem = _device_for(batch.identifiers[0], key)
         if problem == "authentication_failed":
             return _error(request, 401, problem, {"detail": INVALID_TOKEN})
         if problem:
             return _error(request, 404, problem, {"detail": UNKNOWN_DEVICE})
-        positions_store(batch=batch, devices={0: device}, strict=True)
+        if buffered:
+            positions_accept(batch=batch, device=device, append=fast is None)
+        else:
+            positions_store(batch=batch, devices={0: device}, strict=True)
     except UploadInvalid as exc:
         return _error(request, 400, "invalid", {"errors": {"detail": exc.message, **exc.extra}})
     except ConsentRefused as exc:

@@ -74,7 +74,7 @@ def _cleaned(batch: PositionBatch, rows: np.ndarray, dropped: dict[str, int]) ->
     return rows[np.searchsorted(samples.t, result.samples.t)]
 
 
-def _device_states(devices: dict[int, Device], batch: PositionBatch) -> dict[int, tuple]:
+def device_states(devices: dict[int, Device], batch: PositionBatch) -> dict[int, tuple]:
     """code -> (active, driver_id, consent state) for every device of the batch, in one query."""
     codes = sorted(devices)
     last_at = [dt.datetime.fromtimestamp(int(batch.t[batch.device == code].max()) / US, tz=dt.UTC) for code in codes]
@@ -99,6 +99,7 @@ def positions_store(
     max_age_days: float | None = None,
     strict: bool = False,
     field_of=None,
+    clean: bool = True,
 ) -> PositionsResult:
     """Stores the positions of authenticated devices (`devices`: batch device code -> Device).
 
@@ -106,12 +107,33 @@ def positions_store(
     any age; more than a day ahead) refuse the whole request, as a trip upload's samples do.
     A device revoked meanwhile or whose driver has no consent in force stores nothing: with
     `strict` (one device, the OsmAnd protocol) that raises DeviceRefused / ConsentRefused,
-    otherwise its identifier is listed in `refused` and the other devices' positions are kept."""
+    otherwise its identifier is listed in `refused` and the other devices' positions are kept.
+    `clean=False` skips the cleaning, for positions cleaned when they were accepted (the buffer)."""
     window = settings.TELEMATICS["POSITION_MAX_AGE_DAYS"] if max_age_days is None else max_age_days
     _time_range_check(batch.t, field_of or (lambda i: "timestamp"), window)
     result = PositionsResult(received=len(batch))
+    rows = accepted_rows(batch, devices, result, strict=strict, clean=clean)
+    if len(rows):
+        stored = _insert(batch, rows, devices)
+        result.duplicates += len(rows) - stored
+        result.stored = stored
+    return result
+
+
+def accepted_rows(
+    batch: PositionBatch,
+    devices: dict[int, Device],
+    result: PositionsResult,
+    *,
+    strict: bool,
+    clean: bool = True,
+    states: dict[int, tuple] | None = None,
+) -> np.ndarray:
+    """Indexes of the positions to store: of devices active and with consent in force (`states`
+    as device_states gives them, read now when not given), the first received of each instant,
+    cleaned; refusals and drops are counted in `result`."""
     keep: list[np.ndarray] = []
-    for code, (active, driver_id, state) in _device_states(devices, batch).items():
+    for code, (active, driver_id, state) in (states or device_states(devices, batch)).items():
         identifier = batch.identifiers[code]
         try:
             if not active:
@@ -126,16 +148,12 @@ def positions_store(
         rows = rows[np.argsort(batch.t[rows], kind="stable")]
         first = rows[_first_received(batch.t[rows])]
         result.duplicates += len(rows) - len(first)
-        keep.append(_cleaned(batch, first, result.dropped))
+        keep.append(_cleaned(batch, first, result.dropped) if clean else first)
     rows = np.concatenate(keep) if keep else np.zeros(0, dtype=np.int64)
     if strict and not len(rows) and result.dropped:
         reason = next(iter(result.dropped))
         raise UploadInvalid(f"the position was refused by cleaning: {reason}", field=_REASON_FIELD.get(reason, "lat"))
-    if len(rows):
-        stored = _insert(batch, rows, devices)
-        result.duplicates += len(rows) - stored
-        result.stored = stored
-    return result
+    return rows
 
 
 _REASON_FIELD = {"coordinates_out_of_range": "lat", "speed_out_of_range": "speed"}

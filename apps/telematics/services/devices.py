@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from apps.audit.services import audit_record
 from apps.common.keys import hash_key, new_secret_key, split_key
+from apps.common.versions import version_bump, version_redis_key
 from apps.telematics.models import Device
 from apps.telematics.services.prepared import prepared_cursor
 
@@ -55,16 +56,11 @@ _DEVICE_VERSION_KEY = "telematics:device-version"
 def devices_forget() -> None:
     """Makes every process check devices against the database again: now, and once more at
     commit (a process reading in between re-remembers the still-active row)."""
+    version_bump(_DEVICE_VERSION_KEY)
 
-    def bump():
-        cache.add(_DEVICE_VERSION_KEY, 0, timeout=None)
-        try:
-            cache.incr(_DEVICE_VERSION_KEY)
-        except ValueError:
-            cache.set(_DEVICE_VERSION_KEY, 1, timeout=None)
 
-    bump()
-    transaction.on_commit(bump)
+def device_version_redis_key() -> str:
+    return version_redis_key(_DEVICE_VERSION_KEY)
 
 
 # In the model's field order, as Model.from_db expects for a partial row.
@@ -132,3 +128,13 @@ def device_authenticate_for_upload(*, raw_token: str) -> Device | None:
         _UPLOAD_DEVICES.clear()
     _UPLOAD_DEVICES[key] = (device, now, version)
     return device
+
+
+def device_remembered(*, raw_token: str) -> tuple[Device, int | None] | None:
+    """The device this process authenticated for this token within UPLOAD_DEVICE_SECONDS, and the
+    device version it was remembered at, without any I/O. The caller must compare that version
+    with the current one (the positions buffer reads it in the same round trip as its append)."""
+    known = _UPLOAD_DEVICES.get(hash_key(raw_token))
+    if known is None or time.monotonic() - known[1] >= UPLOAD_DEVICE_SECONDS:
+        return None
+    return known[0], known[2]

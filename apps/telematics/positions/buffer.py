@@ -1,0 +1,234 @@
+"""Accept-and-buffer for single positions (the OsmAnd endpoint): a request is checked as
+positions_store checks it — window, device, consent, cleaning — then appended to a Redis stream
+and answered; a flusher writes the stream to the positions table in batches through the same
+store (first received wins on (device, time)).
+
+Exactly once in effect: the flusher reads with XREADGROUP, stores, commits, and only then
+acknowledges and deletes the entries (XACK + XDEL). A flusher that dies before its commit leaves
+its entries pending; the next flush claims those idle for FLUSH_CLAIM_IDLE_S (XAUTOCLAIM) and
+stores them, and one that dies between commit and acknowledgement gets them stored again, which
+the (device, time) key turns into nothing. Consent and the device are checked again at the
+flush, in the database: a withdrawal or revocation between the answer and the flush stores
+nothing. When Redis refuses the append, the request stores its positions itself, as before the
+buffer; a stream longer than POSITION_BUFFER_WARN (no flusher keeping up) is logged."""
+
+import logging
+import os
+import socket
+import time
+
+import numpy as np
+import redis
+from django.conf import settings
+from django.db import connection
+from django_redis import get_redis_connection
+
+from apps.common.versions import version_parse, version_redis_key
+from apps.customers.services import CONSENT_VERSION_KEY
+from apps.telematics import hooks
+from apps.telematics.ingest import UploadInvalid
+from apps.telematics.ingest.parsing import _time_range_check
+from apps.telematics.models import Device
+from apps.telematics.positions.parse import PositionBatch
+from apps.telematics.positions.services import PositionsResult, accepted_rows, device_states, positions_store
+from apps.telematics.services.devices import device_remembered, device_version_redis_key
+
+logger = logging.getLogger(__name__)
+
+GROUP = "flush"
+FLUSH_BATCH = 5000  # entries (requests) per read and per stored batch
+FLUSH_CLAIM_IDLE_S = 60  # entries read this long ago and never acknowledged belong to a dead flusher
+FLAG_SECONDS = 120  # a wanted flush that never ran (its task lost) is asked for again after this
+_FLOATS = PositionBatch.COLUMNS[2:]
+
+
+def _keys() -> tuple[str, str]:
+    prefix = settings.CACHES["default"].get("KEY_PREFIX", "fleetops")
+    base = f"{prefix}:telematics:positions:{connection.settings_dict['NAME']}"
+    return f"{base}:stream", f"{base}:flush-wanted"
+
+
+def _redis() -> redis.Redis:
+    return get_redis_connection("default")
+
+
+def _encode(batch: PositionBatch, device_id: int) -> dict:
+    return {
+        "d": device_id,
+        "t": batch.t.astype("<i8").tobytes(),
+        "v": np.stack([getattr(batch, c) for c in _FLOATS]).astype("<f8").tobytes(),
+    }
+
+
+def _decode(fields: dict) -> tuple[int, np.ndarray, np.ndarray]:
+    t = np.frombuffer(fields[b"t"], dtype="<i8")
+    values = np.frombuffer(fields[b"v"], dtype="<f8").reshape(len(_FLOATS), len(t))
+    return int(fields[b"d"]), t, values
+
+
+# Devices whose positions this process accepted lately: device id -> (state as device_states
+# gives it, the consent version it was read at, when). Only states that accept are kept.
+_STATES: dict[int, tuple[tuple, int, float]] = {}
+STATE_SECONDS = 30
+_STATES_MAX = 10_000
+
+
+def positions_accept_remembered(*, batch: PositionBatch, raw_key: str | None) -> str | None:
+    """The fast path: a device this process authenticated and accepted within the last seconds
+    is checked from memory and its positions appended in one Redis round trip that also reads the
+    device and consent versions. None: nothing remembered, nothing appended (take the checked
+    path); "accepted"; "appended": appended, but a device was revoked or a consent changed
+    somewhere since they were remembered — the caller checks this one again and answers as it
+    finds (a refused device's entry is refused at the flush as well). Raises as
+    positions_store(strict=True) does for bad positions."""
+    remembered = device_remembered(raw_token=raw_key) if raw_key else None
+    if remembered is None:
+        return None
+    device, device_version = remembered
+    known = _STATES.get(device.pk)
+    if known is None or time.monotonic() - known[2] >= STATE_SECONDS or device.serial != batch.identifiers[0]:
+        return None
+    state, consent_version, _ = known
+    _time_range_check(batch.t, lambda i: "timestamp", settings.TELEMATICS["POSITION_MAX_AGE_DAYS"])
+    rows = accepted_rows(batch, {0: device}, PositionsResult(), strict=True, states={0: state})
+    try:
+        versions = _append(batch.take(rows), device.pk) if len(rows) else None
+    except redis.RedisError:
+        return None  # the checked path stores directly
+    if versions is None or versions == (device_version, consent_version):
+        return "accepted"
+    _STATES.pop(device.pk, None)
+    return "appended"
+
+
+def positions_accept(*, batch: PositionBatch, device: Device, append: bool = True) -> None:
+    """The checked path, for an authenticated device: window, device and consent (read now),
+    cleaning, as positions_store(strict=True) refuses them; then buffered, and the device's
+    state remembered for the fast path. Without Redis the positions are stored directly."""
+    _time_range_check(batch.t, lambda i: "timestamp", settings.TELEMATICS["POSITION_MAX_AGE_DAYS"])
+    try:
+        consent_version = version_parse(_redis().get(version_redis_key(CONSENT_VERSION_KEY)))
+    except redis.RedisError:
+        consent_version = None
+    states = device_states({0: device}, batch)
+    rows = accepted_rows(batch, {0: device}, PositionsResult(), strict=True, states=states)
+    if consent_version is not None:
+        if len(_STATES) >= _STATES_MAX:
+            _STATES.clear()
+        _STATES[device.pk] = (states[0], consent_version, time.monotonic())
+    if not len(rows) or not append:
+        return
+    kept = batch.take(rows)
+    try:
+        _append(kept, device.pk)
+    except redis.RedisError as exc:
+        logger.warning("positions buffer unavailable, storing directly: %s", exc)
+        positions_store(batch=kept, devices={0: device}, strict=True)
+
+
+def _append(kept: PositionBatch, device_id: int) -> tuple[int, int]:
+    """Appends in one round trip, asks for a flush when none is wanted yet, and returns the
+    device and consent versions read in the same round trip."""
+    stream, flag = _keys()
+    pipe = _redis().pipeline(transaction=False)
+    pipe.xadd(stream, _encode(kept, device_id))
+    pipe.set(flag, 1, nx=True, ex=FLAG_SECONDS)
+    pipe.xlen(stream)
+    pipe.get(device_version_redis_key())
+    pipe.get(version_redis_key(CONSENT_VERSION_KEY))
+    _, wanted, length, device_version, consent_version = pipe.execute()
+    if wanted:
+        hooks.positions_flush_wanted.send()
+    if length > settings.TELEMATICS["POSITION_BUFFER_WARN"]:
+        # No flusher keeps up (workers down or too few): say so, and ask again.
+        logger.warning("positions buffer holds %s entries", length)
+        hooks.positions_flush_wanted.send()
+    return version_parse(device_version), version_parse(consent_version)
+
+
+def _consumer() -> str:
+    return f"{socket.gethostname()}-{os.getpid()}"
+
+
+def _ensure_group(client: redis.Redis, stream: str) -> None:
+    try:
+        client.xgroup_create(stream, GROUP, id="0", mkstream=True)
+    except redis.ResponseError as exc:
+        if "BUSYGROUP" not in str(exc):
+            raise
+
+
+def positions_flush(*, batch: int = FLUSH_BATCH, claim_idle_s: float = FLUSH_CLAIM_IDLE_S) -> dict:
+    """Stores everything buffered (and what dead flushers left pending); returns counts."""
+    client = _redis()
+    stream, flag = _keys()
+    _ensure_group(client, stream)
+    consumer = _consumer()
+    counts = {"entries": 0, "stored": 0, "duplicates": 0, "refused": 0}
+    try:
+        start = "0-0"
+        while True:  # entries read by a flusher that died before acknowledging them
+            claimed = client.xautoclaim(
+                stream, GROUP, consumer, min_idle_time=int(claim_idle_s * 1000), start_id=start, count=batch
+            )
+            start, entries = claimed[0], claimed[1]  # Redis 7 adds the ids deleted meanwhile
+            _store_entries(client, stream, entries, counts)
+            if not entries or start in (b"0-0", "0-0"):
+                break
+        emptied = False
+        while True:
+            read = client.xreadgroup(GROUP, consumer, {stream: ">"}, count=batch)
+            entries = read[0][1] if read else []
+            if not entries:
+                if emptied:
+                    break
+                # Clear the flag before the last look: a request appending after that look sets
+                # it again and asks for the next flush, so nothing waits for the beat.
+                client.delete(flag)
+                emptied = True
+                continue
+            emptied = False
+            _store_entries(client, stream, entries, counts)
+    except BaseException:
+        client.delete(flag)
+        raise
+    return counts
+
+
+def _store_entries(client: redis.Redis, stream: str, entries: list, counts: dict) -> None:
+    if not entries:
+        return
+    ids, devices, parts = [], {}, []
+    for entry_id, fields in entries:
+        ids.append(entry_id)
+        if not fields:  # deleted meanwhile
+            continue
+        device_id, t, values = _decode(fields)
+        code = devices.setdefault(device_id, len(devices))
+        parts.append((code, t, values))
+    if parts:
+        batch = PositionBatch(
+            identifiers=[str(d) for d in devices],
+            device=np.concatenate([np.full(len(t), code, dtype=np.int64) for code, t, _ in parts]),
+            t=np.concatenate([t for _, t, _ in parts]),
+            **{c: np.concatenate([v[i] for _, _, v in parts]) for i, c in enumerate(_FLOATS)},
+        )
+        try:
+            # Checked and cleaned when accepted: the flush checks the device and consent again.
+            result = positions_store(
+                batch=batch, devices={code: Device(pk=d) for d, code in devices.items()}, max_age_days=0, clean=False
+            )
+        except UploadInvalid as exc:  # cannot happen for checked entries: never retry them forever
+            logger.error("positions buffer: %s entries dropped: %s", len(ids), exc.message)
+        else:
+            counts["stored"] += result.stored
+            counts["duplicates"] += result.duplicates
+            counts["refused"] += len(result.refused)
+            if result.refused:  # revoked, or consent withdrawn, since they were accepted
+                logger.info("positions buffer: devices refused at the flush: %s", result.refused)
+    pipe = client.pipeline(transaction=False)
+    pipe.xack(stream, GROUP, *ids)
+    pipe.xdel(stream, *ids)
+    pipe.execute()
+    counts["entries"] += len(ids)
+
