@@ -3,9 +3,11 @@
 import numpy as np
 import orjson
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from apps.telematics.features import compute_features
-from apps.telematics.ingest import UploadInvalid, clean_samples, parse_json
+from apps.telematics.ingest import SampleArrays, UploadInvalid, clean_samples, parse_json
 from tests.telematics.helpers import M_PER_DEG_LAT, cruise, samples_from_speeds
 
 
@@ -174,3 +176,32 @@ def test_optional_fields_outside_their_bounds_are_refused_naming_the_sample(fiel
     with pytest.raises(UploadInvalid) as caught:
         parse_json(orjson.dumps({"external_id": "x", "samples": columns}))
     assert caught.value.field == f"samples.{field}[4]"
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    lat=st.floats(min_value=-200, max_value=200) | st.sampled_from([90.0, -90.0, np.nextafter(90, 91), np.nan]),
+    lon=st.floats(min_value=-400, max_value=400) | st.sampled_from([180.0, -180.0, np.nextafter(180, 181)]),
+    speed=st.floats(min_value=-5, max_value=200) | st.sampled_from([0.0, 90.0, np.nextafter(90, 91), np.nan, -1.0]),
+)
+def test_a_single_position_is_cleaned_as_clean_samples_cleans_it(lat, lon, speed):
+    """The OsmAnd request's shortcut (positions.services._cleaned_one) and the uploads' cleaning
+    keep and drop the same single positions, for the same reasons."""
+    from apps.telematics.positions import services as positions
+    from apps.telematics.positions.parse import PositionBatch
+
+    one = lambda v: np.array([v], dtype=float)  # noqa: E731
+    batch = PositionBatch(
+        identifiers=["x"], device=np.zeros(1, dtype=np.int64), t=np.array([1_700_000_000_000_000]),
+        lat=one(lat), lon=one(lon), speed=one(speed), heading=one(np.nan), altitude=one(np.nan),
+        accuracy=one(np.nan), battery=one(np.nan),
+    )  # fmt: skip
+    samples = SampleArrays(
+        t=batch.t, lat=batch.lat, lon=batch.lon, speed=batch.speed, acc_lon=one(np.nan), acc_lat=one(np.nan),
+        heading=one(np.nan), speed_limit=one(np.nan), phone=np.full(1, -1, dtype=np.int8),
+    )  # fmt: skip
+    expected = clean_samples(samples)
+    dropped: dict[str, int] = {}
+    kept = positions._cleaned_one(batch, np.array([0]), dropped)
+    assert len(kept) == len(expected.samples)
+    assert dropped == expected.dropped

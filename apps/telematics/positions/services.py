@@ -3,6 +3,7 @@
 INSERT per request into the month-partitioned positions table, idempotent on (device, time)."""
 
 import datetime as dt
+import math
 import time
 from dataclasses import dataclass, field
 
@@ -56,6 +57,8 @@ def _first_received(t: np.ndarray) -> np.ndarray:
 
 def _cleaned(batch: PositionBatch, rows: np.ndarray, dropped: dict[str, int]) -> np.ndarray:
     """Indexes (into batch) of one device's positions that pass the trip upload's cleaning."""
+    if len(rows) == 1:
+        return _cleaned_one(batch, rows, dropped)
     samples = SampleArrays(
         t=batch.t[rows],
         lat=batch.lat[rows],
@@ -72,6 +75,22 @@ def _cleaned(batch: PositionBatch, rows: np.ndarray, dropped: dict[str, int]) ->
         dropped[reason] = dropped.get(reason, 0) + count
     # Times are unique here, so the kept times find their rows again.
     return rows[np.searchsorted(samples.t, result.samples.t)]
+
+
+def _cleaned_one(batch: PositionBatch, rows: np.ndarray, dropped: dict[str, int]) -> np.ndarray:
+    """clean_samples' answer for a single position (the OsmAnd request's), without its sorting
+    and duplicate machinery: nothing to sort, no duplicate, no jump to judge, no accelerometer —
+    only the coordinates and the speed ranges remain (a test holds the two to the same answers)."""
+    i = int(rows[0])
+    lat, lon, speed = float(batch.lat[i]), float(batch.lon[i]), float(batch.speed[i])
+    if not (abs(lat) <= 90 and abs(lon) <= 180):
+        reason = "coordinates_out_of_range"
+    elif not (math.isnan(speed) or 0 <= speed <= settings.TELEMATICS["MAX_SPEED_MPS"]):
+        reason = "speed_out_of_range"
+    else:
+        return rows
+    dropped[reason] = dropped.get(reason, 0) + 1
+    return rows[:0]
 
 
 def device_states(devices: dict[int, Device], batch: PositionBatch) -> dict[int, tuple]:
