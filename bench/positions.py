@@ -1,9 +1,16 @@
 """Streamed positions benchmark: the gateway batch endpoint (positions/s) and single OsmAnd
-requests over keep-alive (requests/s), through gunicorn, side by side with a raw COPY of the
-same positions into the same table (the ceiling: no HTTP, parsing, cleaning or consent check).
+requests over keep-alive (requests/s), through gunicorn as the Procfile runs it (2 gthread
+workers of 16 threads, its config file), side by side with a raw COPY of the same positions into
+the same table (the ceiling: no HTTP, parsing, cleaning or consent check).
+
+Single requests are measured three ways: buffered (the default: answered once appended to the
+Redis stream, a Celery worker flushing it in batches; the time until the last is stored too),
+stored by each request (TELEMATICS_POSITION_BUFFER=0), and the floor: Django + gunicorn on
+`/healthz`, a view that does nothing. The clients are separate processes on raw keep-alive
+sockets, so the Python client costs little of the two cores.
 
     .venv/bin/python bench/positions.py [--devices 500] [--batches 40] [--batch 5000]
-                                        [--singles 4000] [--clients 4] [--workers 2]
+                                        [--singles 4000] [--clients 4] [--workers 2] [--threads 16]
 
 Targets (issue 19): 20,000 positions/s through the batch endpoint, 2,000 single requests/s.
 Runs on its own database (fleetops_bench_positions unless FLEETOPS_BENCH_DB is set), with
@@ -13,8 +20,11 @@ machine is shared, so the load average belongs next to every figure."""
 import argparse
 import datetime as dt
 import http.client
+import multiprocessing
 import os
 import queue
+import resource
+import socket
 import subprocess
 import threading
 import time
@@ -27,7 +37,7 @@ os.environ["CELERY_BROKER_URL"] = _REDIS
 os.environ["CELERY_RESULT_BACKEND"] = _REDIS
 os.environ["CACHE_KEY_PREFIX"] = "fleetops-bench-positions"
 
-from _common import report, setup_django  # noqa: E402
+from _common import ROOT, report, setup_django  # noqa: E402
 from telematics import cpu_seconds, cpu_ticks, start_gunicorn  # noqa: E402
 
 TARGET_BATCH = 20_000
@@ -42,6 +52,7 @@ def parse_args():
     parser.add_argument("--singles", type=int, default=4000, help="single OsmAnd requests")
     parser.add_argument("--clients", type=int, default=4)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=16, help="gthread threads per worker (0: sync workers)")
     parser.add_argument("--port", type=int, default=int(os.environ.get("WEB_PORT", "8766")))
     return parser.parse_args()
 
@@ -58,7 +69,8 @@ def make_devices(n: int):
     from apps.telematics.services import device_create
 
     with connection.cursor() as cursor:
-        cursor.execute("TRUNCATE telematics_position, telematics_positioncursor")
+        # The bench database only: trips cut from earlier runs hold the devices.
+        cursor.execute("TRUNCATE telematics_position, telematics_positioncursor, telematics_trip CASCADE")
     devices = []
     for i in range(n):
         serial = f"bench-pos-{i:05d}"
@@ -126,14 +138,115 @@ def post_all(port: int, jobs: list, clients: int, send) -> tuple[float, int]:
     return elapsed, done[0]
 
 
+def _raw_client(port: int, requests: list[bytes], start, results) -> None:
+    """One keep-alive connection sending its requests one after the other (reconnecting only
+    when the server closes); puts (answers 200, first failures) on `results`."""
+    sock = None
+    ok, bad = 0, []
+    start.wait()
+    for request in requests:
+        if sock is None:
+            sock = socket.create_connection(("127.0.0.1", port))
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            reader = sock.makefile("rb")
+        sock.sendall(request)
+        status = int(reader.readline().split()[1])
+        length, close = 0, False
+        while (line := reader.readline()) not in (b"\r\n", b""):
+            name, _, value = line.partition(b":")
+            if name.lower() == b"content-length":
+                length = int(value)
+            elif name.lower() == b"connection" and value.strip().lower() == b"close":
+                close = True
+        body = reader.read(length)
+        if status == 200:
+            ok += 1
+        elif len(bad) < 3:
+            bad.append((status, body[:200]))
+        if close:
+            sock.close()
+            sock = None
+    if sock is not None:
+        sock.close()
+    results.put((ok, bad))
+
+
+def raw_requests(port: int, requests: list[bytes], clients: int) -> tuple[float, int]:
+    """The requests over `clients` processes (fork), each on its own keep-alive connection."""
+    ctx = multiprocessing.get_context("fork")
+    start, results = ctx.Event(), ctx.Queue()
+    procs = [ctx.Process(target=_raw_client, args=(port, requests[c::clients], start, results)) for c in range(clients)]
+    for p in procs:
+        p.start()
+    time.sleep(0.3)
+    began = time.perf_counter()
+    start.set()
+    outcomes = [results.get() for _ in procs]
+    elapsed = time.perf_counter() - began
+    for p in procs:
+        p.join()
+    failures = [b for _, bad in outcomes for b in bad]
+    if failures:
+        raise SystemExit(f"{len(failures)}+ requests failed, first: {failures[0]}")
+    return elapsed, sum(ok for ok, _ in outcomes)
+
+
+def cpu_of(port: int, fn):
+    """Runs fn() and returns (its result, CPU seconds by process group): the gunicorn workers,
+    PostgreSQL backends of the bench database, Redis, the flushing Celery worker, the clients."""
+    from django.db import connection
+
+    redis_port = os.environ["REDIS_URL"].rsplit(":", 1)[1].split("/")[0]
+    groups = {
+        "gunicorn": (f"127.0.0.1:{port}",),
+        "postgres": (f"postgres: {connection.settings_dict['USER']} {connection.settings_dict['NAME']} ",),
+        "redis": (f"redis-server 127.0.0.1:{redis_port}",),
+        "flusher": ("bench-positions-flusher@",),
+    }
+    before = {name: cpu_ticks(patterns) for name, patterns in groups.items()}
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    result = fn()
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = {name: cpu_seconds(before[name], cpu_ticks(patterns)) for name, patterns in groups.items()}
+    cpu["clients"] = after.ru_utime + after.ru_stime - children.ru_utime - children.ru_stime
+    return result, cpu
+
+
+def cpu_text(cpu: dict, requests: int) -> str:
+    """CPU per request by process group, and what two otherwise idle cores would answer."""
+    server = sum(v for k, v in cpu.items() if k != "clients")
+    parts = ", ".join(f"{k} {v / requests * 1e6:,.0f}" for k, v in cpu.items() if v)
+    per = server / requests * 1e6
+    return f"CPU µs/request: {parts}; server side {per:,.0f} µs = {2e6 / per:,.0f}/s on 2 idle cores"
+
+
+def get_request(path: str) -> bytes:
+    return f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode()
+
+
+def start_flusher() -> subprocess.Popen:
+    """A Celery worker as the Procfile runs one, for the `celery` queue the flush task goes to."""
+    env = dict(os.environ, DJANGO_SETTINGS_MODULE="fleetops.settings.base", DJANGO_DEBUG="0")
+    return subprocess.Popen(
+        [
+            str(ROOT / ".venv/bin/celery"), "-A", "fleetops", "worker", "-l", "warning", "-Q", "celery",
+            "-n", "bench-positions-flusher@%h", "--concurrency", "1",
+            "--without-gossip", "--without-mingle", "--without-heartbeat",
+        ],
+        cwd=str(ROOT), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+
+
+def position_count() -> int:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM telematics_position")
+        return cursor.fetchone()[0]
+
+
 def send_batch(conn, body):
     conn.request("POST", "/api/v1/telematics/positions", body=body, headers={"Content-Type": "application/json"})
-    response = conn.getresponse()
-    return response.status, response.read()
-
-
-def send_single(conn, query):
-    conn.request("GET", "/api/v1/telematics/osmand?" + query)
     response = conn.getresponse()
     return response.status, response.read()
 
@@ -195,6 +308,26 @@ def raw_copy(n: int, t0: float, clients: int) -> tuple[float, float]:
     return elapsed, cpu, per * clients
 
 
+def singles_for(devices, n: int, t0: float, clock: int, round_: int) -> list[bytes]:
+    """`n` OsmAnd GET requests as the classic Traccar Client sends them, at instants no earlier
+    round used (round_ shifts them)."""
+    out = []
+    for i in range(n):
+        device, raw = devices[i % len(devices)]
+        query = urllib.parse.urlencode(
+            {
+                "id": device.serial,
+                "key": raw,
+                "timestamp": int(t0 + (clock + round_ * (n // len(devices) + 2) + i // len(devices) + 1) * 10),
+                "lat": 48.0 + i * 1e-5,
+                "lon": 11.0,
+                "speed": 20.0,
+            }
+        )
+        out.append(get_request("/api/v1/telematics/osmand?" + query))
+    return out
+
+
 def main() -> int:
     args = parse_args()
     setup_django()
@@ -209,57 +342,97 @@ def main() -> int:
     bodies, clock = batch_bodies(devices, args.batches, args.batch, t0)
     per_batch = max(args.batch // args.devices, 1) * args.devices
     positions = args.batches * per_batch
-    singles = []
-    for i in range(args.singles):
-        device, raw = devices[i % len(devices)]
-        singles.append(
-            urllib.parse.urlencode(
-                {
-                    "id": device.serial,
-                    "key": raw,
-                    "timestamp": int(t0 + (clock + i // len(devices) + 1) * 10),
-                    "lat": 48.0 + i * 1e-5,
-                    "lon": 11.0,
-                    "speed": 20.0,
-                }
-            )
-        )
+    warm = args.devices  # one request per device first: connections, remembered devices
+    rows = []
 
-    server = start_gunicorn(args.port, args.workers)
+    server = start_gunicorn(args.port, args.workers, threads=args.threads)
     try:
         post_all(args.port, bodies[:1], 1, send_batch)  # warm-up: connections, prepared device reads
         batch_s, _ = post_all(args.port, bodies[1:], args.clients, send_batch)
         batch_rate = per_batch * (args.batches - 1) / batch_s
-        single_s, done = post_all(args.port, singles, args.clients, send_single)
-        single_rate = done / single_s
+        floor = [get_request("/healthz")] * args.singles
+        raw_requests(args.port, floor[:warm], args.clients)
+        (floor_s, done), floor_cpu = cpu_of(args.port, lambda: raw_requests(args.port, floor, args.clients))
+        floor_rate = done / floor_s
+        floor_done = done
     finally:
         server.terminate()
         server.wait(timeout=30)
+
+    # Each request stores its position (the path before the buffer).
+    server = start_gunicorn(args.port, args.workers, threads=args.threads, env={"TELEMATICS_POSITION_BUFFER": "0"})
+    try:
+        singles = singles_for(devices, args.singles + warm, t0, clock, 0)
+        raw_requests(args.port, singles[:warm], args.clients)
+        (direct_s, done), direct_cpu = cpu_of(args.port, lambda: raw_requests(args.port, singles[warm:], args.clients))
+        direct_rate = done / direct_s
+        direct_done = done
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+    # Buffered: answered from Redis, a Celery worker flushing.
+    flusher = start_flusher()
+    server = start_gunicorn(args.port, args.workers, threads=args.threads)
+    try:
+        singles = singles_for(devices, args.singles + warm, t0, clock, 1)
+        before = position_count()
+        raw_requests(args.port, singles[:warm], args.clients)
+        deadline = time.perf_counter() + 60
+        while position_count() < before + warm and time.perf_counter() < deadline:
+            time.sleep(0.05)
+        before = position_count()
+        began = time.perf_counter()
+
+        def send_and_drain():
+            sent = raw_requests(args.port, singles[warm:], args.clients)
+            while position_count() < before + sent[1] and time.perf_counter() - began < 300:
+                time.sleep(0.05)
+            return sent, time.perf_counter() - began
+
+        ((buffered_s, done), drained_s), buffered_cpu = cpu_of(args.port, send_and_drain)
+        buffered_rate = done / buffered_s
+        stored = position_count() - before
+    finally:
+        server.terminate()
+        flusher.terminate()
+        server.wait(timeout=30)
+        flusher.wait(timeout=30)
     copy_s, copy_cpu, copied = raw_copy(positions, t0, args.clients)
     load_after = uptime()
-    report(
-        "Streamed positions",
-        [
-            (
-                "command",
-                f"bench/positions.py --devices {args.devices} --batches {args.batches} --batch {args.batch} "
-                f"--singles {args.singles} --clients {args.clients} --workers {args.workers}",
-            ),
-            ("load before", load_before),
-            (
-                "batch endpoint",
-                f"{batch_rate:,.0f} positions/s (target {TARGET_BATCH:,}; {batch_rate / TARGET_BATCH:.2f} of it)",
-            ),
-            (
-                "single OsmAnd requests",
-                f"{single_rate:,.0f} requests/s over keep-alive (target {TARGET_SINGLE:,}; "
-                f"{single_rate / TARGET_SINGLE:.2f} of it)",
-            ),
-            ("raw COPY, same table", f"{copied / copy_s:,.0f} positions/s ({copy_cpu:.1f} s PostgreSQL CPU)"),
-            ("batch / raw COPY", f"{batch_rate / (copied / copy_s):.2f}"),
-            ("load after", load_after),
-        ],
+    gunicorn = (
+        f"{args.workers} gthread workers x {args.threads} threads, fleetops/gunicorn_conf.py (access log)"
+        if args.threads
+        else f"{args.workers} sync workers"
     )
+    rows = [
+        (
+            "command",
+            f"bench/positions.py --devices {args.devices} --batches {args.batches} --batch {args.batch} "
+            f"--singles {args.singles} --clients {args.clients} --workers {args.workers} --threads {args.threads}",
+        ),
+        ("gunicorn", gunicorn),
+        ("load before", load_before),
+        (
+            "batch endpoint",
+            f"{batch_rate:,.0f} positions/s (target {TARGET_BATCH:,}; {batch_rate / TARGET_BATCH:.2f} of it)",
+        ),
+        (
+            "single OsmAnd, buffered",
+            f"{buffered_rate:,.0f} requests/s answered over keep-alive (target {TARGET_SINGLE:,}; "
+            f"{buffered_rate / TARGET_SINGLE:.2f} of it); {stored:,} of {done:,} stored "
+            f"{drained_s:.1f} s after the first was sent ({stored / drained_s:,.0f}/s end to end)",
+        ),
+        ("  (buffered, incl. the flush)", cpu_text(buffered_cpu, done)),
+        ("single OsmAnd, each stored", f"{direct_rate:,.0f} requests/s"),
+        ("  (each stored)", cpu_text(direct_cpu, direct_done)),
+        ("floor: /healthz (empty view)", f"{floor_rate:,.0f} requests/s: Django + gunicorn alone"),
+        ("  (floor)", cpu_text(floor_cpu, floor_done)),
+        ("raw COPY, same table", f"{copied / copy_s:,.0f} positions/s ({copy_cpu:.1f} s PostgreSQL CPU)"),
+        ("batch / raw COPY", f"{batch_rate / (copied / copy_s):.2f}"),
+        ("load after", load_after),
+    ]
+    report("Streamed positions", rows)
     return 0
 
 

@@ -106,11 +106,18 @@ def body_rows(external_id: str, s) -> bytes:
     return orjson.dumps({"external_id": external_id, "samples": rows})
 
 
-def start_gunicorn(port: int, workers: int) -> subprocess.Popen:
+def start_gunicorn(port: int, workers: int, *, threads: int = 0, env: dict | None = None) -> subprocess.Popen:
+    """gunicorn with sync workers, or with `threads` the Procfile's web process (gthread workers
+    and its config file, access log included)."""
     # Connections kept for the whole run, so the database backends measured are the ones that did the work.
     env = dict(
-        os.environ, DJANGO_SETTINGS_MODULE="fleetops.settings.base", DJANGO_DEBUG="0", DATABASE_CONN_MAX_AGE="3600"
+        os.environ,
+        DJANGO_SETTINGS_MODULE="fleetops.settings.base",
+        DJANGO_DEBUG="0",
+        DATABASE_CONN_MAX_AGE="3600",
+        **(env or {}),
     )
+    procfile = ["--worker-class", "gthread", "--threads", str(threads), "--config", "fleetops/gunicorn_conf.py"]
     proc = subprocess.Popen(
         [
             str(ROOT / ".venv/bin/gunicorn"),
@@ -121,6 +128,7 @@ def start_gunicorn(port: int, workers: int) -> subprocess.Popen:
             str(workers),
             "--timeout",
             "120",
+            *(procfile if threads else []),
         ],
         cwd=str(ROOT),
         env=env,
