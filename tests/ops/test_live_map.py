@@ -216,6 +216,8 @@ def test_markers_are_drawn_and_move_live_when_a_tracker_reports(live_server, rol
         assert page.locator("#trip").inner_text().startswith("Trip in progress")
         assert page.locator(".map path.leaflet-interactive").count() == 1  # the route so far
         page.screenshot(path=str(SHOTS / "ops_map-trip-1366.png"), full_page=True)
+        # The icon's request is cut when the test leaves a page at once (a 4xx would still count).
+        failed = [f for f in failed if not (f.startswith("http") and f.endswith("/static/common/favicon.svg"))]
         problems += [f"console {e}" for e in errors] + [f"request {f}" for f in failed]
     finally:
         browser.close()
