@@ -1,10 +1,12 @@
 """Writes a driver makes about themselves: consent, choices, erasure requests, notifications."""
 
 import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
 
 from django.conf import settings
-from django.core.mail import send_mail
-from django.db import IntegrityError, transaction
+from django.core.mail import EmailMessage, get_connection
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from apps.audit.services import audit_record
@@ -15,9 +17,9 @@ from apps.customers.models import Customer, ErasureRequest, Notification, Telema
 
 logger = logging.getLogger(__name__)
 
-# Sent after a notification is stored and committed, with ``notification``; the pages connect a
-# receiver that pushes it to the driver's open portal pages.
-notification_created = Hook("customers.notification_created")
+# Sent after a batch of notifications is stored and committed, with ``notifications=[...]`` (each
+# new one once); the portal connects a receiver that pushes each to its driver's open pages.
+notifications_created = Hook("customers.notifications_created")
 
 CONSENT_TERMS_VERSION = "2026-01"
 # Bumped on every grant and withdrawal: processes that remember drivers' consent (the positions
@@ -113,41 +115,103 @@ def erasure_request_close(*, request: ErasureRequest, status: str, actor, note: 
     return locked
 
 
+@dataclass(frozen=True)
+class NotificationDraft:
+    """A notification to store: `dedupe_key` names the event, so a retried task notifies once."""
+
+    customer_id: int
+    kind: str
+    title: str
+    dedupe_key: str
+    body: str = ""
+    url: str = ""
+
+
+_NOTIFICATIONS_INSERT = """
+    INSERT INTO customers_notification (customer_id, kind, title, body, url, dedupe_key, created_at)
+    SELECT d.customer_id, d.kind, d.title, d.body, d.url, d.dedupe_key, %s
+    FROM unnest(%s::bigint[], %s::text[], %s::text[], %s::text[], %s::text[], %s::text[])
+        AS d(customer_id, kind, title, body, url, dedupe_key)
+    ON CONFLICT (customer_id, dedupe_key) DO NOTHING
+    RETURNING id, customer_id, kind, title, body, url, dedupe_key, created_at"""
+
+
+def notifications_create(*, drafts: Iterable[NotificationDraft]) -> list[Notification]:
+    """Stores a batch of notifications in one statement, each once per (driver, event): an event
+    already notified is skipped. After commit the new ones are told to the open portal pages
+    (notifications_created) and e-mailed to the drivers who opted in. Returns the new ones."""
+    unique: dict[tuple[int, str], NotificationDraft] = {}
+    for draft in drafts:
+        unique.setdefault((int(draft.customer_id), draft.dedupe_key[:100]), draft)
+    if not unique:
+        return []
+    # By driver (the same order in every batch, so two concurrent batches never wait on each
+    # other crosswise), each driver's in the order given.
+    keys = sorted(unique, key=lambda k: k[0])
+    rows = [unique[k] for k in keys]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _NOTIFICATIONS_INSERT,
+            [
+                timezone.now(),
+                [k[0] for k in keys],
+                [d.kind for d in rows],
+                [d.title[:120] for d in rows],
+                [d.body[:500] for d in rows],
+                [d.url[:200] for d in rows],
+                [k[1] for k in keys],
+            ],
+        )
+        columns = [c.name for c in cursor.description]
+        created = [Notification(**dict(zip(columns, row, strict=True))) for row in cursor.fetchall()]
+    for notification in created:
+        notification._state.adding = False
+    created.sort(key=lambda n: n.pk)
+    if created:
+        transaction.on_commit(lambda: _notifications_deliver(created))
+    return created
+
+
 def notification_create(
     *, customer_id: int, kind: str, title: str, body: str = "", url: str = "", dedupe_key: str
 ) -> Notification | None:
-    """Stores a notification once per (driver, event) and, after commit, e-mails it when the
-    driver opted in and tells the open portal pages. A repeat of the same event returns None."""
-    with transaction.atomic():
-        notification, created = Notification.objects.get_or_create(
-            customer_id=customer_id,
-            dedupe_key=dedupe_key[:100],
-            defaults={"kind": kind, "title": title[:120], "body": body[:500], "url": url[:200]},
-        )
-    if not created:
-        return None
-    transaction.on_commit(lambda: _notification_deliver(notification))
-    return notification
+    """One notification (see notifications_create); a repeat of the same event returns None."""
+    draft = NotificationDraft(
+        customer_id=customer_id, kind=kind, title=title, body=body, url=url, dedupe_key=dedupe_key
+    )
+    created = notifications_create(drafts=[draft])
+    return created[0] if created else None
 
 
-def _notification_deliver(notification: Notification) -> None:
-    # Delivery is best effort: the notification is stored, and the portal shows it either way.
+def _notifications_deliver(notifications: list[Notification]) -> None:
+    # Delivery is best effort: the notifications are stored, and the portal shows them either way.
     try:
-        notification_created.send(notification=notification)
+        notifications_created.send(notifications=notifications)
     except Exception:
-        logger.exception("notification %s: live delivery failed", notification.pk)
-    customer = Customer.objects.only("email", "notify_by_email").get(pk=notification.customer_id)
-    if not (customer.notify_by_email and customer.email):
+        logger.exception("notifications %s..: live delivery failed", notifications[0].pk)
+    recipients = dict(
+        Customer.objects.filter(pk__in={n.customer_id for n in notifications}, notify_by_email=True)
+        .exclude(email="")
+        .values_list("pk", "email")
+    )
+    base = settings.PORTAL_BASE_URL.rstrip("/")
+    mails = [
+        EmailMessage(
+            subject=f"FleetOps: {n.title}",
+            body=f"{n.body}\n\n{base}{n.url}".strip(),
+            to=[recipients[n.customer_id]],
+        )
+        for n in notifications
+        if n.customer_id in recipients
+    ]
+    if not mails:
         return
-    try:
-        send_mail(
-            subject=f"FleetOps: {notification.title}",
-            message=f"{notification.body}\n\n{settings.PORTAL_BASE_URL.rstrip('/')}{notification.url}".strip(),
-            from_email=None,
-            recipient_list=[customer.email],
-        )
-    except Exception:
-        logger.exception("notification %s: e-mail failed", notification.pk)
+    mailer = get_connection()
+    for mail in mails:  # one failed address does not hold up the others
+        try:
+            mailer.send_messages([mail])
+        except Exception:
+            logger.exception("notification e-mail to driver failed: %s", mail.subject)
 
 
 @transaction.atomic

@@ -280,6 +280,27 @@ def test_requote_is_idempotent_and_the_history_selector_lists_changes(world):
     assert policy.annual_premium == Decimal("810.00")
 
 
+def test_a_requote_that_moves_the_premium_tells_the_driver_once(world):
+    from apps.customers.models import Notification
+
+    partner = PartnerFactory()
+    quote = services.quote_create(
+        driver=world["driver"], vehicle_category=world["category"], region=world["region"], partner=partner
+    )
+    services.policy_bind(quote=quote, partner=partner)
+    services.policies_requote(driver_ids=[world["driver"].pk])  # nothing moved: nothing to tell
+    assert not Notification.objects.exists()
+    RiskScore.objects.filter(pk=world["score"].pk).update(relative_risk=0.81)
+    services.policies_requote(driver_ids=[world["driver"].pk])
+    services.policies_requote(driver_ids=[world["driver"].pk])
+    note = Notification.objects.get()
+    change = PremiumChange.objects.get(reason="requote")
+    assert (note.customer_id, note.kind) == (world["driver"].pk, "premium_changed")
+    assert note.dedupe_key == f"premium:{change.pk}"
+    assert note.title == "Premium up to €810.00 a year"
+    assert note.body.startswith("Your annual premium went from €720.00 to €810.00 (€90.00 more)")
+
+
 def test_requote_in_bulk_uses_a_fixed_number_of_queries(world, django_assert_max_num_queries):
     partner = PartnerFactory()
     for _ in range(6):

@@ -17,6 +17,7 @@ from apps.customers.models import Customer
 from apps.fleet.models import VehicleCategory
 from apps.pricing import hooks
 from apps.pricing.models import Policy, PolicyKind, PremiumChange, Quote
+from apps.pricing.services.notices import premium_changes_notify
 from apps.pricing.services.quotes import QuoteRequest, quote_create, quotes_for
 from apps.regions.models import Region
 
@@ -218,8 +219,8 @@ def policies_requote(
     """Requotes active policies (of these drivers and/or with these ids, or all) with the current
     plan and scores.
 
-    A policy whose premium moves gets the new premium, a PremiumChange row and a
-    `policy.updated` webhook. Idempotent: the same inputs give the same quote and no change."""
+    A policy whose premium moves gets the new premium, a PremiumChange row, a notification to its
+    driver and a `policy.updated` webhook. Idempotent: the same inputs give the same quote and no change."""
     qs = Policy.objects.filter(status=Policy.Status.ACTIVE).select_related("quote").order_by("pk")
     if driver_ids is not None:
         qs = qs.filter(driver_id__in=sorted(set(driver_ids)))
@@ -263,6 +264,7 @@ def policies_requote(
         changed_policies.append(policy)
     PremiumChange.objects.bulk_create(changes, batch_size=500)
     Policy.objects.bulk_update(changed_policies, ["annual_premium", "updated_at"], batch_size=500)
+    premium_changes_notify(changes=changes)
     if changed_policies:
         hooks.policies_updated.send(
             events=[(p.partner_id, _policy_event(p, "premium_changed")) for p in changed_policies],

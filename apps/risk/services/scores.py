@@ -13,6 +13,7 @@ from apps.alerts.services import event_raise
 from apps.common.exceptions import ApplicationError
 from apps.risk.hooks import rescore_wanted, scores_changed
 from apps.risk.models import RiskModel, RiskScore
+from apps.risk.services.notices import scores_changed_notify
 from apps.telematics.services import driver_features_refresh
 
 logger = logging.getLogger(__name__)
@@ -75,8 +76,9 @@ def driver_rescore(*, driver_id: int):
 
 def _scores_follow_up(*, model, as_of, written: list[tuple]) -> list[int]:
     """After new scores: a `safety` event for each driver whose band worsened to high (event_raise
-    keeps one live event per driver), and `scores_changed` sent on commit (pricing requotes) for
-    the drivers whose band or score changed (a first score counts as a change). Returns the changed driver ids."""
+    keeps one live event per driver), a notification to each driver whose band or score changed
+    (a first score counts as a change; one statement for the chunk), and `scores_changed` sent on
+    commit (pricing requotes) for those drivers. Returns the changed driver ids."""
     changed = []
     for driver_id, band, score, before_band, before_score in written:
         if before_band is None or (before_band, before_score) != (band, score):
@@ -95,6 +97,7 @@ def _scores_follow_up(*, model, as_of, written: list[tuple]) -> list[int]:
                 source="risk.scoring",
             )
     if changed:
+        scores_changed_notify(model=model, as_of=as_of, written=written)
         transaction.on_commit(lambda ids=tuple(changed): scores_changed.send(driver_ids=list(ids)))
     return changed
 
