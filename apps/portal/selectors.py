@@ -5,14 +5,12 @@ a driver cannot reach another driver's rows; each page runs a fixed number of qu
 
 from __future__ import annotations
 
-import datetime as dt
 import math
 import re
 from typing import Any
 
 from django.db.models import Count, OuterRef, QuerySet, Subquery
 from django.db.models.functions import Coalesce
-from django.utils import timezone
 
 from apps.customers.models import Customer, Notification
 from apps.portal.premium import driver_premium
@@ -212,83 +210,7 @@ def driver_dashboard(*, driver_id: int) -> dict[str, Any]:
     return context
 
 
-# --- trips ----------------------------------------------------------------------------------------
-
-TRIP_LIST_FIELDS = (
-    "id",
-    "driver_id",
-    "started_at",
-    "ended_at",
-    "distance_km",
-    "duration_s",
-    "feature_status",
-    "score",
-    "harsh_brake_count",
-    "harsh_accel_count",
-    "harsh_corner_count",
-    "speeding_count",
-    "phone_use_s",
-)
-
-
-def driver_trip_list(*, driver_id: int) -> QuerySet[Trip]:
-    """The driver's trips, newest first, without the samples or event documents."""
-    return Trip.objects.filter(driver_id=driver_id).only(*TRIP_LIST_FIELDS).order_by("-started_at", "-id")
-
-
-def driver_trip_get(*, driver_id: int, trip_id: int) -> Trip | None:
-    """One of the driver's own trips (None for another driver's trip or no trip)."""
-    return Trip.objects.filter(driver_id=driver_id, pk=trip_id).select_related("vehicle").first()
-
-
-EVENT_LABELS = {
-    "harsh_brake": "Harsh braking",
-    "rapid_accel": "Harsh acceleration",
-    "harsh_corner": "Harsh cornering",
-    "speeding": "Speeding",
-    "phone_use": "Phone use while moving",
-}
-DEDUCTION_LABELS = {**EVENT_LABELS, "night": "Night driving"}
-
-
-def _event_time(value: Any) -> dt.datetime | None:
-    try:
-        return timezone.localtime(dt.datetime.fromisoformat(value))
-    except (TypeError, ValueError):
-        return None
-
-
-def trip_detail(*, trip: Trip) -> dict[str, Any]:
-    """The trip's features in the units people read (km/h, minutes) and its events."""
-    kmh = 3.6
-    events = [
-        {
-            **event,
-            "label": EVENT_LABELS.get(event.get("type"), event.get("type")),
-            "at_local": _event_time(event.get("at")),
-            "speed_kmh": round(float(event.get("speed_mps") or 0) * kmh),
-            "speed_limit_kmh": round(float(event["speed_limit_mps"]) * kmh) if "speed_limit_mps" in event else None,
-        }
-        for event in trip.events or []
-    ]
-    deductions = [
-        {**d, "label": DEDUCTION_LABELS.get(d.get("reason"), d.get("reason"))} for d in trip.score_deductions or []
-    ]
-    return {
-        "trip": trip,
-        "duration_min": round(trip.duration_s / 60),
-        "moving_min": round(trip.moving_s / 60),
-        "idle_min": round(trip.idle_s / 60),
-        "max_speed_kmh": round(trip.max_speed_mps * kmh),
-        "mean_speed_kmh": round(trip.mean_speed_mps * kmh),
-        "speeding_min": round(trip.speeding_s / 60, 1),
-        "phone_use_min": round(trip.phone_use_s / 60, 1),
-        "night_min": round(trip.night_s / 60),
-        "rush_hour_min": round(trip.rush_hour_s / 60),
-        "highway_min": round(trip.highway_s / 60),
-        "events": events,
-        "deductions": deductions,
-    }
+# --- notifications ----------------------------------------------------------------------------
 
 
 def driver_notifications(*, driver_id: int) -> QuerySet[Notification]:

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from apps.portal import views
+from apps.portal import trip_views, views
 
 app_name = "portal"
 urlpatterns = [
@@ -17,8 +17,10 @@ urlpatterns = [
         name="password-reset-confirm",
     ),
     path("password/reset/done/", views.PortalPasswordResetCompleteView.as_view(), name="password-reset-complete"),
-    path("trips/", views.trip_list, name="trips"),
-    path("trips/<int:trip_id>/", views.trip_detail, name="trip-detail"),
+    path("trips/", trip_views.trip_list, name="trips"),
+    path("trips/live/", trip_views.trip_live, name="trip-live"),
+    path("trips/<int:trip_id>/", trip_views.trip_detail, name="trip-detail"),
+    path("live/", trip_views.live_stream, name="live"),
     path("rewards/", views.rewards, name="rewards"),
     path("privacy/", views.privacy, name="privacy"),
     path("privacy/export/", views.privacy_export, name="privacy-export"),

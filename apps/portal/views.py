@@ -8,7 +8,7 @@ from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.views import redirect_to_login
 from django.core.paginator import Paginator
-from django.http import FileResponse, Http404
+from django.http import FileResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse_lazy
 from django.utils import timezone
@@ -20,8 +20,6 @@ from apps.portal import selectors
 from apps.portal.export import driver_export
 from apps.portal.privacy import privacy_overview
 from apps.telematics.rewards import driver_rewards, region_leaderboard
-
-TRIPS_PER_PAGE = 25
 
 
 def driver_required(view):
@@ -106,22 +104,6 @@ class PortalPasswordResetCompleteView(SignedInDriverMixin, auth_views.PasswordRe
 def dashboard(request):
     context = selectors.driver_dashboard(driver_id=request.driver.pk)
     return render(request, "portal/dashboard.html", {"driver": request.driver, **context})
-
-
-@driver_required
-def trip_list(request):
-    page = Paginator(selectors.driver_trip_list(driver_id=request.driver.pk), TRIPS_PER_PAGE).get_page(
-        request.GET.get("page")
-    )
-    return render(request, "portal/trips.html", {"driver": request.driver, "page": page})
-
-
-@driver_required
-def trip_detail(request, trip_id: int):
-    trip = selectors.driver_trip_get(driver_id=request.driver.pk, trip_id=trip_id)
-    if trip is None:
-        raise Http404("no such trip")
-    return render(request, "portal/trip_detail.html", {"driver": request.driver, **selectors.trip_detail(trip=trip)})
 
 
 @driver_required

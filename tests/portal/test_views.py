@@ -352,7 +352,7 @@ def test_a_trip_detail_shows_the_features_and_events(driver_client, driver_user)
     assert "90 km/h" in text  # 25 m/s
     assert "Harsh braking" in text
     assert "Speeding" in text
-    assert "65 km/h (limit 50)" in text
+    assert "up to 66 km/h where 50 km/h is allowed" in text  # the limit + 4.5 m/s over it at the peak
     assert "\u22124.0" in text  # the points the braking cost
 
 
