@@ -1,20 +1,20 @@
-"""The driver's trips: the list (with the trip in progress), one trip with its map and speed
-profile, and the live stream of the signed-in driver's own events."""
+"""The driver's trips: the list (with the trip in progress) and one trip with its map and speed
+profile."""
 
 from django.conf import settings
 from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import render
 
-from apps.portal import live, trips
+from apps.portal import trips
 from apps.portal.views import driver_required
 
 TRIPS_PER_PAGE = 25
 
 
 def _tiles() -> dict[str, str]:
-    """The portal's map background (PORTAL_MAP_TILES; empty: none)."""
-    return {"tiles": settings.PORTAL_MAP_TILES, "tiles_attribution": settings.PORTAL_MAP_TILES_ATTRIBUTION}
+    """The maps' background: MAP_TILES_URL, the one tile server of every map (empty: none)."""
+    return {"tiles": settings.MAP_TILES_URL, "tiles_attribution": settings.MAP_TILES_ATTRIBUTION}
 
 
 @driver_required
@@ -53,10 +53,3 @@ def trip_detail(request, trip_id: int):
     return render(
         request, "portal/trip_detail.html", {"driver": request.driver, **trips.trip_detail(trip=trip), **_tiles()}
     )
-
-
-@driver_required
-def live_stream(request):
-    """Server-Sent Events for the signed-in driver only: the topic comes from the session's
-    driver, never from the request."""
-    return live.stream(driver_id=request.driver.pk)

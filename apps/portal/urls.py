@@ -1,6 +1,6 @@
 from django.urls import path
 
-from apps.portal import trip_views, views
+from apps.portal import live, trip_views, views
 
 app_name = "portal"
 urlpatterns = [
@@ -20,7 +20,8 @@ urlpatterns = [
     path("trips/", trip_views.trip_list, name="trips"),
     path("trips/live/", trip_views.trip_live, name="trip-live"),
     path("trips/<int:trip_id>/", trip_views.trip_detail, name="trip-detail"),
-    path("live/", trip_views.live_stream, name="live"),
+    path("live/", live.stream, name="live"),
+    path("live/notices/", live.notices, name="live-notices"),
     path("rewards/", views.rewards, name="rewards"),
     path("privacy/", views.privacy, name="privacy"),
     path("privacy/export/", views.privacy_export, name="privacy-export"),

@@ -165,16 +165,6 @@ EMAIL_BACKEND = env("EMAIL_BACKEND", default="django.core.mail.backends.console.
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="fleetops@localhost")
 # Links in e-mails to drivers (notifications, password reset) start with this.
 PORTAL_BASE_URL = env("FLEETOPS_BASE_URL", default="http://localhost:8000")
-# The portal's trip maps: the tile server URL (Leaflet's {z}/{x}/{y} template) and its attribution.
-# Default: the public OpenStreetMap tiles (mind their usage policy for heavy use: point this at
-# your own tile server or a provider). Empty: no background and no request to another host; the
-# route, speeding stretches and event markers draw on a blank map either way, also when the tile
-# server cannot be reached. (The ops console's maps have OPS_MAP_TILES, empty by default.)
-PORTAL_MAP_TILES = env("PORTAL_MAP_TILES", default="https://tile.openstreetmap.org/{z}/{x}/{y}.png")
-PORTAL_MAP_TILES_ATTRIBUTION = env(
-    "PORTAL_MAP_TILES_ATTRIBUTION",
-    default='&copy; <a href="https://www.openstreetmap.org/copyright">OpenStreetMap</a> contributors',
-)
 # The trips page shows a trip "in progress" while detection holds it open, or for this many
 # minutes after a trip that ended within the hour was uploaded whole.
 PORTAL_LIVE_TRIP_MINUTES = env.int("PORTAL_LIVE_TRIP_MINUTES", default=10)

@@ -114,15 +114,17 @@
       tiles.addTo(map);
     }
     var bounds = [];
+    // Lines first, so the points stay on top of them (a route with its events).
+    (spec.lines || []).forEach(function (line) {
+      var path = window.L.polyline(line.points, { color: line.colour || "#e53935", weight: line.weight || 3 }).addTo(map);
+      if (line.label) path.bindPopup(line.label).bindTooltip(line.label, { sticky: true });
+      bounds = bounds.concat(line.points);
+    });
     (spec.points || []).forEach(function (p) {
       var marker = window.L.circleMarker([p.lat, p.lon], { radius: p.radius || 7, color: p.colour || "#1e88e5", fillOpacity: 0.7, weight: 1 }).addTo(map);
       if (p.short) marker.bindTooltip(p.short, { permanent: true, direction: "right", className: "map-label" });
       if (p.label) marker.bindPopup(p.label);
       bounds.push([p.lat, p.lon]);
-    });
-    (spec.lines || []).forEach(function (line) {
-      window.L.polyline(line.points, { color: line.colour || "#e53935", weight: 3 }).addTo(map);
-      bounds = bounds.concat(line.points);
     });
     if (bounds.length) map.fitBounds(bounds, { padding: [20, 20], maxZoom: 14 }); else map.setView([51.2, 10.4], 6);
   }
@@ -144,6 +146,7 @@
             var options = { target: el, swap: "innerHTML" };
             if (el.dataset.liveSelect) options.select = el.dataset.liveSelect;
             window.htmx.ajax("GET", el.dataset.liveUrl, options).then(function () {
+              el.querySelectorAll("[data-map]").forEach(drawMap);
               var first = el.querySelector(".feed li");
               if (first) first.classList.add("fresh");
               document.body.dataset.liveUpdates = String(Number(document.body.dataset.liveUpdates || 0) + 1);

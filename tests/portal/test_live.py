@@ -110,3 +110,32 @@ def test_computed_trip_features_nudge_the_drivers_trips_pages_after_commit(monke
         live.trips_changed(driver_ids=[7, 3, 7])
         assert sent == []
     assert sent == [[(live.driver_topic(3), {"type": "trip"}), (live.driver_topic(7), {"type": "trip"})]]
+
+
+@pytest.mark.django_db
+def test_the_notices_an_open_page_fetches_are_the_drivers_newest_unread_ones(client, django_assert_num_queries):
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from apps.customers.models import Notification
+
+    me, other = CustomerFactory(user=UserFactory()), CustomerFactory()
+    for i in range(5):
+        notification_create(customer_id=me.pk, kind="badge", title=f"Badge {i}", dedupe_key=f"b:{i}")
+    Notification.objects.filter(title="Badge 0").update(created_at=timezone.now() - dt.timedelta(hours=1))
+    Notification.objects.filter(title="Badge 4").update(read_at=timezone.now())
+    notification_create(customer_id=other.pk, kind="badge", title="Not yours", dedupe_key="b:9")
+    client.force_login(me.user)
+    with django_assert_num_queries(5):  # session, user, driver, the notices, the unread count
+        response = client.get(reverse("portal:live-notices"))
+    text = response.content.decode()
+    assert [t for t in ("Badge 0", "Badge 1", "Badge 2", "Badge 3", "Badge 4", "Not yours") if t in text] == [
+        "Badge 1", "Badge 2", "Badge 3",
+    ]  # fmt: skip
+    assert text.index("Badge 3") < text.index("Badge 1")  # newest first
+    assert 'id="unread-menu"' in text and 'id="unread-nav"' in text and ">4<" in text  # the old one counts
+    later = int(timezone.now().timestamp()) + 1
+    shown_later = client.get(reverse("portal:live-notices") + f"?since={later}").content.decode()
+    assert "Badge" not in shown_later and ">4<" in shown_later  # only what came after the page was shown
+    assert client.get(reverse("portal:live-notices") + "?since=%C2%B2").status_code == 200  # junk: ignored
