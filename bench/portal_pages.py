@@ -69,6 +69,16 @@ def main() -> None:
 
     notes = medium_world(no_seed=args.no_seed)
     driver = User.objects.get(username="driver1").customer
+    # The trip pages: the list (first and a later page), the trip-in-progress panel, the trip with
+    # the most samples and the newest trip.
+    longest = driver.trips.order_by("-samples_stored", "pk").values_list("pk", "samples_stored").first()
+    newest = driver.trips.order_by("-started_at", "-pk").values_list("pk", flat=True).first()
+    PAGES.extend(["/portal/trips/", "/portal/trips/?page=3", "/portal/trips/live/"])
+    if longest:
+        PAGES.append(f"/portal/trips/{longest[0]}/")
+        notes.append(f"/portal/trips/{longest[0]}/ is driver1's longest trip: {longest[1]:,} samples")
+    if newest:
+        PAGES.append(f"/portal/trips/{newest}/")
     client, anonymous = Client(), Client()
     client.force_login(driver.user)
     rows, slow = page_times(

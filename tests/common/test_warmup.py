@@ -1,5 +1,6 @@
 from django.conf import settings
 from django.template import engines
+from django.urls import clear_url_caches, get_resolver
 
 from apps.common.warmup import warm_up
 
@@ -28,3 +29,12 @@ def test_the_web_process_warms_up_when_it_loads_the_application(monkeypatch):
     monkeypatch.setattr(apps.common.warmup, "warm_up", lambda: calls.append("warmed"))
     importlib.reload(fleetops.wsgi)
     assert calls == ["warmed"] and fleetops.wsgi.application is not None
+
+
+def test_warm_up_builds_every_namespaces_url_reversing_tables():
+    clear_url_caches()
+    resolver = get_resolver()
+    assert not resolver._populated
+    warm_up()
+    assert resolver._populated
+    assert all(namespaced._populated for _, namespaced in resolver.namespace_dict.values())
