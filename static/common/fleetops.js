@@ -99,7 +99,7 @@
 
   function drawMap(el) {
     var spec = island(el.dataset.map);
-    if (!spec || !window.L) return;
+    if (!spec || !window.L || el._leaflet_id) return;  // drawn already
     var map = window.L.map(el, { scrollWheelZoom: false, attributionControl: !!document.body.dataset.tiles });
     if (document.body.dataset.tiles) {
       // Tiles unreachable (offline, blocked, a server down): once a few have failed and none has
@@ -156,6 +156,8 @@
       });
     });
     window.addEventListener("beforeunload", function () { source.close(); });
+    // A live-swapped part may hold a map: draw it once htmx has put the new content in place.
+    document.body.addEventListener("htmx:afterSettle", function (e) { e.target.querySelectorAll("[data-map]").forEach(drawMap); });
   }
 
   function theme() {
