@@ -1,8 +1,8 @@
 """What a web process does once at start instead of on its first user's request: import the URL
 configuration (every view module and what it imports), build the URL reversing tables of every
 namespace (the first `{% url %}` of a process otherwise builds them: over half a second on a
-portal page) and compile every project template into the cached template loader. Called by fleetops.wsgi, so each gunicorn worker is warm before it
-accepts a request."""
+portal page) and compile every project template into the cached template loader. Called by
+fleetops.wsgi, so each gunicorn worker is warm before it accepts a request."""
 
 import logging
 import time
