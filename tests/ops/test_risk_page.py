@@ -10,6 +10,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from apps.jobs.models import JobRun
+from apps.ops.selectors.risk import _poisson_interval
 from tests.jobs.factories import JobRunFactory
 from tests.risk.factories import RiskModelFactory, RiskScoreFactory
 
@@ -93,3 +94,8 @@ def test_a_forced_model_and_a_missing_drift_check_are_said_plainly(analyst_clien
     assert "the model it replaced (v1): difference 0.010" in html and "not shown to be better" in html
     assert "Drift: not checked yet" in html
     assert "XGBoost beat the GLM trained beside it" in html
+
+
+def test_the_calibration_band_is_the_exact_poisson_interval():
+    assert _poisson_interval(0, 1.0) == pytest.approx((0.0, 3.6889), abs=1e-4)  # the "rule of 3.69"
+    assert _poisson_interval(5, 2.0) == pytest.approx((1.6235 / 2, 11.6683 / 2), abs=1e-4)

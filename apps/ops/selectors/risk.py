@@ -3,6 +3,7 @@ premiums (PHYD factors and discounts, PHYD vs PAYD vs traditional)."""
 
 from django.db import connection
 from django.db.models import Count
+from scipy.special import gammaincinv  # loaded with the URLs at start, not by the first viewer
 
 from apps.pricing.models import Policy, Quote
 from apps.risk.models import RiskModel, RiskScore
@@ -119,11 +120,11 @@ def comparison_chart(rows: list[dict]) -> dict:
 
 
 def _poisson_interval(claims: int, exposure: float) -> tuple[float, float]:
-    """Exact (Garwood) 95% interval of a frequency observed as `claims` over `exposure`."""
-    from scipy.stats import chi2
-
-    low = float(chi2.ppf(0.025, 2 * claims)) / 2 if claims > 0 else 0.0
-    high = float(chi2.ppf(0.975, 2 * claims + 2)) / 2
+    """Exact (Garwood) 95% interval of a frequency observed as `claims` over `exposure`: the
+    Poisson mean's quantiles, chi2(2k)/2 = Gamma(k), through scipy.special (scipy.stats took
+    about 0.6 s to import on the page's first view)."""
+    low = float(gammaincinv(claims, 0.025)) if claims > 0 else 0.0
+    high = float(gammaincinv(claims + 1, 0.975))
     return low / exposure, high / exposure
 
 
