@@ -53,4 +53,6 @@ def seed(*, size: str, rng: random.Random, stdout) -> None:
         claim_frequency=spec["claim_frequency"],
         vehicles=vehicles[len(portal) :] or vehicles,
     )
-    stdout.write(f"  telematics: {fast.drivers:,} more drivers (features only), {fast.trips:,} trips, {fast.claims:,} claims")
+    stdout.write(
+        f"  telematics: {fast.drivers:,} more drivers (features only), {fast.trips:,} trips, {fast.claims:,} claims"
+    )
