@@ -3,7 +3,10 @@ the portal's own (sign-in, dashboard, rewards, notifications, privacy, password 
 friendly errors) without a console error or failed request, no wider than the window, its charts
 drawn with data, no serious axe-core violation, a screenshot each under var/screenshots/portal/;
 the phone menu opens; and consent withdrawn on the privacy page makes the upload API refuse a
-trip until consent is given again."""
+trip until consent is given again; the trip then uploaded earns a badge, and the data downloaded
+from the privacy page holds this driver's trips and no other driver's."""
+
+import zipfile
 
 import orjson
 import pytest
@@ -11,6 +14,7 @@ import pytest
 from tests.common.browser import CHART_POINTS, SHOTS, page_problems, page_watch
 from tests.portal.conftest import PASSWORD
 from tests.portal.world import build_portal_world
+from tests.telematics.factories import TripFactory
 from tests.telematics.helpers import cruise
 
 WIDTHS = (390, 1366)
@@ -105,6 +109,8 @@ def test_consent_withdrawn_in_the_portal_stops_uploads_until_given_again(live_se
     from playwright.sync_api import expect
 
     world = build_portal_world()
+    world["driver"].badges.all().delete()  # the world's badge was made by hand; earn one for real
+    other = TripFactory(feature_status="done", score=60).driver  # another driver's trip, never exported
     base = live_server.url
     headers = {"Authorization": f"Device {world['device'].raw_token}", "Content-Type": "application/json"}
 
@@ -126,10 +132,25 @@ def test_consent_withdrawn_in_the_portal_stops_uploads_until_given_again(live_se
         refused = upload(page, "after-withdrawal")
         page.get_by_role("button", name="Give consent").click()
         expect(page.locator("#consent-state")).to_contain_text("In force since")
+        page.goto(f"{base}/portal/rewards/")
+        expect(page.locator("main")).to_contain_text("0 of 5 badges earned")
         accepted = upload(page, "after-grant")
+        # The upload's features (run at once in tests) evaluate the badge rules: one appears.
+        page.goto(f"{base}/portal/rewards/")
+        expect(page.locator("main")).not_to_contain_text("0 of 5 badges earned")
+        expect(page.locator(".card.earned").first).to_contain_text("Earned")
+        # Take the data: the zip downloaded in the browser holds this driver's trips, no other's.
+        page.goto(f"{base}/portal/privacy/")
+        with page.expect_download() as download:
+            page.get_by_role("button", name="Download my data").click()
+        archive = zipfile.ZipFile(download.value.path())
+        exported = {line.split(",")[0] for line in archive.read("trips.csv").decode().splitlines()[1:]}
     finally:
         browser.close()
     assert refused[0] == 403 and refused[1]["reason"] == "consent_withdrawn"
     assert accepted[0] == 201, accepted
     assert world["driver"].trips.filter(external_id="after-grant").exists()
     assert not world["driver"].trips.filter(external_id="after-withdrawal").exists()
+    assert world["driver"].badges.exists()
+    assert exported == {str(pk) for pk in world["driver"].trips.values_list("pk", flat=True)}
+    assert not exported & {str(pk) for pk in other.trips.values_list("pk", flat=True)}
