@@ -17,6 +17,9 @@ from django.utils.functional import cached_property
 
 staff_required = user_passes_test(lambda u: u.is_active and u.is_staff, login_url=reverse_lazy("admin:login"))
 PERIODS = (7, 30, 90, 365)
+# The maintenance forecast's urgencies, as the fleet and maintenance filters offer them.
+URGENCY_CHOICES = [("", "Any urgency"), ("overdue", "Overdue"), ("due_soon", "Due soon"), ("planned", "Planned"),
+                   ("ok", "OK")]  # fmt: skip
 
 
 def period_days(request, default: int = 30) -> int:

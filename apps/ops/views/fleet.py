@@ -4,7 +4,7 @@ from django.shortcuts import render
 
 from apps.fleet.models import Vehicle
 from apps.ops.selectors import fleet as selectors
-from apps.ops.views.base import PERIODS, Column, ListPage, period_days, staff_required
+from apps.ops.views.base import PERIODS, URGENCY_CHOICES, Column, ListPage, period_days, staff_required
 from apps.telematics.positions.selectors import positions_route
 
 COLUMNS = [
@@ -32,13 +32,7 @@ class FleetFilter(forms.Form):
     urgency = forms.ChoiceField(
         label="Service",
         required=False,
-        choices=[
-            ("", "Any urgency"),
-            ("overdue", "Overdue"),
-            ("due_soon", "Due soon"),
-            ("planned", "Planned"),
-            ("ok", "OK"),
-        ],
+        choices=URGENCY_CHOICES,
     )
     days = forms.TypedChoiceField(
         label="Revenue over", initial=30, required=False, coerce=int, choices=[(p, f"{p} days") for p in PERIODS]

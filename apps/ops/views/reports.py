@@ -4,7 +4,7 @@ from django.shortcuts import render
 from django.utils import timezone
 
 from apps.ops.selectors import reports as selectors
-from apps.ops.views.base import Column, ListPage, staff_required
+from apps.ops.views.base import URGENCY_CHOICES, Column, ListPage, staff_required
 
 MAINTENANCE_COLUMNS = [
     Column("urgency", "Urgency", "label", sort="urgency_rank"),
@@ -33,13 +33,7 @@ REVENUE_COLUMNS = [
 class MaintenanceFilter(forms.Form):
     urgency = forms.ChoiceField(
         required=False,
-        choices=[
-            ("", "Any urgency"),
-            ("overdue", "Overdue"),
-            ("due_soon", "Due soon"),
-            ("planned", "Planned"),
-            ("ok", "OK"),
-        ],
+        choices=URGENCY_CHOICES,
     )
     q = forms.CharField(label="Plate or store", required=False, max_length=40)
 
