@@ -73,7 +73,18 @@ def page_watch(page, *, ignore: str = "") -> tuple[list[str], list[str]]:
     """(console errors, failed or >= 400 requests) of the page from now on, as lists the test
     reads and clears; requests whose URL contains `ignore` (a live stream cut on leaving) do not count."""
     errors, failed = [], []
+
+    def request_failed(request) -> None:
+        if ignore and ignore in request.url:
+            return
+        # Chromium fetches the favicon on its own after the page has loaded and cancels that fetch
+        # when the test navigates on: an abort by the browser, not a failure of the server (a
+        # missing favicon still shows as a 404 response below).
+        if request.failure == "net::ERR_ABORTED" and request.url.endswith("/favicon.svg"):
+            return
+        failed.append(f"{request.url} ({request.failure})")
+
     page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-    page.on("requestfailed", lambda r: failed.append(r.url) if not ignore or ignore not in r.url else None)
+    page.on("requestfailed", request_failed)
     page.on("response", lambda r: failed.append(f"{r.status} {r.url}") if r.status >= 400 else None)
     return errors, failed
