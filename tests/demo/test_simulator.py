@@ -95,3 +95,18 @@ def test_features_only_path_stores_emulated_trips_claims_and_driver_features():
     before = (trips.count(), claims.count())
     call_command("simulate_trips", drivers=30, days=20, seed=11, features_only=True, claim_frequency=30.0)
     assert (trips.count(), claims.count()) == before
+
+
+@pytest.mark.django_db
+def test_features_only_path_writes_several_chunks_in_one_transaction(monkeypatch):
+    """The medium demo world writes its 5,000 drivers in chunks inside the seed's one transaction:
+    each chunk's temporary table must not collide with the one before (it failed the medium seed)."""
+    from django.db import transaction
+
+    from apps.demo.trips import simulation
+
+    monkeypatch.setattr(simulation, "FAST_CHUNK", 10)
+    with transaction.atomic():
+        call_command("simulate_trips", drivers=30, days=5, seed=12, features_only=True, claim_frequency=30.0)
+    drivers = Trip.objects.filter(driver__email__startswith="sim12.").values("driver").distinct().count()
+    assert drivers == 30

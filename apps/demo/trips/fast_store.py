@@ -95,6 +95,9 @@ def store_fast_trips(
     with connection.cursor() as cursor:
         columns = ", ".join(f"{name} {'bigint' if kind == '>i8' else 'integer' if kind == '>i4' else 'float8'}"
                             for name, kind in NUMERIC)  # fmt: skip
+        # ON COMMIT DROP does not drop it between two calls inside the seed's one transaction
+        # (the medium world writes its drivers in several chunks): drop the previous chunk's.
+        cursor.execute("DROP TABLE IF EXISTS pg_temp.sim_fast_trips")
         cursor.execute(f"CREATE TEMPORARY TABLE sim_fast_trips ({columns}) ON COMMIT DROP")
         with cursor.copy("COPY sim_fast_trips FROM STDIN (FORMAT binary)") as copy:
             copy.write(pgcopy_encode(NUMERIC, values))
