@@ -1,9 +1,9 @@
 """Job kinds of the intelligence app (found by apps.jobs.registry.discover): KPIs, rental and
-payment fraud, revenue opportunities, maintenance, demand forecast."""
+payment fraud, revenue opportunities, maintenance, demand forecast, customer segments."""
 
 import datetime as dt
 
-from apps.intelligence import demand_forecast, kpis, maintenance, rental_fraud, revenue
+from apps.intelligence import demand_forecast, kpis, maintenance, rental_fraud, revenue, segments
 from apps.jobs.registry import JobContext, register
 
 
@@ -24,6 +24,16 @@ def _one_step(ctx: JobContext, note: str, run) -> dict:
     result = run()
     ctx.advance(1)
     return result
+
+
+@register(
+    "intelligence.customer_segments",
+    title="Customer segments by recency, frequency and spend (RFM) over the last 12 months",
+    params={"as_of": str},
+    schedule="20 2 * * *",
+)
+def customer_segments_job(ctx: JobContext, *, as_of: str = "") -> dict:
+    return _one_step(ctx, "rank customers", lambda: segments.customer_segments_refresh(as_of=_as_of(as_of)))
 
 
 @register(

@@ -1,4 +1,6 @@
-"""Customer segments by recency, frequency and spend (RFM) over rentals."""
+"""Customer segments by recency, frequency and spend (RFM) over rentals. The summary ranks every
+customer of twelve months of rentals (seconds on a world of 100,000 rentals), so the nightly
+`intelligence.customer_segments` job computes it and the command center reads the stored result."""
 
 import datetime as dt
 
@@ -46,3 +48,16 @@ def customer_segment_summary(*, until: dt.datetime | None = None, lookback_days:
         for name in SEGMENTS
         if name in rows
     ]
+
+
+LOOKBACK_DAYS = 365
+
+
+def customer_segments_refresh(*, as_of: dt.datetime | None = None) -> dict:
+    """The segment summary of the LOOKBACK_DAYS before `as_of` (default now), as the job stores it."""
+    until = as_of or timezone.now()
+    return {
+        "as_of": until.isoformat(),
+        "lookback_days": LOOKBACK_DAYS,
+        "segments": customer_segment_summary(until=until, lookback_days=LOOKBACK_DAYS),
+    }

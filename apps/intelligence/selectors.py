@@ -1,5 +1,7 @@
 """Reads of what the intelligence jobs stored (on their job runs)."""
 
+from decimal import Decimal
+
 from apps.jobs.selectors import job_run_latest_result
 
 
@@ -10,3 +12,13 @@ def demand_forecast_latest() -> dict | None:
     if run is None:
         return None
     return {"run_id": run.pk, "finished_at": run.finished_at, **run.result}
+
+
+def customer_segments_latest() -> dict | None:
+    """The newest stored customer segments (the result of the last succeeded segments run: spend
+    back to Decimal), with the run's finish time, or None when none has run yet (one query)."""
+    run = job_run_latest_result(kind="intelligence.customer_segments")
+    if run is None:
+        return None
+    segments = [{**s, "spend": Decimal(s["spend"]) if s["spend"] is not None else None} for s in run.result["segments"]]
+    return {**run.result, "segments": segments, "finished_at": run.finished_at}

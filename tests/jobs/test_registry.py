@@ -7,6 +7,7 @@ from apps.jobs import registry
 
 INTELLIGENCE_KINDS = {
     "intelligence.kpis",
+    "intelligence.customer_segments",
     "intelligence.rental_fraud",
     "intelligence.payment_fraud",
     "intelligence.revenue",

@@ -180,7 +180,7 @@ def test_install_job_schedules_adds_missing_ones_only():
 
 def test_declared_schedules_are_the_ones_the_migration_installs():
     """Two places name a kind's default time: the data migrations (what a fresh install gets: 0002
-    installs, 0004 renames, 0005 adds) and the registration (what `install_job_schedules` and `run_job --list`
+    installs, 0004 renames, 0005 and 0006 add) and the registration (what `install_job_schedules` and `run_job --list`
     use). They must agree."""
     import importlib
 
@@ -190,5 +190,6 @@ def test_declared_schedules_are_the_ones_the_migration_installs():
     renamed = importlib.import_module("apps.jobs.migrations.0004_rename_payments_job_kinds").RENAMED
     installed = {renamed.get(k, k): v for k, v in migration.DEFAULT_SCHEDULES.items()}
     installed |= importlib.import_module("apps.jobs.migrations.0005_risk_drift_schedule").NEW_SCHEDULES
+    installed |= importlib.import_module("apps.jobs.migrations.0006_customer_segments_schedule").NEW_SCHEDULES
     declared = {name: kind.schedule for name, kind in registry.all_kinds().items() if kind.schedule}
     assert declared == {k: v for k, v in installed.items() if k in registry.all_kinds()}

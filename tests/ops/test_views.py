@@ -33,19 +33,56 @@ def test_pages_are_for_staff_only(client, page):
 
 @pytest.mark.django_db
 def test_command_center_shows_kpis_alerts_and_segments(staff_client, django_assert_max_num_queries):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from apps.jobs.services import job_execute, job_start
+
     store = StoreFactory()
     yesterday = timezone.localdate() - dt.timedelta(days=1)
     StoreDailyMetricsFactory(store=store, date=yesterday, revenue=Decimal("1234"), rentals=7)
     for n in range(5):
         OperationalEventFactory(title=f"Check vehicle {n}", severity="critical" if n == 0 else "low")
     RentalFactory()
-    # one query for the three trend charts (not three); the segments' cache key reads the newest rental
-    with django_assert_max_num_queries(15):
+    # Before the nightly segments job has run, the page says so and ranks no customer itself.
+    with CaptureQueriesContext(connection) as queries:
+        page = staff_client.get(reverse("ops:command-center"))
+    assert "No segments yet" in page.content.decode()
+    assert not [q["sql"] for q in queries.captured_queries if "transactions_rental" in q["sql"]]
+
+    run = job_start(kind="intelligence.customer_segments", parameters={}, trigger="cli", enqueue=False)
+    job_execute(run_id=run.pk)
+    # one query for the three trend charts (not three), one for the stored segments
+    with django_assert_max_num_queries(14):
         page = staff_client.get(reverse("ops:command-center"))
     html = page.content.decode()
     assert page.status_code == 200
     assert "1,234" in html and "Check vehicle 0" in html and "1 critical" in html
     assert '<td>Hibernating</td><td class="num">1</td>' in html  # ranks of a one-customer world are all 1
+
+
+@pytest.mark.django_db
+def test_the_stored_segments_are_the_summary_computed_directly():
+    from apps.intelligence.segments import customer_segment_summary
+    from apps.intelligence.selectors import customer_segments_latest
+    from apps.jobs.services import job_execute, job_start
+
+    now = timezone.now()
+    for days_ago, amount in ((3, "80"), (40, "120"), (200, "45.50"), (300, "60")):
+        RentalFactory(rented_at=now - dt.timedelta(days=days_ago), rental_amount=Decimal(amount))
+    as_of = now.replace(microsecond=0)
+    run = job_start(
+        kind="intelligence.customer_segments", parameters={"as_of": as_of.isoformat()}, trigger="cli", enqueue=False
+    )
+    job_execute(run_id=run.pk)
+    stored = customer_segments_latest()
+    direct = customer_segment_summary(until=as_of)
+    assert [s["segment"] for s in stored["segments"]] == [s["segment"] for s in direct]
+    for got, want in zip(stored["segments"], direct, strict=True):
+        assert (got["customers"], got["spend"]) == (want["customers"], want["spend"])
+        assert Decimal(str(got["avg_rentals"])) == want["avg_rentals"]
+        assert Decimal(str(got["avg_recency_days"])) == want["avg_recency_days"]
+    assert sum(s["customers"] for s in stored["segments"]) == 4
 
 
 @pytest.mark.django_db

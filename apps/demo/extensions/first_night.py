@@ -38,6 +38,7 @@ PAYMENTS = {"small": 200_000, "medium": 2_000_000}
 # (kind, parameters): the order of the nightly schedule, each reading what the one before wrote.
 NIGHTLY = [
     ("intelligence.kpis", {"days": 366}),
+    ("intelligence.customer_segments", {}),
     ("intelligence.rental_fraud", {}),
     ("intelligence.revenue", {}),
     ("intelligence.maintenance", {}),  # after _service_catch_up

@@ -4,17 +4,13 @@ feed, the fleet by status and the forecast backtest."""
 import datetime as dt
 from decimal import Decimal
 
-from django.core.cache import cache
-from django.db.models import Max
 from django.utils import timezone
 
 from apps.alerts.models import OperationalEvent
 from apps.alerts.selectors import event_live_counts
 from apps.fleet.selectors import vehicle_status_counts
-from apps.intelligence.segments import customer_segment_summary
-from apps.intelligence.selectors import demand_forecast_latest
+from apps.intelligence.selectors import customer_segments_latest, demand_forecast_latest
 from apps.regions.selectors import company_metrics, region_metrics_rollup
-from apps.transactions.models import Rental
 
 PERIODS = (7, 30, 90, 365)
 TREND_METRICS = {"revenue": "Revenue", "rentals": "Rentals started", "utilisation": "Utilisation"}
@@ -123,14 +119,8 @@ def forecast_backtest_words() -> str | None:
     )
 
 
-# The segments cover twelve months of rentals: an hour-old summary tells the same story, and the
-# summary ranks every customer (the page's costliest query on a world of 100,000 rentals).
-SEGMENTS_SECONDS = 3600
-
-
-def customer_segments() -> list[dict]:
-    """Customers by RFM segment over the last 12 months (one query, cached for an hour or until a
-    rental is added: one index lookup)."""
-    newest = Rental.objects.aggregate(newest=Max("pk"))["newest"]
-    key = f"ops:customer-segments:{newest}:{timezone.localdate()}"
-    return cache.get_or_set(key, customer_segment_summary, SEGMENTS_SECONDS)
+def customer_segments() -> dict | None:
+    """Customers by RFM segment over the last 12 months, as the nightly segments job stored them
+    (one query; None before its first run). No page view ranks the customers: on a world of
+    100,000 rentals that took seconds."""
+    return customer_segments_latest()
