@@ -15,13 +15,15 @@ from apps.transactions.services import enriched_transactions_refresh
 from tests.ops.world import build_world
 
 
-def _direct(period: str, method: str) -> dict:
+def _direct(period: str, method: str, mcc: str = "") -> dict:
     rows = EnrichedTransaction.objects.all()
     if selectors.PERIODS[period]:
         newest = rows.aggregate(newest=Max("paid_at"))["newest"]
         rows = rows.filter(paid_at__gte=newest - dt.timedelta(days=selectors.PERIODS[period]))
     if method:
         rows = rows.filter(method=method)
+    if mcc:
+        rows = rows.filter(mcc=mcc)
     return rows.aggregate(
         payments=Count("id"),
         labelled=Count("id", filter=Q(is_fraud__isnull=False)),
@@ -36,11 +38,13 @@ def test_the_refresh_computes_the_dashboards_and_the_first_viewer_reads_them(cli
 
     build_world(payments=True)  # loads payments and refreshes the view: the hook precomputes
     client.force_login(role_user("analyst"))
-    with CaptureQueriesContext(connection) as queries:
-        page = client.get(reverse("ops:payments-fraud"))
-    assert page.status_code == 200
-    scans = [q["sql"] for q in queries.captured_queries if "enriched_transactions" in q["sql"]]
-    assert scans == [], scans
+    for query in ("", "?mcc=5411", "?mcc=5732&period=90&method=online"):
+        with CaptureQueriesContext(connection) as queries:
+            page = client.get(reverse("ops:payments-fraud") + query)
+        assert page.status_code == 200
+        scans = [q["sql"] for q in queries.captured_queries if "enriched_transactions" in q["sql"]]
+        assert scans == [], (query, scans)
+    assert "5411 Grocery" in page.content.decode()  # the filter's choices
 
     # After another refresh (the nightly job's path) the figures are computed again, not served stale.
     cache.set(selectors._dashboard_key(""), {"stale": True})
@@ -62,6 +66,22 @@ def test_the_refresh_computes_the_dashboards_and_the_first_viewer_reads_them(cli
     online = figures["90:online"]["methods"]
     assert [m["payments"] for m in online if m["key"] != "online"] == [0, 0]
 
+    # Every category's dashboards came from the same refresh, each equal to counting its payments.
+    for mcc in ("5411", "5732"):
+        own = cache.get(selectors._dashboard_key(mcc))
+        assert set(own) == set(figures), mcc
+        for key, dashboard in own.items():
+            period, method = key.split(":")
+            want = _direct(period, method, mcc)
+            total = dashboard["totals"]
+            got = {"payments": total["payments"], "labelled": total["labelled"], "frauds": total["frauds"]}
+            assert got == {k: want[k] for k in got}, (mcc, key)
+            assert total["loss"] == (want["loss"] or 0), (mcc, key)
+            for chart in ("hours", "months", "methods"):
+                assert sum(h["payments"] for h in dashboard[chart]) == want["payments"], (mcc, key, chart)
+            assert sum(s["payments"] for s in dashboard["states"]) <= want["payments"], (mcc, key)  # the top ten
+            assert [c["key"] for c in dashboard["categories"]] == ([mcc] if want["payments"] else []), (mcc, key)
+            assert sum(e["payments"] for e in dashboard["errors"]) >= want["payments"], (mcc, key)  # one per error
     # The drill-down list takes its row count from those figures instead of counting the view.
     hour = next(h["key"] for h in figures["90:online"]["hours"] if h["frauds"])
     newest = EnrichedTransaction.objects.aggregate(newest=Max("paid_at"))["newest"]
@@ -73,7 +93,8 @@ def test_the_refresh_computes_the_dashboards_and_the_first_viewer_reads_them(cli
     counts = [q["sql"] for q in queries.captured_queries if "COUNT(" in q["sql"].upper()]
     assert drill.status_code == 200 and counts == [] and f">{want} rows" in drill.content.decode()
 
-    # A category's figures are computed by its first viewer, every period and channel in two scans.
+    # Figures lost from the cache (Redis flushed) are computed again by their first viewer, every
+    # period and channel of the category in two scans.
     cache.delete_pattern("*ops:payments-*")
     with CaptureQueriesContext(connection) as queries:
         selectors.dashboard(period="30", method="chip", mcc="5411")

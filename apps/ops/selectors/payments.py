@@ -2,7 +2,7 @@
 merchant category (with counts and the Wilson interval, ranked by the rate shrunk toward the
 overall one), by merchant state, by channel and by error, loss over time, the payment-fraud
 model against the rule baseline, and the payments behind a bar. The periods end with the newest
-payment. Every chart of every period and channel comes from two scans of the view
+payment. Every chart of every period, channel and category comes from two scans of the view
 (selectors/sql/payments_dashboard.sql), made when the view changes (payments_dashboards_precompute)."""
 
 import datetime as dt
@@ -204,16 +204,14 @@ def _summed(rows: list[dict], key) -> dict:
     return found
 
 
-def _figures(rows: list[dict], errors: list[dict], ages: set[int], method: str) -> dict:
+def _figures(parts: dict[str, list[dict]], errors: list[dict], ages: set[int], method: str) -> dict:
     """One dashboard (a period's ages, a channel or any) from the breakdown rows of every period
-    and channel: the charts the old one-query-per-chart selectors returned."""
+    and channel (by part): the charts the old one-query-per-chart selectors returned."""
 
     def keep(row):
         return row["age"] in ages and (not method or row["method"] == method)
 
-    parts = {
-        part: [r for r in rows if r["part"] == part and keep(r)] for part in ("hour", "category", "state", "month")
-    }
+    parts = {part: [r for r in parts.get(part, ()) if keep(r)] for part in ("hour", "category", "state", "month")}
     empty = {"payments": 0, "labelled": 0, "frauds": 0, "loss": None}
     hours = _summed(parts["hour"], lambda r: r["hour_of_day"])
     totals = {**empty, **_summed(parts["hour"], lambda r: "all").get("all", {})}
@@ -259,40 +257,69 @@ def _figures(rows: list[dict], errors: list[dict], ages: set[int], method: str) 
 PERIOD_AGES = {"30": {30}, "90": {30, 90}, "365": {30, 90, 365}, "all": {0, 30, 90, 365}}
 
 
-def dashboards(*, mcc: str = "") -> dict[str, dict]:
-    """Every period's and channel's dashboard for one category ("" for all), keyed "period:method",
-    from two scans of the view."""
+def _breakdowns(*, mcc: str) -> tuple[list[dict], list[dict]]:
+    """The rows of the two scans (sql/payments_dashboard.sql) of every payment or of one category's."""
     newest = EnrichedTransaction.objects.aggregate(newest=Max("paid_at"))["newest"]
     if newest is None:
-        rows, errors = [], []
-    else:
-        params = {
-            "mcc": mcc,
-            "tz": settings.TIME_ZONE,
-            **{f"since_{d}": newest - dt.timedelta(days=d) for d in (30, 90, 365)},
-        }
-        with transaction.atomic(), connection.cursor() as cursor:
-            # The planner expects a group per row and would sort millions of rows to disk for
-            # the grouping sets; there are a few hundred groups, which hash in a few MB.
-            cursor.execute("SET LOCAL work_mem = '256MB'")
-            rows = fetch_dicts(statement(__name__, "payments_dashboard.sql", "breakdowns"), params)
-            errors = fetch_dicts(statement(__name__, "payments_dashboard.sql", "errors"), params)
+        return [], []
+    params = {
+        "mcc": mcc,
+        "tz": settings.TIME_ZONE,
+        **{f"since_{d}": newest - dt.timedelta(days=d) for d in (30, 90, 365)},
+    }
+    with transaction.atomic(), connection.cursor() as cursor:
+        # The planner expects a group per row and would sort millions of rows to disk for
+        # the grouping sets; there are some tens of thousands of groups, which hash in a few MB.
+        cursor.execute("SET LOCAL work_mem = '256MB'")
+        rows = fetch_dicts(statement(__name__, "payments_dashboard.sql", "breakdowns"), params)
+        errors = fetch_dicts(statement(__name__, "payments_dashboard.sql", "errors"), params)
+    return rows, errors
+
+
+def _dashboards_of(rows: list[dict], errors: list[dict]) -> dict[str, dict]:
+    parts: dict[str, list[dict]] = {}
+    for row in rows:
+        parts.setdefault(row["part"], []).append(row)
     return {
-        f"{period}:{method}": _figures(rows, errors, ages, method)
+        f"{period}:{method}": _figures(parts, errors, ages, method)
         for period, ages in PERIOD_AGES.items()
         for method in ["", *METHODS]
     }
 
 
-def _dashboard_key(mcc: str) -> str:
-    return f"ops:payments-dashboard:{view_version()}:{mcc}"
+def dashboards(*, mcc: str = "") -> dict[str, dict]:
+    """Every period's and channel's dashboard for one category ("" for all), keyed "period:method",
+    from two scans of the view."""
+    rows, errors = _breakdowns(mcc=mcc)
+    return _dashboards_of([r for r in rows if not r["by_category"]], errors)
+
+
+def dashboards_every_category() -> dict[str, dict[str, dict]]:
+    """The dashboards of all payments ("") and of every category (by its code), each keyed as
+    dashboards() keys them, from the same two scans of the view."""
+    rows, errors = _breakdowns(mcc="")
+    found = {"": _dashboards_of([r for r in rows if not r["by_category"]], errors)}
+    per_category: dict[str, tuple[list, list]] = {}
+    for row in rows:
+        # a category's own charts, and its one bar of the category chart
+        if row["by_category"] or row["part"] == "category":
+            per_category.setdefault(row["mcc"], ([], []))[0].append(row)
+    for row in errors:
+        per_category.setdefault(row["mcc"], ([], []))[1].append(row)
+    for mcc, (own_rows, own_errors) in per_category.items():
+        found[mcc] = _dashboards_of(own_rows, own_errors)
+    return found
+
+
+def _dashboard_key(mcc: str, version: str | None = None) -> str:
+    return f"ops:payments-dashboard:{version or view_version()}:{mcc}"
 
 
 def dashboard(*, period: str, method: str, mcc: str) -> dict:
     """Every breakdown of the dashboard for one filter. The view changes only when it is refreshed:
     the refresh computes the dashboards of every period and channel (payments_dashboards_precompute)
-    and they are read from the cache until the next one; a category's are computed, all periods and
-    channels together, by its first viewer."""
+    and every category's, and they are read from the cache until the next one; figures lost from
+    the cache are computed again by their first viewer (all periods and channels together)."""
     key = _dashboard_key(mcc)
     found = cache.get(key)
     if found is None:
@@ -303,12 +330,16 @@ def dashboard(*, period: str, method: str, mcc: str) -> dict:
 
 def payments_dashboards_precompute(**kwargs) -> None:
     """Receiver of the transactions hooks sent after enriched_transactions changed (an ingest that
-    loaded payments, a refresh): computes the dashboards of every period and channel then, so
-    that no viewer waits for the scans, and forgets every category's older figures. A failure
-    here leaves the figures to the first viewer; it never fails the ingest or the refresh."""
+    loaded payments, a refresh): computes the dashboards of every period, channel and category
+    then, so that no viewer waits for the scans, and forgets the older figures. A failure here
+    leaves the figures to the first viewer; it never fails the ingest or the refresh."""
     try:
         cache.delete_pattern("*ops:payments-*")
-        cache.set(_dashboard_key(""), dashboards(mcc=""), PRECOMPUTED_SECONDS)
+        version = view_version()
+        cache.set_many(
+            {_dashboard_key(mcc, version): figures for mcc, figures in dashboards_every_category().items()},
+            PRECOMPUTED_SECONDS,
+        )
         categories()
         newest_payment()
     except Exception:

@@ -3,7 +3,9 @@
 -- period that holds it ("age": 30, 90 or 365 days before the newest payment, or 0 for older; the
 -- selector passes the three cut-offs), so a period's figures are the sum of its own and the
 -- shorter periods' rows; the selector sums the channels for "any channel". Each grouping set of
--- the first statement is one chart, named by `part`.
+-- the first statement is one chart, named by `part`; the sets with `mcc` (by_category) are the
+-- same charts per merchant category, so one refresh has every category's dashboard too (the
+-- category chart's own set serves both).
 
 -- @statement breakdowns
 WITH rows AS (
@@ -18,9 +20,10 @@ WITH rows AS (
     WHERE %(mcc)s = '' OR e.mcc = %(mcc)s
 )
 SELECT CASE WHEN GROUPING(hour_of_day) = 0 THEN 'hour'
-            WHEN GROUPING(mcc) = 0 THEN 'category'
+            WHEN GROUPING(mcc_description) = 0 THEN 'category'
             WHEN GROUPING(merchant_state) = 0 THEN 'state'
             ELSE 'month' END AS part,
+       GROUPING(mcc) = 0 AND GROUPING(mcc_description) = 1 AS by_category,
        age, method, hour_of_day, mcc, mcc_description, merchant_state, month,
        count(*) AS payments,
        count(*) FILTER (WHERE is_fraud IS NOT NULL) AS labelled,
@@ -31,7 +34,10 @@ GROUP BY GROUPING SETS (
     (age, method, hour_of_day),
     (age, method, mcc, mcc_description),
     (age, method, merchant_state),
-    (age, method, month)
+    (age, method, month),
+    (age, method, mcc, hour_of_day),
+    (age, method, mcc, merchant_state),
+    (age, method, mcc, month)
 )
 
 -- @statement errors
@@ -39,7 +45,7 @@ SELECT CASE WHEN e.paid_at >= %(since_30)s THEN 30
             WHEN e.paid_at >= %(since_90)s THEN 90
             WHEN e.paid_at >= %(since_365)s THEN 365
             ELSE 0 END AS age,
-       e.method,
+       e.method, e.mcc,
        coalesce(t.error, 'none') AS error,
        count(*) AS payments,
        count(*) FILTER (WHERE e.is_fraud IS NOT NULL) AS labelled,
@@ -48,7 +54,7 @@ SELECT CASE WHEN e.paid_at >= %(since_30)s THEN 30
 FROM enriched_transactions e
 LEFT JOIN LATERAL unnest(e.errors) AS t(error) ON true
 WHERE %(mcc)s = '' OR e.mcc = %(mcc)s
-GROUP BY 1, 2, 3
+GROUP BY 1, 2, 3, 4
 
 -- @statement newest
 SELECT max(paid_at) FROM enriched_transactions
