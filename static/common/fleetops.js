@@ -97,22 +97,43 @@
     charts.push(new window.Chart(canvas, config));
   }
 
+  // Every map's background: the tiles of MAP_TILES_URL (body's data-tiles; none when empty). Tiles
+  // unreachable (offline, blocked, a server down): once a few have failed and none has loaded, the
+  // map drops the background, so no further tile is asked for, and the tab remembers it for ten
+  // minutes, so the next pages ask for none; the markers and routes are drawn either way.
+  var TILES_DOWN_MS = 10 * 60 * 1000;
+  function tilesDown(url, now) {
+    var key = "fleetops-tiles-down:" + url;
+    try {
+      if (now) { sessionStorage.setItem(key, String(Date.now())); return true; }
+      return Date.now() - Number(sessionStorage.getItem(key) || 0) < TILES_DOWN_MS;
+    } catch (e) { return false; } // storage blocked: ask again on every page
+  }
+  function baseMap(el) {
+    var url = document.body.dataset.tiles;
+    var map = window.L.map(el, { scrollWheelZoom: false, attributionControl: !!url });
+    if (!url) return map;
+    if (tilesDown(url)) { el.dataset.tiles = "unreachable"; return map; }
+    var tiles = window.L.tileLayer(url, { maxZoom: 18, attribution: document.body.dataset.tilesAttribution || "" });
+    var loaded = false, failed = 0;
+    tiles.on("tileload", function () { loaded = true; });
+    tiles.on("tileerror", function () {
+      failed += 1;
+      if (!loaded && failed >= 3 && map.hasLayer(tiles)) {
+        map.removeLayer(tiles);
+        el.dataset.tiles = "unreachable";
+        tilesDown(url, true);
+      }
+    });
+    tiles.addTo(map);
+    return map;
+  }
+  window.FleetOps = { baseMap: baseMap };
+
   function drawMap(el) {
     var spec = island(el.dataset.map);
     if (!spec || !window.L || el._leaflet_id) return;  // drawn already
-    var map = window.L.map(el, { scrollWheelZoom: false, attributionControl: !!document.body.dataset.tiles });
-    if (document.body.dataset.tiles) {
-      // Tiles unreachable (offline, blocked, a server down): once a few have failed and none has
-      // loaded, drop the background; the markers and routes below are drawn either way.
-      var tiles = window.L.tileLayer(document.body.dataset.tiles, { maxZoom: 18, attribution: document.body.dataset.tilesAttribution || "" });
-      var loaded = false, failed = 0;
-      tiles.on("tileload", function () { loaded = true; });
-      tiles.on("tileerror", function () {
-        failed += 1;
-        if (!loaded && failed >= 3 && map.hasLayer(tiles)) { map.removeLayer(tiles); el.dataset.tiles = "unreachable"; }
-      });
-      tiles.addTo(map);
-    }
+    var map = baseMap(el);
     var bounds = [];
     // Lines first, so the points stay on top of them (a route with its events).
     (spec.lines || []).forEach(function (line) {

@@ -16,10 +16,11 @@
 
   function init() {
     var el = document.querySelector("[data-fleet-map]");
-    if (!el || !window.L) return;
+    if (!el || !window.L || !window.FleetOps) return;
     var spec = JSON.parse(document.getElementById(el.dataset.fleetMap).textContent);
-    var map = window.L.map(el, { scrollWheelZoom: false, attributionControl: !!document.body.dataset.tiles });
-    if (document.body.dataset.tiles) window.L.tileLayer(document.body.dataset.tiles, { maxZoom: 18, attribution: document.body.dataset.tilesAttribution || "" }).addTo(map);
+    // The background of every map (static/common/fleetops.js): with no tile server reachable the
+    // markers draw on a blank background and no further tile is asked for.
+    var map = window.FleetOps.baseMap(el);
     var vehicles = {}; // by device id
     var reloadAt = 0;
 

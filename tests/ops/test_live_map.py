@@ -222,3 +222,52 @@ def test_markers_are_drawn_and_move_live_when_a_tracker_reports(live_server, rol
     finally:
         browser.close()
     assert not problems, "\n".join(problems)
+
+
+DEAD_TILES = "http://127.0.0.1:9/{z}/{x}/{y}.png"  # nothing listens on the discard port
+TILE_IMAGES = "() => document.querySelectorAll('#fleet-map .leaflet-tile-pane img').length"
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_markers_draw_on_a_blank_background_when_no_tile_server_answers(live_server, role_user, chromium, settings):
+    """The live map shares the portal trip map's background code (static/common/fleetops.js): the
+    tiles that fail are dropped after a few, zooming and panning ask for no more, and the next
+    page of the tab asks for none; nothing else fails."""
+    settings.MAP_TILES_URL = DEAD_TILES
+    build_fleet(timezone.now())
+    role_user("analyst", username="analyst-tiles")
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    browser = chromium.new_context()
+    tiles = []
+    try:
+        page = browser.new_page()
+        errors, failed = page_watch(page, ignore="/ops/live/")
+        page.on("request", lambda r: tiles.append(r.url) if "127.0.0.1:9/" in r.url else None)
+        _sign_in(page, live_server.url, "analyst-tiles")
+        errors.clear()
+        failed.clear()
+        page.set_viewport_size({"width": 1366, "height": 900})
+        page.goto(f"{live_server.url}/ops/map/")
+        page.wait_for_selector("#fleet-map[data-ready='1'][data-tiles='unreachable']", timeout=10_000)
+        assert page.locator("#fleet-map path.leaflet-interactive").count() == 2
+        assert page.evaluate(TILE_IMAGES) == 0
+        asked = len(tiles)
+        assert 3 <= asked <= 40, tiles  # the first view's tiles, then no more
+        page.screenshot(path=str(SHOTS / "ops_map-without-tiles-1366.png"), full_page=True)
+        page.evaluate("() => { const m = window.fleetMap.map; m.setZoom(m.getZoom() + 2); m.panBy([400, 200]); }")
+        page.wait_for_timeout(1_000)
+        assert len(tiles) == asked
+        # The next page of the tab knows: no tile is asked for, the markers are drawn.
+        page.set_viewport_size({"width": 390, "height": 900})
+        page.goto(f"{live_server.url}/ops/map/")
+        page.wait_for_selector("#fleet-map[data-ready='1'][data-tiles='unreachable']")
+        assert page.locator("#fleet-map path.leaflet-interactive").count() == 2
+        assert len(tiles) == asked
+        page.screenshot(path=str(SHOTS / "ops_map-without-tiles-390.png"), full_page=True)
+    finally:
+        browser.close()
+    # Chromium itself logs each failed tile; nothing else may fail.
+    assert not [e for e in errors if not e.startswith("Failed to load resource: net::")], errors
+    favicon = "/static/common/favicon.svg"
+    assert not [f for f in failed if "127.0.0.1:9/" not in f and not f.endswith(favicon)], failed
