@@ -23,6 +23,7 @@ from apps.customers.models import Customer
 from apps.partners.models import Partner
 from apps.pricing.models import Policy
 from apps.risk.models import RiskModel, RiskScore
+from apps.risk.reasons import may_name, reason_features
 from apps.risk.selectors import driver_latest_score
 
 logger = logging.getLogger(__name__)
@@ -87,6 +88,13 @@ def score_payload(score: RiskScore) -> dict[str, Any]:
 def explanation_payload(score: RiskScore) -> dict[str, Any]:
     contributions = score.contributions or {}
     ranked = sorted(contributions.items(), key=lambda kv: (-abs(float(kv[1])), kv[0]))
+    supported = reason_features(score.model.model_card)
+
+    def direction(name: str, value: float) -> str:
+        if not may_name(name, supported):
+            return "no supported effect"
+        return "raises risk" if value > 0 else "lowers risk"
+
     return {
         **score_payload(score),
         "base_value": round(score.base_value, 6),
@@ -96,7 +104,8 @@ def explanation_payload(score: RiskScore) -> dict[str, Any]:
                 "feature": name,
                 "contribution": round(float(value), 6),
                 "value": (score.features or {}).get(name),
-                "direction": "raises risk" if float(value) > 0 else "lowers risk",
+                "direction": direction(name, float(value)),
+                "supported": may_name(name, supported),
             }
             for name, value in ranked
         ],

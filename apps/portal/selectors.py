@@ -16,13 +16,12 @@ from apps.customers.models import Customer, Notification
 from apps.portal.premium import driver_premium
 from apps.risk.features import BY_NAME
 from apps.risk.models import RiskModel, RiskScore
+from apps.risk.reasons import MATERIAL_EFFECT, is_material, may_name, reason_features
 from apps.risk.scale import band_safety_ranges
 from apps.risk.selectors import driver_latest_score, driver_score_history
 from apps.telematics.models import Trip
 
 HISTORY_POINTS = 30
-# Contributions under ~1% of expected claims are not worth advice (the reasons use the same cut).
-MIN_ADVICE_EFFECT = 0.01
 
 ADVICE = {
     "harsh_brake_per_100km": "Brake earlier and more gently: look further ahead and leave a bigger gap "
@@ -85,12 +84,15 @@ def _feature_shown(name: str, value: Any) -> str | None:
 
 def score_advice(*, score: RiskScore) -> list[dict[str, Any]]:
     """The features that raise this driver's expected claims (positive SHAP contributions), the
-    largest first, each with its effect on expected claims and what to do about it."""
+    largest first, each with its effect on expected claims and what to do about it: by the same
+    rule as the reasons, only features the model's held-out drivers support and only effects of
+    at least MATERIAL_EFFECT (`apps.risk.reasons`)."""
     out = []
     features = score.features or {}
+    supported = reason_features(score.model.model_card)
     for name, contribution in (score.contributions or {}).items():
         effect = math.expm1(float(contribution))
-        if effect < MIN_ADVICE_EFFECT or name not in ADVICE:
+        if effect <= 0 or not is_material(effect) or name not in ADVICE or not may_name(name, supported):
             continue
         out.append(
             {
@@ -203,6 +205,7 @@ def driver_dashboard(*, driver_id: int) -> dict[str, Any]:
             "claim_chance": claim_chance(score.expected_claims_per_year),
             "average_chance": claim_chance(mean),
             "relative_percent": relative_percent,
+            "material_percent": round(MATERIAL_EFFECT * 100),
             "relative_percent_abs": abs(relative_percent),
             "band_ranges": {name: (round(lo), round(hi)) for name, lo, hi in band_safety_ranges()},
         }

@@ -39,15 +39,13 @@ from apps.risk import selectors
 from apps.risk.features import BY_NAME
 from apps.risk.modeling import booster_base, booster_load, corrected, glm_contributions, glm_load, glm_margin
 from apps.risk.models import RiskModel, RiskScore
+from apps.risk.reasons import is_material, may_name, reason_features
 from apps.risk.scale import band, safety_score
 
 logger = logging.getLogger(__name__)
 
 TOP_REASONS = 3
-MIN_REASON_EFFECT = 0.01
-MINUS = (
-    "\u2212"  # a typographic minus in reasons  # contributions under ~1% of expected claims are not worth a sentence
-)
+MINUS = "\u2212"  # a typographic minus in reasons
 
 
 # --- artifacts ---------------------------------------------------------------------------------
@@ -186,14 +184,22 @@ def _formatted(name: str, values: np.ndarray) -> list[str]:
 
 
 def reasons_for(
-    *, feature_names: list[str], values: np.ndarray, contributions: np.ndarray, quantiles: dict[str, list[float]]
+    *,
+    feature_names: list[str],
+    values: np.ndarray,
+    contributions: np.ndarray,
+    quantiles: dict[str, list[float]],
+    supported: set[str] | None = None,
 ) -> list[list[dict]]:
     """Top reasons per driver in plain words, e.g. "harsh braking 3.2 per 100 km, more than 80% of
-    drivers: +12% expected claims". The share of drivers comes from the training population
-    (1,001 quantiles per feature in the model card). Vectorised per feature; strings per row."""
+    drivers: +12% expected claims": of the `supported` features (None: all), the largest effects
+    that are material (`apps.risk.reasons`). The share of drivers comes from the training
+    population (1,001 quantiles per feature in the model card). Vectorised per feature; strings per row."""
     n, k = contributions.shape
-    top = np.argsort(-np.abs(contributions), axis=1, kind="stable")[:, :TOP_REASONS]
-    effects = np.expm1(np.take_along_axis(contributions, top, axis=1))
+    named = np.array([may_name(name, supported) for name in feature_names], dtype=bool)
+    candidates = np.where(named[None, :], contributions, 0.0)
+    top = np.argsort(-np.abs(candidates), axis=1, kind="stable")[:, :TOP_REASONS]
+    effects = np.expm1(np.take_along_axis(candidates, top, axis=1))
     below = np.empty((n, k), dtype=np.int64)
     above = np.empty((n, k), dtype=np.int64)
     shown = []
@@ -208,7 +214,7 @@ def reasons_for(
         reasons = []
         for slot in range(top.shape[1]):
             effect = float(effects[i, slot])
-            if abs(effect) < MIN_REASON_EFFECT:
+            if not is_material(effect):
                 continue
             j = int(top[i, slot])
             if below[i, j] >= 50:
@@ -367,7 +373,8 @@ def _text_stage(model: RiskModel, chunk: ScoredChunk, names: list[str]) -> str:
     as_array = "{" + ",".join(["%r"] * len(names)) + "}"
     quantiles = model.model_card.get("feature_quantiles") or {}
     reasons = reasons_for(
-        feature_names=names, values=chunk.values, contributions=chunk.contributions, quantiles=quantiles
+        feature_names=names, values=chunk.values, contributions=chunk.contributions, quantiles=quantiles,
+        supported=reason_features(model.model_card),
     )
     contributions = np.round(chunk.contributions, 6).tolist()
     base_values = chunk.base_values.tolist()

@@ -127,7 +127,7 @@ def test_the_demo_activates_the_glm_when_it_beats_the_constant_and_xgboost_does_
     db, artifact_root, settings, monkeypatch
 ):
     """A log-linear portfolio like the simulator's: the demo ends with the GLM active (never
-    forced) and every driver scored with reasons."""
+    forced) and every driver scored, most with reasons."""
     settings.RISK_MIN_TRAINING_CLAIMS = 40
     text = _demo_run(monkeypatch, 600, seed=1, base_frequency=1.0)
     model = RiskModel.objects.get(is_active=True)
@@ -135,4 +135,5 @@ def test_the_demo_activates_the_glm_when_it_beats_the_constant_and_xgboost_does_
     assert model.model_card["activation"]["decision"] == "activated"
     assert "the GLM passed the gate and is active" in text
     assert RiskScore.objects.filter(model=model).count() == 600
-    assert all(score.reasons for score in RiskScore.objects.filter(model=model)[:50])
+    # reasons name supported features with a material effect: a driver near the median has none
+    assert sum(1 for score in RiskScore.objects.filter(model=model)[:50] if score.reasons) >= 25

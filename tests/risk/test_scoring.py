@@ -60,13 +60,16 @@ def test_batch_scores_every_driver_with_contributions_and_reasons(active_model, 
     pattern = re.compile(r"^[a-z -]+ [0-9.,]+ ?.+, (more than \d+% of drivers|less than \d+% of drivers|about the same"
                          r" as most drivers): [+\u2212]\d+% expected claims$")  # fmt: skip
     features = {f.driver_id: f for f in DriverFeatures.objects.filter(as_of=AS_OF)}
-    for score in RiskScore.objects.all()[:50]:
+    sample = list(RiskScore.objects.all()[:50])
+    # a driver near the median of every supported feature has nothing material to be told
+    assert sum(1 for score in sample if score.reasons) >= 25
+    for score in sample:
         margin = math.log(score.expected_claims_per_year)
         assert score.base_value + sum(score.contributions.values()) == pytest.approx(margin, abs=1e-4)
         assert score.relative_risk == pytest.approx(score.expected_claims_per_year / mean)
         assert score.safety_score == scale.safety_score(np.array([score.relative_risk]))[0]
         assert score.features["harsh_brake_per_100km"] == features[score.driver_id].harsh_brake_per_100km
-        assert 1 <= len(score.reasons) <= 3
+        assert len(score.reasons) <= 3
         for reason in score.reasons:
             assert pattern.match(reason["text"]), reason["text"]
             assert reason["effect"] == pytest.approx(math.exp(score.contributions[reason["feature"]]) - 1, abs=1e-3)

@@ -78,7 +78,14 @@ class ContributionOutput(serializers.Serializer):
     feature = serializers.CharField()
     contribution = serializers.FloatField(help_text="SHAP contribution to the log claim frequency.")
     value = serializers.JSONField(allow_null=True)
-    direction = serializers.CharField()
+    direction = serializers.CharField(
+        help_text='"raises risk", "lowers risk", or "no supported effect" for a feature the model\'s held-out '
+        "drivers do not support (its contribution is within the noise; it is never a reason)."
+    )
+    supported = serializers.BooleanField(
+        help_text="Whether removing this feature's term worsens the held-out drivers' deviance by more than 2 "
+        "standard errors; only supported features are named in reasons."
+    )
 
 
 class ExplanationOutput(ScoreOutput):

@@ -26,12 +26,17 @@ def _as_arrays(counts, exposure, predicted_counts):
     return y, e, mu
 
 
-def poisson_deviance_total(counts, predicted_counts) -> float:
+def poisson_unit_deviances(counts, predicted_counts) -> np.ndarray:
+    """Each row's Poisson deviance (they sum to the total deviance)."""
     y = np.asarray(counts, dtype=float)
     mu = np.asarray(predicted_counts, dtype=float)
     with np.errstate(divide="ignore", invalid="ignore"):
         ylogy = np.where(y > 0, y * np.log(np.where(y > 0, y, 1.0) / mu), 0.0)
-    return float(2.0 * np.sum(ylogy - (y - mu)))
+    return 2.0 * (ylogy - (y - mu))
+
+
+def poisson_deviance_total(counts, predicted_counts) -> float:
+    return float(np.sum(poisson_unit_deviances(counts, predicted_counts)))
 
 
 def mean_poisson_deviance(counts, exposure, predicted_counts) -> float:

@@ -18,6 +18,7 @@ from apps.risk.services.training import (
     MIN_TRAINING_DRIVERS,
     min_training_claims,
     risk_model_train,
+    risk_model_train_frame,
 )
 
 __all__ = [
@@ -35,5 +36,6 @@ __all__ = [
     "risk_model_activate",
     "risk_model_gate",
     "risk_model_train",
+    "risk_model_train_frame",
     "scores_chunk_save",
 ]

@@ -14,6 +14,7 @@ from apps.audit.services import audit_record
 from apps.common.exceptions import ApplicationError
 from apps.risk.features import FEATURE_NAMES, FEATURES, feature_names_check
 from apps.risk.models import RiskModel
+from apps.risk.reasons import RULE
 
 MIN_FOLLOW_DAYS = 30
 MIN_TRAINING_DRIVERS = 30
@@ -87,10 +88,34 @@ def risk_model_train(
             f"as_of {as_of} leaves less than {MIN_FOLLOW_DAYS} days of following period before {today}",
             code="no_training_data",
         )
-    feature_names_check(FEATURE_NAMES)
     frame = selectors.training_frame(
         as_of=as_of, window_days=window_days, follow_days=follow_days, claims_known_until=today
     )
+    return risk_model_train_frame(frame=frame, as_of=as_of, window_days=window_days, follow_days=follow_days,
+                                  follow_end=min(as_of + dt.timedelta(follow_days), today), seed=seed,
+                                  min_claims=min_claims, family=family)  # fmt: skip
+
+
+def risk_model_train_frame(
+    *,
+    frame,
+    as_of: dt.date,
+    window_days: int,
+    follow_days: int,
+    follow_end: dt.date,
+    seed: int = 0,
+    min_claims: int | None = None,
+    family: str | None = None,
+    source: str | None = None,
+) -> RiskModel:
+    """risk_model_train on a given training frame (one row per driver: `driver_id`, the features,
+    `claims`, `exposure` in years). `source` says where drivers not in the database come from (a
+    simulated portfolio): its card then has no fairness report (there are no customers to read
+    gender or age from) and the activation gate cannot score the active model on its drivers."""
+    from apps.risk import modeling
+
+    min_claims = min_training_claims() if min_claims is None else int(min_claims)
+    feature_names_check(FEATURE_NAMES)
     if len(frame) < MIN_TRAINING_DRIVERS:
         raise ApplicationError(
             f"{len(frame)} drivers with {window_days}-day features as of {as_of}: at least {MIN_TRAINING_DRIVERS}"
@@ -103,7 +128,8 @@ def risk_model_train(
             code="no_training_data",
         )
     settings_used = {"as_of": str(as_of), "window_days": window_days, "follow_days": follow_days, "seed": seed}
-    digest = modeling.data_hash(frame.assign(**{k: str(v) for k, v in settings_used.items()}))
+    hashed = frame.assign(**{k: str(v) for k, v in settings_used.items()})
+    digest = modeling.data_hash(hashed if source is None else hashed.assign(source=source))
     # The version names the data and the procedure: the same data trained again by the same code
     # returns the stored model; a changed procedure (model size, parameters) makes a new one.
     if family is not None and family not in modeling.FAMILIES:
@@ -144,8 +170,7 @@ def risk_model_train(
         modeling.glm_save(exported, artifact, training_data_hash=digest)
     card = _model_card(
         result=result, dataset=dataset, frame=frame, settings_used=settings_used, monotone=monotone,
-        follow_period=[str(as_of + dt.timedelta(days=1)), str(min(as_of + dt.timedelta(follow_days), today))],
-        min_claims=min_claims,
+        follow_period=[str(as_of + dt.timedelta(days=1)), str(follow_end)], min_claims=min_claims, source=source,
     )  # fmt: skip
     return _risk_model_create(
         version=version,
@@ -176,12 +201,21 @@ def _explained(result, dataset, rows) -> list[dict]:
     return modeling.contributions_summary(values, contributions, list(dataset.features))
 
 
-def _model_card(*, result, dataset, frame, settings_used, monotone, follow_period, min_claims) -> dict:
+SOURCE_DATABASE = "the drivers' features and claims in the database"
+
+
+def _model_card(*, result, dataset, frame, settings_used, monotone, follow_period, min_claims, source) -> dict:
     from apps.risk import modeling, selectors
+    from apps.risk.modeling import support
 
     test = result.parts == "test"
     everyone = np.ones(len(frame), dtype=bool)
     predicted = modeling.deployed_counts(result, dataset, everyone) / dataset.exposure
+    contributions, margin = support.deployed_decomposition(result, dataset)
+    reason_support = support.term_support(
+        contributions=contributions, margin=margin, counts=dataset.counts, exposure=dataset.exposure,
+        parts=result.parts, features=list(dataset.features),
+    )  # fmt: skip
     glm_family = result.family == "glm"
     quantile_points = np.linspace(0, 1, 1001)
     booster = result.booster
@@ -200,6 +234,7 @@ def _model_card(*, result, dataset, frame, settings_used, monotone, follow_perio
             "claims": int(frame["claims"].sum()),
             "exposure_years": float(dataset.exposure.sum()),
             "min_training_claims": min_claims,
+            "source": source or SOURCE_DATABASE,
         },
         "params": {
             **modeling.XGB_PARAMS,
@@ -216,11 +251,19 @@ def _model_card(*, result, dataset, frame, settings_used, monotone, follow_perio
         "size_tradeoff": result.size_tradeoff,
         "feature_importances": result.importances,
         "shap_summary_test": _explained(result, dataset, test),
+        # What explanations may name (modeling.support): the features whose term the held-out
+        # drivers support; a reason also needs a material effect on the driver.
+        "reason_rule": RULE,
+        "reason_support": reason_support,
+        "reason_features": support.supported_features(reason_support),
         "glm_coefficients": result.glm_coefficients,
         "glm_standard": {
             "encoding": result.glm_standard.encoding,
             "ridge": result.glm_standard.ridge,
+            "ridge_rule": "the strongest penalty within one standard error of the best on validation",
+            "best_ridge": result.glm_standard.best_ridge,
             "validation_deviance_by_ridge": result.glm_standard.validation_deviance,
+            "validation_se_by_ridge": result.glm_standard.validation_se,
             "monotone_terms": result.glm_standard.constrained,
         },
         "calibration": result.metrics["glm_calibration" if glm_family else "calibration"],
@@ -240,7 +283,9 @@ def _model_card(*, result, dataset, frame, settings_used, monotone, follow_perio
             driver_ids=frame["driver_id"],
             expected_frequency=predicted,
             as_of=dt.date.fromisoformat(settings_used["as_of"]),
-        ),
+        )
+        if source is None
+        else {"groups": {}, "note": f"not available: trained on {source}, not on customers"},
     }
 
 
