@@ -2,6 +2,7 @@
 local default; production is configured by environment variables, not another module."""
 
 import secrets
+from decimal import Decimal
 from pathlib import Path
 
 import environ
@@ -168,6 +169,9 @@ PORTAL_BASE_URL = env("FLEETOPS_BASE_URL", default="http://localhost:8000")
 # The trips page shows a trip "in progress" while detection holds it open, or for this many
 # minutes after a trip that ended within the hour was uploaded whole.
 PORTAL_LIVE_TRIP_MINUTES = env.int("PORTAL_LIVE_TRIP_MINUTES", default=10)
+# A driver is notified of a requote only when it moves the annual premium by at least this much
+# (in the premium's currency); a new safety score only when it is the first or changes the band.
+NOTIFY_PREMIUM_CHANGE_MIN = Decimal(env.str("NOTIFY_PREMIUM_CHANGE_MIN", default="10"))
 
 # --- Celery -----------------------------------------------------------------
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", default=REDIS_URL)

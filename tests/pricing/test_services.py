@@ -301,6 +301,22 @@ def test_a_requote_that_moves_the_premium_tells_the_driver_once(world):
     assert note.body.startswith("Your annual premium went from €720.00 to €810.00 (€90.00 more)")
 
 
+@pytest.mark.parametrize(("threshold", "told"), [("10", True), ("90.01", False)])
+def test_a_requote_is_told_only_when_the_premium_moves_by_the_threshold(world, settings, threshold, told):
+    from apps.customers.models import Notification
+
+    settings.NOTIFY_PREMIUM_CHANGE_MIN = Decimal(threshold)
+    partner = PartnerFactory()
+    quote = services.quote_create(
+        driver=world["driver"], vehicle_category=world["category"], region=world["region"], partner=partner
+    )
+    services.policy_bind(quote=quote, partner=partner)
+    RiskScore.objects.filter(pk=world["score"].pk).update(relative_risk=0.81)  # €720 -> €810
+    assert services.policies_requote(driver_ids=[world["driver"].pk]) == {"policies": 1, "changed": 1}
+    assert PremiumChange.objects.filter(reason="requote").count() == 1  # stored either way
+    assert Notification.objects.filter(kind="premium_changed").exists() is told
+
+
 def test_requote_in_bulk_uses_a_fixed_number_of_queries(world, django_assert_max_num_queries):
     partner = PartnerFactory()
     for _ in range(6):

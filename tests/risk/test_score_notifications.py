@@ -30,13 +30,14 @@ def test_scoring_tells_each_driver_their_new_score_once(active_model, simulated)
 
 def test_a_score_going_up_or_down_or_only_the_band_moving_reads_so(django_assert_num_queries):
     model = RiskModelFactory()
-    up, down, band, same = CustomerFactory.create_batch(4)
+    up, down, band, same, nudged = CustomerFactory.create_batch(5)
     as_of = dt.date(2026, 7, 1)
     written = [
         (up.pk, "low", 84, "mild", 79),
         (down.pk, "medium", 58, "mild", 71),
         (band.pk, "mild", 71, "medium", 71),
         (same.pk, "mild", 70, "mild", 70),  # unchanged: nothing to tell
+        (nudged.pk, "mild", 72, "mild", 71),  # a point within the band: not material, not told
     ]
     with django_assert_num_queries(1):
         assert scores_changed_notify(model=model, as_of=as_of, written=written) == 3
@@ -46,5 +47,5 @@ def test_a_score_going_up_or_down_or_only_the_band_moving_reads_so(django_assert
     assert notes[down.pk].title == "Safety score down to 58"
     assert "what cost points" in notes[down.pk].body
     assert notes[band.pk].title == "Your risk band is now mild"
-    assert same.pk not in notes
+    assert same.pk not in notes and nudged.pk not in notes
     assert scores_changed_notify(model=model, as_of=as_of, written=written) == 0

@@ -3,6 +3,7 @@ those who opted in): one statement for the batch of changes."""
 
 from decimal import Decimal
 
+from django.conf import settings
 from django.urls import reverse
 
 from apps.customers.services import NotificationDraft, notifications_create
@@ -12,13 +13,23 @@ def _euros(amount: Decimal) -> str:
     return f"€{amount:,.2f}"
 
 
+def premium_change_threshold() -> Decimal:
+    """The smallest change of the annual premium a driver is told about (setting
+    NOTIFY_PREMIUM_CHANGE_MIN, in the premium's currency)."""
+    return Decimal(str(getattr(settings, "NOTIFY_PREMIUM_CHANGE_MIN", "10")))
+
+
 def premium_changes_notify(*, changes) -> int:
-    """One notification per PremiumChange of a requote (stored, so with its id). Returns how many
-    were stored."""
+    """One notification per PremiumChange of a requote (stored, so with its id) that moves the
+    annual premium by at least premium_change_threshold(); smaller changes are stored and shown on
+    the dashboard, not notified. Returns how many were stored."""
     url = reverse("portal:dashboard")
+    threshold = premium_change_threshold()
     drafts = []
     for change in changes:
         before, after = change.previous_premium, change.annual_premium
+        if abs(after - before) < threshold:
+            continue
         direction = "down" if after < before else "up"
         drafts.append(
             NotificationDraft(

@@ -26,13 +26,20 @@ def score_change_text(*, score: int, band: str, before_score: int | None, before
     return title, body
 
 
+def score_change_material(*, band: str, before_band: str | None) -> bool:
+    """Whether a new score is worth telling the driver: their first score, or a new risk band. A
+    point or two within the band (the nightly rescoring moves most scores so, as the 90-day window
+    slides) is not; a premium it moves is told by pricing when the change passes its threshold."""
+    return before_band is None or before_band != band
+
+
 def scores_changed_notify(*, model, as_of, written: list[tuple]) -> int:
-    """One notification per driver whose (band, score) changed in this write, once per new score.
-    Returns how many were stored."""
+    """One notification per driver whose score changed materially in this write (a first score or
+    a band change: score_change_material), once per new score. Returns how many were stored."""
     url = reverse("portal:dashboard")
     drafts = []
     for driver_id, band, score, before_band, before_score in written:
-        if before_band is not None and (before_band, before_score) == (band, score):
+        if not score_change_material(band=band, before_band=before_band):
             continue
         title, body = score_change_text(score=score, band=band, before_score=before_score, before_band=before_band)
         drafts.append(
