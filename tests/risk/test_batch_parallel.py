@@ -113,5 +113,6 @@ def test_unexplained_scores_written_in_binary_match_the_explained_ones(committed
         assert score.band == scale.band(np.array([score.relative_risk]))[0]
         if score.driver_id in set(chunk_ids[:30].tolist()):
             assert score.contributions == {} and score.reasons == [] and score.base_value == 0
-        else:
-            assert score.contributions and score.reasons
+        else:  # reasons only where a supported feature moves expected claims by 5% or more (on 300
+            # drivers and a forced model, no feature's term is supported: tests/risk/test_reasons_support.py)
+            assert score.contributions and isinstance(score.reasons, list)

@@ -76,7 +76,7 @@ def risk_model_train(
     Training the same data again returns the model already stored. `family` ("xgboost" or "glm")
     deploys that family whatever the rule says (benchmarks of one family's scoring); the gate still
     judges it against its comparators."""
-    from apps.risk import modeling, selectors
+    from apps.risk import selectors
 
     today = today or timezone.localdate()
     min_claims = min_training_claims() if min_claims is None else int(min_claims)
