@@ -118,11 +118,11 @@ def test_consent_withdrawn_or_device_revoked_after_the_answer_stores_nothing(cli
 
 def test_without_redis_the_request_stores_its_position_itself(client, device, no_flusher, monkeypatch):
     class Down:
-        def pipeline(self, **kwargs):
-            raise redis.ConnectionError("Redis is down")
+        def __getattr__(self, name):
+            def refuse(*args, **kwargs):
+                raise redis.ConnectionError("Redis is down")
 
-        def get(self, key):
-            raise redis.ConnectionError("Redis is down")
+            return refuse
 
     monkeypatch.setattr(buffer, "_redis", lambda: Down())
     assert _send(client, device, 30).status_code == 200
@@ -170,3 +170,70 @@ def test_a_change_seen_by_the_fast_path_is_checked_again(client, device, no_flus
     assert _length() == 1  # appended before the versions were seen
     assert buffer.positions_flush() == {"entries": 1, "stored": 0, "duplicates": 0, "refused": 1}
     assert Position.objects.count() == 1
+
+
+def test_the_flusher_process_stores_as_the_stream_fills_and_holds_the_flag(client, device, no_flusher):
+    """The Procfile's flusher: while it runs, requests queue no Celery flush (it holds the flag);
+    what arrives while it runs is stored by its next round; once stopped, requests ask again."""
+    for seconds in (90, 80, 70):
+        assert _send(client, device, seconds).status_code == 200
+    assert no_flusher == [1]
+    rounds = []
+
+    def should_stop():
+        rounds.append(1)
+        if len(rounds) == 2:  # after the first round, a request arrives
+            assert _send(client, device, 60).status_code == 200
+            assert Position.objects.count() == 3 and _length() == 1
+        return len(rounds) > 2
+
+    counts = buffer.positions_flush_forever(should_stop=should_stop, interval_s=0)
+    assert counts == {"entries": 4, "stored": 4, "duplicates": 0, "refused": 0}
+    assert no_flusher == [1]  # the request during the run queued nothing
+    assert Position.objects.count() == 4 and _length() == 0
+    assert _send(client, device, 50).status_code == 200
+    assert no_flusher == [1, 1]
+
+
+def test_the_flusher_makes_its_group_again_when_the_stream_is_deleted(client, device, no_flusher):
+    stream, _ = buffer._keys()
+    rounds = []
+
+    def should_stop():
+        rounds.append(1)
+        if len(rounds) == 2:
+            buffer._redis().delete(stream)  # an operator emptied the buffer
+            _send(client, device, 40)
+        return len(rounds) > 4
+
+    assert buffer.positions_flush_forever(should_stop=should_stop, interval_s=0)["stored"] == 1
+
+
+def test_the_flusher_command_survives_a_failed_round(monkeypatch):
+    """A database or Redis outage in a round is logged and the round started again: the process
+    (one of `make run`'s, where one exiting stops them all) keeps running until told to stop."""
+    import signal
+
+    from django.core.management import call_command
+
+    from apps.telematics.management.commands import positions_flusher
+
+    calls = []
+
+    def flush_forever(*, should_stop):
+        calls.append(1)
+        if len(calls) == 1:
+            raise redis.ConnectionError("Redis restarting")
+        signal.raise_signal(signal.SIGTERM)
+        assert should_stop()
+        return {"entries": 0}
+
+    monkeypatch.setattr(positions_flusher, "positions_flush_forever", flush_forever)
+    monkeypatch.setattr(positions_flusher, "RESTART_DELAY_S", 0)
+    previous = signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT)
+    try:
+        call_command("positions_flusher")
+    finally:
+        signal.signal(signal.SIGTERM, previous[0])
+        signal.signal(signal.SIGINT, previous[1])
+    assert len(calls) == 2

@@ -13,6 +13,7 @@ nothing. When Redis refuses the append, the request stores its positions itself,
 buffer; a stream longer than POSITION_BUFFER_WARN (no flusher keeping up) is logged."""
 
 import logging
+import math
 import os
 import socket
 import time
@@ -22,6 +23,7 @@ import redis
 from django.conf import settings
 from django.db import connection
 from django_redis import get_redis_connection
+from redis.commands.core import Script
 
 from apps.common.versions import version_parse, version_redis_key
 from apps.customers.services import CONSENT_VERSION_KEY
@@ -126,17 +128,27 @@ def positions_accept(*, batch: PositionBatch, device: Device, append: bool = Tru
         positions_store(batch=kept, devices={0: device}, strict=True)
 
 
+# One command instead of a pipeline of five: the append is most of a buffered request's own CPU,
+# and redis-py spends three times as long packing and parsing five commands as one script call.
+_APPEND_LUA = """
+redis.call('XADD', KEYS[1], '*', 'd', ARGV[1], 't', ARGV[2], 'v', ARGV[3])
+local wanted = redis.call('SET', KEYS[2], 1, 'NX', 'EX', ARGV[4])
+return {wanted and 1 or 0, redis.call('XLEN', KEYS[1]),
+        redis.call('GET', KEYS[3]) or '0', redis.call('GET', KEYS[4]) or '0'}
+"""
+_APPEND = Script(None, _APPEND_LUA.encode())  # bytes: no client needed for its SHA
+
+
 def _append(kept: PositionBatch, device_id: int) -> tuple[int, int]:
-    """Appends in one round trip, asks for a flush when none is wanted yet, and returns the
-    device and consent versions read in the same round trip."""
+    """Appends in one round trip, asks for a flush when none is wanted yet (no flusher holds the
+    flag), and returns the device and consent versions read in the same round trip."""
     stream, flag = _keys()
-    pipe = _redis().pipeline(transaction=False)
-    pipe.xadd(stream, _encode(kept, device_id))
-    pipe.set(flag, 1, nx=True, ex=FLAG_SECONDS)
-    pipe.xlen(stream)
-    pipe.get(device_version_redis_key())
-    pipe.get(version_redis_key(CONSENT_VERSION_KEY))
-    _, wanted, length, device_version, consent_version = pipe.execute()
+    fields = _encode(kept, device_id)
+    wanted, length, device_version, consent_version = _APPEND(
+        keys=[stream, flag, device_version_redis_key(), version_redis_key(CONSENT_VERSION_KEY)],
+        args=[fields["d"], fields["t"], fields["v"], FLAG_SECONDS],
+        client=_redis(),
+    )
     if wanted:
         hooks.positions_flush_wanted.send()
     if length > settings.TELEMATICS["POSITION_BUFFER_WARN"]:
@@ -164,17 +176,9 @@ def positions_flush(*, batch: int = FLUSH_BATCH, claim_idle_s: float = FLUSH_CLA
     stream, flag = _keys()
     _ensure_group(client, stream)
     consumer = _consumer()
-    counts = {"entries": 0, "stored": 0, "duplicates": 0, "refused": 0}
+    counts = _counts()
     try:
-        start = "0-0"
-        while True:  # entries read by a flusher that died before acknowledging them
-            claimed = client.xautoclaim(
-                stream, GROUP, consumer, min_idle_time=int(claim_idle_s * 1000), start_id=start, count=batch
-            )
-            start, entries = claimed[0], claimed[1]  # Redis 7 adds the ids deleted meanwhile
-            _store_entries(client, stream, entries, counts)
-            if not entries or start in (b"0-0", "0-0"):
-                break
+        _claim_dead(client, stream, consumer, batch, claim_idle_s, counts)
         emptied = False
         while True:
             read = client.xreadgroup(GROUP, consumer, {stream: ">"}, count=batch)
@@ -192,6 +196,64 @@ def positions_flush(*, batch: int = FLUSH_BATCH, claim_idle_s: float = FLUSH_CLA
     except BaseException:
         client.delete(flag)
         raise
+    return counts
+
+
+def _counts() -> dict:
+    return {"entries": 0, "stored": 0, "duplicates": 0, "refused": 0}
+
+
+def _claim_dead(client: redis.Redis, stream: str, consumer: str, batch: int, claim_idle_s: float, counts: dict) -> None:
+    """Stores the entries read by a flusher that died before acknowledging them."""
+    start = "0-0"
+    while True:
+        claimed = client.xautoclaim(
+            stream, GROUP, consumer, min_idle_time=int(claim_idle_s * 1000), start_id=start, count=batch
+        )
+        start, entries = claimed[0], claimed[1]  # Redis 7 adds the ids deleted meanwhile
+        _store_entries(client, stream, entries, counts)
+        if not entries or start in (b"0-0", "0-0"):
+            return
+
+
+ON_DUTY_SECONDS = 10  # the flag a running flusher keeps set: requests queue no Celery flush meanwhile
+FLUSH_INTERVAL_S = 0.2  # a flusher under load stores at most this often: fewer, larger batches
+_BLOCK_MS = 500  # below the Redis client's 1 s socket timeout
+
+
+def positions_flush_forever(
+    *, should_stop=lambda: False, batch: int = FLUSH_BATCH, interval_s: float = FLUSH_INTERVAL_S
+) -> dict:
+    """The Procfile's flusher process: stores the stream as it fills, in batches gathered over at
+    least `interval_s`, until should_stop() says so; returns the counts. While it runs it keeps
+    the flush flag set (refreshed every round, expiring ON_DUTY_SECONDS after it stops), so
+    requests queue no Celery flush; when it is gone the flag expires and the requests and the
+    beat's flush take over. Entries it read and did not acknowledge (killed mid-batch) are
+    claimed by the next flusher, as positions_flush's are."""
+    client = _redis()
+    stream, flag = _keys()
+    consumer = _consumer()
+    counts = _counts()
+    claimed_at = -math.inf
+    while not should_stop():
+        started = time.monotonic()
+        client.set(flag, 1, ex=ON_DUTY_SECONDS)
+        try:
+            if started - claimed_at >= FLUSH_CLAIM_IDLE_S / 2:
+                _ensure_group(client, stream)
+                _claim_dead(client, stream, consumer, batch, FLUSH_CLAIM_IDLE_S, counts)
+                claimed_at = started
+            read = client.xreadgroup(GROUP, consumer, {stream: ">"}, count=batch, block=_BLOCK_MS)
+        except redis.ResponseError as exc:
+            if "NOGROUP" not in str(exc):
+                raise
+            claimed_at = -math.inf  # the stream was deleted: make the group again
+            continue
+        entries = read[0][1] if read else []
+        _store_entries(client, stream, entries, counts)
+        if len(entries) < batch:
+            time.sleep(max(0.0, interval_s - (time.monotonic() - started)))
+    client.delete(flag)
     return counts
 
 
@@ -231,4 +293,3 @@ def _store_entries(client: redis.Redis, stream: str, entries: list, counts: dict
     pipe.xdel(stream, *ids)
     pipe.execute()
     counts["entries"] += len(ids)
-
