@@ -15,6 +15,11 @@ _JSON_TYPES = ("application/json",)
 _BODY_METHODS = ("POST", "PUT", "PATCH")
 
 
+def request_id_for(incoming: str) -> str:
+    """The id of a request: its X-Request-ID when sane, a new one otherwise."""
+    return incoming if _VALID.match(incoming) else uuid.uuid4().hex
+
+
 class RequestIdMiddleware:
     """Gives every request an id (kept from X-Request-ID when sane) and returns it."""
 
@@ -22,8 +27,7 @@ class RequestIdMiddleware:
         self.get_response = get_response
 
     def __call__(self, request):
-        incoming = request.headers.get("X-Request-ID", "")
-        request.request_id = incoming if _VALID.match(incoming) else uuid.uuid4().hex
+        request.request_id = request_id_for(request.headers.get("X-Request-ID", ""))
         # Not reset on the way out: Django logs a 4xx/5xx (django.request) after the middleware.
         request_id_var.set(request.request_id)
         response = self.get_response(request)
@@ -57,6 +61,21 @@ def json_problem(data, max_depth: int) -> tuple[str, str] | None:
         elif isinstance(value, str) and (problem := _text_problem(value)):
             return path or "body", problem
     return None
+
+
+def query_refused(params) -> bool:
+    """Whether ApiBoundaryMiddleware refuses these query parameters (too many, a NUL character or
+    a lone surrogate, a blank value), for a path answered before the middleware runs."""
+    return len(params) > settings.DATA_UPLOAD_MAX_NUMBER_FIELDS or any(
+        "" in values or any(_text_problem(text) for text in (key, *values)) for key, values in params.lists()
+    )
+
+
+def headers_refused(environ) -> bool:
+    """Whether ApiBoundaryMiddleware refuses the request's headers (a NUL or lone surrogate)."""
+    return any(
+        name.startswith("HTTP_") and isinstance(value, str) and _text_problem(value) for name, value in environ.items()
+    )
 
 
 class ApiBoundaryMiddleware:

@@ -12,6 +12,7 @@ from tests.customers.factories import TelematicsConsentFactory
 from tests.telematics.factories import DeviceFactory
 
 pytestmark = pytest.mark.django_db
+THROUGH_LEAN_PATH = True  # every test twice: Django's stack, and the lean path before it (conftest)
 OSMAND = "/api/v1/telematics/osmand"
 BATCH = "/api/v1/telematics/positions"
 

@@ -16,6 +16,7 @@ from tests.telematics.factories import DeviceFactory
 from tests.telematics.test_positions_api import OSMAND, traccar_get
 
 pytestmark = pytest.mark.django_db
+THROUGH_LEAN_PATH = True  # every test twice: Django's stack, and the lean path before it (conftest)
 
 
 @pytest.fixture

@@ -8,6 +8,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
 from apps.telematics.api.authentication import INVALID_TOKEN
+from apps.telematics.api.lean import APPENDED
 from apps.telematics.api.views import _error, _json
 from apps.telematics.ingest import UploadInvalid, decode_body
 from apps.telematics.positions.buffer import positions_accept, positions_accept_remembered
@@ -59,7 +60,10 @@ def osmand(request, key: str | None = None):
                 params.update(request.POST)
             batch = parse_osmand_params(params)
         buffered = settings.TELEMATICS["POSITION_BUFFER"]
-        fast = positions_accept_remembered(batch=batch, raw_key=key) if buffered else None
+        if request.META.get(APPENDED):  # the lean path (apps.telematics.api.lean) appended them
+            fast = "appended"
+        else:
+            fast = positions_accept_remembered(batch=batch, raw_key=key) if buffered else None
         if fast == "accepted":
             return HttpResponse(status=200)
         device, problem = _device_for(batch.identifiers[0], key)
