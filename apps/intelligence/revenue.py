@@ -29,6 +29,13 @@ REVENUE_DEFAULTS = {
 REVENUE_EVENT_DEFAULTS = {"EVENT_LIMIT": 25, "MIN_EVENT_EFFECT": 150}
 
 SOURCE_REVENUE = "intelligence.revenue"
+# What the revenue page shows of each opportunity, stored in the job's result: the page reads the
+# nightly ranking instead of scanning 90 days of rentals on every view.
+STORED_FIELDS = (
+    "vehicle_id", "plate", "make", "model", "verdict", "list_rate", "actual_rate", "suggested_rate", "utilisation",
+    "peer_utilisation", "idle_days", "rentals", "effect_30d", "reason",
+)  # fmt: skip
+STORED_DECIMALS = ("list_rate", "actual_rate", "suggested_rate", "utilisation", "peer_utilisation", "effect_30d")
 
 
 def _rows(sql_name: str, params: dict) -> list[dict]:
@@ -105,9 +112,11 @@ def vehicle_revenue_opportunities(
 @transaction.atomic
 def revenue_opportunities_sync(*, as_of: dt.datetime | None = None) -> dict:
     """Ranks the revenue opportunities and keeps an `anomaly` event open for the largest ones
-    (at most EVENT_LIMIT with an effect of at least MIN_EVENT_EFFECT over 30 days)."""
+    (at most EVENT_LIMIT with an effect of at least MIN_EVENT_EFFECT over 30 days); the result
+    holds every opportunity (`ranking`: STORED_FIELDS) for the revenue page."""
     cfg = intelligence_config("REVENUE_EVENTS", REVENUE_EVENT_DEFAULTS)
     horizon = intelligence_config("REVENUE", REVENUE_DEFAULTS)["HORIZON_DAYS"]
+    as_of = as_of or timezone.now()
     ranked = vehicle_revenue_opportunities(as_of=as_of)
     biggest = [o for o in ranked if o["effect_30d"] >= cfg["MIN_EVENT_EFFECT"]][: cfg["EVENT_LIMIT"]]
     findings = [
@@ -147,8 +156,7 @@ def revenue_opportunities_sync(*, as_of: dt.datetime | None = None) -> dict:
         "over_priced": sum(1 for o in ranked if o["verdict"] == "over_priced"),
         "total_effect_30d": sum((o["effect_30d"] for o in ranked), start=0),
         "events": sync,
-        "top": [
-            {k: o[k] for k in ("vehicle_id", "plate", "verdict", "list_rate", "suggested_rate", "effect_30d")}
-            for o in ranked[:20]
-        ],
+        "as_of": as_of.isoformat(),
+        "window_days": intelligence_config("REVENUE", REVENUE_DEFAULTS)["WINDOW_DAYS"],
+        "ranking": [{k: o[k] for k in STORED_FIELDS} for o in ranked],
     }

@@ -22,3 +22,23 @@ def customer_segments_latest() -> dict | None:
         return None
     segments = [{**s, "spend": Decimal(s["spend"]) if s["spend"] is not None else None} for s in run.result["segments"]]
     return {**run.result, "segments": segments, "finished_at": run.finished_at}
+
+
+def revenue_opportunities_latest() -> dict | None:
+    """The revenue opportunities the newest succeeded revenue run ranked (its as_of, finish time
+    and rows, amounts and shares back to Decimal), or None before the first run (one query)."""
+    from apps.intelligence.revenue import STORED_DECIMALS
+
+    run = job_run_latest_result(kind="intelligence.revenue")
+    if run is None or "ranking" not in run.result:  # none yet, or a run from before the ranking was kept
+        return None
+    rows = [
+        {**row, **{k: Decimal(row[k]) if row[k] is not None else None for k in STORED_DECIMALS}}
+        for row in run.result["ranking"]
+    ]
+    return {
+        "as_of": run.result["as_of"],
+        "window_days": run.result.get("window_days"),
+        "finished_at": run.finished_at,
+        "rows": rows,
+    }

@@ -1,4 +1,6 @@
+import csv
 import datetime as dt
+import io
 from decimal import Decimal
 
 import pytest
@@ -99,7 +101,10 @@ def test_maintenance_queue_lists_the_most_urgent_first(staff_client, django_asse
 
 
 @pytest.mark.django_db
-def test_revenue_page_lists_opportunities(staff_client):
+def test_revenue_page_lists_the_nightly_ranking_as_computed_directly(staff_client, django_assert_num_queries):
+    from apps.intelligence.revenue import vehicle_revenue_opportunities
+    from apps.jobs.services import job_execute, job_start
+
     vehicle = VehicleFactory(plate="B-CHEAP 1", price_per_day=Decimal("40"))
     now = timezone.now()
     for n in range(3):
@@ -111,8 +116,26 @@ def test_revenue_page_lists_opportunities(staff_client):
             returned_at=start + dt.timedelta(days=2),
             rental_amount=Decimal("120"),
         )
-    html = staff_client.get(reverse("ops:revenue")).content.decode()
-    assert "B-CHEAP 1" in html and "under_priced" in html
+    page = staff_client.get(reverse("ops:revenue"))
+    assert "No ranking yet" in page.content.decode()  # before the first revenue run, no scan of rentals
+
+    as_of = now.replace(microsecond=0)
+    run = job_start(kind="intelligence.revenue", parameters={"as_of": as_of.isoformat()}, trigger="cli", enqueue=False)
+    job_execute(run_id=run.pk)
+    RentalFactory(vehicle=VehicleFactory(plate="B-LATER 1"))  # after the run: the page does not rank again
+    with django_assert_num_queries(3):  # session, user, the stored ranking
+        page = staff_client.get(reverse("ops:revenue") + "?format=csv")
+    shown = list(csv.DictReader(io.StringIO(page.content.decode())))
+    direct = vehicle_revenue_opportunities(as_of=as_of)
+    assert [r["Vehicle"] for r in shown] == [o["plate"] for o in direct] == ["B-CHEAP 1"]
+    want = direct[0]
+    assert shown[0]["Verdict"] == "under_priced"
+    for column, key in (("List rate", "list_rate"), ("Paid per day", "actual_rate"), ("Suggested", "suggested_rate"),
+                        ("Utilisation", "utilisation"), ("Effect over 30 days", "effect_30d")):  # fmt: skip
+        assert Decimal(shown[0][column]) == want[key], column
+    with django_assert_num_queries(4):  # and the role in the navigation
+        html = staff_client.get(reverse("ops:revenue")).content.decode()
+    assert "B-CHEAP 1" in html and "under_priced" in html and "B-LATER 1" not in html
 
 
 @pytest.mark.django_db
@@ -151,3 +174,27 @@ def test_report_csv_downloads(staff_client):
     assert response.status_code == 200 and response["Content-Type"] == "text/csv"
     assert response.content.decode().startswith("vehicle_id,plate")
     assert staff_client.get("/ops/reports/other.csv").status_code == 404
+
+
+@pytest.mark.django_db
+def test_trend_charts_put_each_region_and_day_in_its_place():
+    from apps.ops.selectors.command_center import kpi_trends, period_bounds
+
+    first, last = period_bounds(7)
+    north, south = StoreFactory(region__name="North"), StoreFactory(region__name="South")
+    for day, revenue, rentals, on_rent, fleet in ((first, "100", 3, 5, 10), (last, "250.5", 4, 2, 8)):
+        StoreDailyMetricsFactory(
+            store=north, date=day, revenue=Decimal(revenue), rentals=rentals, active_rentals=on_rent, fleet_size=fleet
+        )
+    StoreDailyMetricsFactory(store=south, date=first + dt.timedelta(days=2), revenue=Decimal("70"), rentals=1,
+                             active_rentals=1, fleet_size=3)  # fmt: skip
+    charts = {c["key"]: c["chart"] for c in kpi_trends(days=7)}
+    assert charts["revenue"]["labels"][0] == first.isoformat() and len(charts["revenue"]["labels"]) == 7
+    data = {metric: {d["label"]: d["data"] for d in chart["datasets"]} for metric, chart in charts.items()}
+    assert data["revenue"] == {
+        "North": [100.0, None, None, None, None, None, 250.5],
+        "South": [None, None, 70.0, None, None, None, None],
+    }
+    assert data["rentals"]["North"][6] == 4.0 and data["rentals"]["South"][2] == 1.0
+    assert data["utilisation"]["North"][0] == 50.0 and data["utilisation"]["North"][6] == 25.0
+    assert data["utilisation"]["South"][2] == 33.3

@@ -57,24 +57,25 @@ def kpi_cards(*, days: int) -> dict:
 
 def kpi_trends(*, days: int) -> list[dict]:
     """The trend charts (revenue, rentals, utilisation), each per day and region over the period,
-    from one query."""
+    from one query (one pass over its rows: 2,190 of them for 365 days of six regions)."""
     first, last = period_bounds(days)
     rows = region_metrics_rollup(first_day=first, last_day=last, by_day=True)
-    labels = [(first + dt.timedelta(days=n)).isoformat() for n in range((last - first).days + 1)]
-    index = {day: n for n, day in enumerate(labels)}
-    charts = []
-    for metric, title in TREND_METRICS.items():
-        series: dict[str, list] = {}
-        for row in rows:
-            values = series.setdefault(row["region_name"], [None] * len(labels))
+    size = (last - first).days + 1
+    labels = [(first + dt.timedelta(days=n)).isoformat() for n in range(size)]
+    series: dict[str, dict[str, list]] = {metric: {} for metric in TREND_METRICS}
+    for row in rows:
+        day, region = (row["date"] - first).days, row["region_name"]
+        for metric, by_region in series.items():
             value = row[metric]
-            values[index[row["date"].isoformat()]] = (
+            by_region.setdefault(region, [None] * size)[day] = (
                 round(float(value) * 100, 1) if metric == "utilisation" else float(value)
             )
+    charts = []
+    for metric, title in TREND_METRICS.items():
         chart = {
             "type": "line",
             "labels": labels,
-            "datasets": [{"label": name, "data": values} for name, values in sorted(series.items())],
+            "datasets": [{"label": name, "data": values} for name, values in sorted(series[metric].items())],
             "unit": {"revenue": "€", "rentals": "", "utilisation": "%"}[metric],
             "title": title,
         }

@@ -2,17 +2,16 @@
 
 from apps.fleet.selectors import maintenance_queue
 from apps.intelligence.reports import driver_performance_report, rows_to_csv, vehicle_performance_report
-from apps.intelligence.revenue import vehicle_revenue_opportunities
-from apps.intelligence.selectors import demand_forecast_latest
+from apps.intelligence.selectors import demand_forecast_latest, revenue_opportunities_latest
 from apps.regions.models import Store
 
 __all__ = [
     "demand_forecast_latest",
     "maintenance_queue",
     "performance_report",
+    "revenue_opportunities_latest",
     "rows_to_csv",
     "store_codes",
-    "vehicle_revenue_opportunities",
 ]
 
 

@@ -66,7 +66,8 @@ def maintenance(request):
 def revenue(request):
     form = RevenueFilter(request.GET or None)
     filters = form.cleaned_data if form.is_valid() else {}
-    rows = selectors.vehicle_revenue_opportunities()
+    ranking = selectors.revenue_opportunities_latest()  # the nightly revenue job's
+    rows = ranking["rows"] if ranking else []
     chart = {
         "type": "bar",
         "labels": [r["plate"] for r in rows[:20]],
@@ -76,7 +77,9 @@ def revenue(request):
     if filters.get("verdict"):
         rows = [r for r in rows if r["verdict"] == filters["verdict"]]
     listing = ListPage(rows=rows, columns=REVENUE_COLUMNS, default_sort="-effect_30d", filename="revenue-opportunities")
-    return listing.response(request, "ops/revenue.html", {"form": form, "chart": chart, "total": len(rows)})
+    return listing.response(
+        request, "ops/revenue.html", {"form": form, "chart": chart, "total": len(rows), "ranking": ranking}
+    )
 
 
 @staff_required
