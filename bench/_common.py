@@ -151,3 +151,41 @@ def medium_world(*, no_seed: bool) -> list[str]:
         return []
     call_command("seed_demo", size="medium")
     return ["the bench database had no medium world: built it with `seed_demo --size medium`"]
+
+
+# The child: load the app as gunicorn's worker does, then time one first request.
+FIRST_REQUEST = """
+import json, os, sys, time
+sys.path.insert(0, {root!r})
+os.environ["DATABASE_URL"] = {url!r}
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "fleetops.settings.base")
+started = time.perf_counter()
+if {warm!r}:
+    import fleetops.wsgi  # noqa: F401 - the web process's start, warm-up included
+else:
+    from django.core.wsgi import get_wsgi_application
+    get_wsgi_application()
+loaded = time.perf_counter()
+from django.test import Client
+from apps.accounts.models import User
+client = Client()
+if {path!r} != "/portal/login/":
+    client.force_login(User.objects.filter(**{user!r}).order_by("pk").first())
+begin = time.perf_counter()
+status = client.get({path!r}).status_code
+print(json.dumps({{"start_ms": (loaded - started) * 1000, "first_ms": (time.perf_counter() - begin) * 1000,
+                  "status": status}}))
+"""
+
+
+def first_request(path: str, *, user: dict, warm: bool = True) -> dict:
+    """The first request of a fresh process that loads the application as a gunicorn worker does
+    (with fleetops.wsgi's warm-up unless warm=False), signed in as the first user matching `user`:
+    {"start_ms", "first_ms", "status"}."""
+    import json
+    import subprocess
+
+    url, _, _ = bench_database_url()
+    code = FIRST_REQUEST.format(root=str(ROOT), url=url, path=path, warm=warm, user=user)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
+    return json.loads(out.stdout.strip().splitlines()[-1])

@@ -14,47 +14,13 @@ is measured in a fresh Python process per page that loads the application as the
 
 from __future__ import annotations
 
-import json
 import os
-import subprocess
-import sys
 
-from _common import ROOT, bench_database_url, medium_world, page_times, pages_bench_arguments, report, setup_django
+from _common import first_request, medium_world, page_times, pages_bench_arguments, report, setup_django
 
 TARGET_MS = 200.0
 PAGES = ["/portal/", "/portal/rewards/", "/portal/notifications/", "/portal/privacy/", "/portal/password/",
          "/portal/login/", "/portal/trips/0/"]  # fmt: skip
-
-# The child: load the app as gunicorn's worker does, then time one first request.
-FIRST_REQUEST = """
-import json, os, sys, time
-sys.path.insert(0, {root!r})
-os.environ["DATABASE_URL"] = {url!r}
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "fleetops.settings.base")
-started = time.perf_counter()
-if {warm!r}:
-    import fleetops.wsgi  # noqa: F401 - the web process's start, warm-up included
-else:
-    from django.core.wsgi import get_wsgi_application
-    get_wsgi_application()
-loaded = time.perf_counter()
-from django.test import Client
-from apps.accounts.models import User
-client = Client()
-if {path!r} != "/portal/login/":
-    client.force_login(User.objects.get(username="driver1"))
-begin = time.perf_counter()
-status = client.get({path!r}).status_code
-print(json.dumps({{"start_ms": (loaded - started) * 1000, "first_ms": (time.perf_counter() - begin) * 1000,
-                  "status": status}}))
-"""
-
-
-def first_request(path: str, *, warm: bool) -> dict:
-    url, _, _ = bench_database_url()
-    code = FIRST_REQUEST.format(root=str(ROOT), url=url, path=path, warm=warm)
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
-    return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 def main() -> None:
@@ -85,7 +51,7 @@ def main() -> None:
         lambda path: anonymous if path == "/portal/login/" else client, PAGES, repeat=args.repeat, target_ms=TARGET_MS
     )
     for path in PAGES:
-        first = first_request(path, warm=not args.no_warm_up)
+        first = first_request(path, user={"username": "driver1"}, warm=not args.no_warm_up)
         if first["first_ms"] > TARGET_MS:
             slow.append(f"{path} (first request)")
         rows.append(
