@@ -2,6 +2,7 @@
 
 from decimal import Decimal
 
+from apps.intelligence.revenue import STORED_DECIMALS
 from apps.jobs.selectors import job_run_latest_result
 
 
@@ -27,8 +28,6 @@ def customer_segments_latest() -> dict | None:
 def revenue_opportunities_latest() -> dict | None:
     """The revenue opportunities the newest succeeded revenue run ranked (its as_of, finish time
     and rows, amounts and shares back to Decimal), or None before the first run (one query)."""
-    from apps.intelligence.revenue import STORED_DECIMALS
-
     run = job_run_latest_result(kind="intelligence.revenue")
     if run is None or "ranking" not in run.result:  # none yet, or a run from before the ranking was kept
         return None
