@@ -16,13 +16,23 @@ class Feature:
     scale: float = 1.0  # shown value = stored value * scale
     decimals: int = 1
     may_be_missing: bool = False  # NULL when none of the driver's trips could measure it
+    # features measuring one habit: the data may support their effect together where each alone,
+    # sharing it, falls within the noise (apps/risk/reasons.py)
+    group: str = ""
 
 
+HARSH = "harsh driving"  # the three harsh-event rates measure one habit
 FEATURES: tuple[Feature, ...] = (
     Feature("km", "distance driven", "km in the window", decimals=0),
-    Feature("harsh_brake_per_100km", "harsh braking", "per 100 km", monotone=1, may_be_missing=True),
-    Feature("harsh_accel_per_100km", "harsh acceleration", "per 100 km", monotone=1, may_be_missing=True),
-    Feature("harsh_corner_per_100km", "harsh cornering", "per 100 km", monotone=1, may_be_missing=True),
+    Feature(
+        "harsh_brake_per_100km", "harsh braking", "per 100 km", monotone=1, may_be_missing=True, group=HARSH
+    ),
+    Feature(
+        "harsh_accel_per_100km", "harsh acceleration", "per 100 km", monotone=1, may_be_missing=True, group=HARSH
+    ),
+    Feature(
+        "harsh_corner_per_100km", "harsh cornering", "per 100 km", monotone=1, may_be_missing=True, group=HARSH
+    ),
     Feature("speeding_share", "speeding", "% of driving time", monotone=1, scale=100),
     Feature("night_share", "night driving", "% of driving time", monotone=1, scale=100, decimals=0),
     Feature("rush_hour_share", "rush-hour driving", "% of driving time", scale=100, decimals=0),
@@ -31,6 +41,10 @@ FEATURES: tuple[Feature, ...] = (
 )
 FEATURE_NAMES: tuple[str, ...] = tuple(f.name for f in FEATURES)
 BY_NAME = {f.name: f for f in FEATURES}
+GROUPS: dict[str, list[str]] = {}
+for _feature in FEATURES:
+    if _feature.group:
+        GROUPS.setdefault(_feature.group, []).append(_feature.name)
 
 # Names that must never be a feature: the fairness policy's forbidden attributes. Every field of
 # customers.Customer is added at check time (none of them is about how someone drives).

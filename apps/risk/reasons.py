@@ -2,8 +2,9 @@
 what each habit costs) and the partner API, without loading the modelling stack.
 
 The rule, in one sentence: a feature is named as a reason (or priced as a habit in the advice)
-only if taking its term out of the model makes the deviance on the held-out drivers worse by more
-than SUPPORT_Z standard errors, and then only for a driver on whom its effect is at least
+only if taking its term out of the model (or the terms of its group, features that measure one
+habit, such as the three harsh-event rates) makes the deviance on the held-out drivers worse by
+more than SUPPORT_Z standard errors, and then only for a driver on whom its effect is at least
 MATERIAL_EFFECT of expected claims (`apps.risk.modeling.support` measures the first part at
 training and keeps the supported features in the model card)."""
 
@@ -12,8 +13,9 @@ SUPPORT_Z = 2.0
 # An effect smaller than this on a driver's expected claims is not worth a sentence.
 MATERIAL_EFFECT = 0.05
 RULE = (
-    f"a feature is named only if removing its term worsens the held-out drivers' deviance by more than {SUPPORT_Z:g}"
-    f" standard errors, and only where it moves the driver's expected claims by {MATERIAL_EFFECT:.0%} or more"
+    f"a feature is named only if removing its term (or its group's: features measuring one habit) worsens the"
+    f" held-out drivers' deviance by more than {SUPPORT_Z:g} standard errors, and only where it moves the"
+    f" driver's expected claims by {MATERIAL_EFFECT:.0%} or more"
 )
 
 

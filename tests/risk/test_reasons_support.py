@@ -71,3 +71,25 @@ def test_reasons_name_only_supported_features_with_a_material_effect():
     everything = scoring.reasons_for(feature_names=names, values=values, contributions=contributions,
                                      quantiles=quantiles)  # fmt: skip
     assert [r["feature"] for r in everything[0]] == ["rush_hour_share", "harsh_brake_per_100km"]
+
+
+def test_features_measuring_one_habit_are_supported_together():
+    """Three noisy measures of one habit share its effect: the group's removal is what the held-out
+    drivers notice, so each member may be named though alone it may fall within the noise."""
+    rng = np.random.default_rng(1)
+    n = 3000
+    habit = rng.normal(size=n)
+    measures = np.column_stack([habit + rng.normal(0, 0.3, n) for _ in range(3)])
+    counts = rng.poisson(0.3 * np.exp(0.45 * habit))
+    contributions = 0.15 * measures
+    margin = math.log(0.3) + contributions.sum(axis=1)
+    parts = np.where(np.arange(n) % 2 == 0, "train", "test")
+    names = ["brake", "accel", "corner"]
+    alone = term_support(contributions=contributions, margin=margin, counts=counts, exposure=np.ones(n),
+                         parts=parts, features=names)  # fmt: skip
+    together = term_support(contributions=contributions, margin=margin, counts=counts, exposure=np.ones(n),
+                            parts=parts, features=names, groups={"harsh": names})  # fmt: skip
+    group = together["brake"]["group"]
+    assert group["name"] == "harsh" and group["supported"]
+    assert all(group["z"] > alone[name]["z"] for name in names)
+    assert all(together[name]["supported"] for name in names)

@@ -16,25 +16,38 @@ from apps.risk.reasons import SUPPORT_Z
 
 
 def term_support(
-    *, contributions: np.ndarray, margin: np.ndarray, counts, exposure, parts: np.ndarray, features: list[str]
-) -> dict[str, dict]:
+    *, contributions: np.ndarray, margin: np.ndarray, counts, exposure, parts: np.ndarray, features: list[str],
+    groups: dict[str, list[str]] | None = None,
+) -> dict[str, dict]:  # fmt: skip
     """Per feature: the held-out deviance lost without its term (per exposure-year), its standard
-    error (paired by row: one driver a row), z and whether it is supported. `margin` is the log
-    claim frequency per year of every row, `contributions` its decomposition (rows, features)."""
+    error (paired by row: one driver a row), z and whether it is supported: by itself, or with the
+    other features of its group (`groups`: features measuring one habit, removed together), whose
+    figures it then carries as `group`. `margin` is the log claim frequency per year of every row,
+    `contributions` its decomposition (rows, features)."""
     y, e = np.asarray(counts, dtype=float), np.asarray(exposure, dtype=float)
     train, held_out = parts == "train", parts != "train"
     full = np.exp(margin) * e
     full_dev = poisson_unit_deviances(y[held_out], full[held_out])
     total = float(e[held_out].sum())
-    out = {}
-    for j, name in enumerate(features):
-        without = np.exp(margin - contributions[:, j]) * e
+
+    def removed(columns: list[int]) -> dict:
+        without = np.exp(margin - contributions[:, columns].sum(axis=1)) * e
         without *= full[train].sum() / without[train].sum()
         diff = poisson_unit_deviances(y[held_out], without[held_out]) - full_dev
         gain = float(diff.sum()) / total
         se = float(np.std(diff, ddof=1) * np.sqrt(len(diff))) / total if len(diff) > 1 else 0.0
         z = gain / se if se > 0 else 0.0
-        out[name] = {"deviance_gain": round(gain, 6), "se": round(se, 6), "z": round(z, 3), "supported": z > SUPPORT_Z}
+        return {"deviance_gain": round(gain, 6), "se": round(se, 6), "z": round(z, 3), "supported": z > SUPPORT_Z}
+
+    out = {name: removed([j]) for j, name in enumerate(features)}
+    for group, members in (groups or {}).items():
+        present = [name for name in members if name in features]
+        if len(present) < 2:
+            continue
+        together = removed([features.index(name) for name in present])
+        for name in present:
+            out[name]["group"] = {"name": group, **together}
+            out[name]["supported"] = out[name]["supported"] or together["supported"]
     return out
 
 

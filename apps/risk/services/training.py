@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from apps.audit.services import audit_record
 from apps.common.exceptions import ApplicationError
-from apps.risk.features import FEATURE_NAMES, FEATURES, feature_names_check
+from apps.risk.features import FEATURE_NAMES, FEATURES, GROUPS, feature_names_check
 from apps.risk.models import RiskModel
 from apps.risk.reasons import RULE
 
@@ -214,7 +214,7 @@ def _model_card(*, result, dataset, frame, settings_used, monotone, follow_perio
     contributions, margin = support.deployed_decomposition(result, dataset)
     reason_support = support.term_support(
         contributions=contributions, margin=margin, counts=dataset.counts, exposure=dataset.exposure,
-        parts=result.parts, features=list(dataset.features),
+        parts=result.parts, features=list(dataset.features), groups=GROUPS,
     )  # fmt: skip
     glm_family = result.family == "glm"
     quantile_points = np.linspace(0, 1, 1001)
