@@ -14,11 +14,11 @@ FREQUENCY = 0.12  # simulate_trips' default claims per driver-year at 12,000 km 
 
 
 def portfolio(seed: int, frequency: float = FREQUENCY):
-    import pandas as pd
     from django.conf import settings
 
     from apps.demo.trips import fast
-    from apps.demo.trips.simulator import draw_traits, simulate_claims
+    from apps.demo.trips.portfolio import driver_feature_frame
+    from apps.demo.trips.simulator import claim_rate, draw_traits, simulate_claims
     from apps.risk.features import FEATURE_NAMES
 
     traits = draw_traits(np.random.default_rng(seed), DRIVERS)
@@ -35,19 +35,9 @@ def portfolio(seed: int, frequency: float = FREQUENCY):
     def total(column, mask):
         return np.bincount(d[mask], np.asarray(f[column], dtype=float)[mask], n)
 
-    km = total("distance_km", before)
-    driving = total("moving_s", before) + total("idle_s", before)
-    frame = pd.DataFrame({
-        "driver_id": np.arange(n), "km": km,
-        "harsh_brake_per_100km": 100 * total("harsh_brake_count", before) / np.maximum(km, 1e-9),
-        "harsh_accel_per_100km": 100 * total("harsh_accel_count", before) / np.maximum(km, 1e-9),
-        "harsh_corner_per_100km": 100 * total("harsh_corner_count", before) / np.maximum(km, 1e-9),
-        "speeding_share": total("speeding_s", before) / np.maximum(driving, 1e-9),
-        "night_share": total("night_s", before) / np.maximum(driving, 1e-9),
-        "rush_hour_share": total("rush_hour_s", before) / np.maximum(driving, 1e-9),
-        "highway_share": total("highway_s", before) / np.maximum(driving, 1e-9),
-        "phone_use_per_hour": 3600 * total("phone_use_s", before) / np.maximum(driving, 1e-9),
-    })  # fmt: skip
+    frame = driver_feature_frame(plan, f, before, n)
+    frame.insert(0, "driver_id", np.arange(n))
+    km = frame["km"].to_numpy()
     starts = plan.start_us[after]
     claims = simulate_claims(
         np.random.default_rng([seed, 2]), traits, trip_driver=d[after], trip_km=f["distance_km"][after],
@@ -56,8 +46,8 @@ def portfolio(seed: int, frequency: float = FREQUENCY):
     )  # fmt: skip
     frame["claims"] = np.bincount([c.driver for c in claims], minlength=n)
     frame["exposure"] = (DAYS - WINDOW) / 365.25
-    truth = frequency / 12_000 * total("distance_km", after) * np.exp(traits.log_relative_risk())
-    keep = (km > 0).to_numpy() if hasattr(km, "to_numpy") else km > 0
+    truth = claim_rate(traits, total("distance_km", after), frequency)
+    keep = km > 0
     return frame[keep].reset_index(drop=True), truth[keep], list(FEATURE_NAMES), len(plan.km)
 
 

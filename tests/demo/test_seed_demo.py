@@ -282,8 +282,9 @@ def test_demo_logins_without_a_world_says_how_to_get_one():
 @pytest.mark.django_db(transaction=True)
 def test_the_make_run_world_ends_with_a_model_that_passed_the_gate(monkeypatch, settings, tmp_path):
     """What `make run` builds (small world, default seed, every extension). Training needs 200
-    claims in its training part and activation needs the gate (issue 17): the world's simulated
-    drivers carry enough claims, the gate chooses the family (XGBoost only if it beats the GLM)
+    claims in its training part and activation needs the gate (issue 17): the model learns from a
+    simulated portfolio of 5,000 drivers followed for a year at a realistic claim frequency, the
+    demo's own drivers (as rare claims) are scored; the gate chooses the family (XGBoost only if it beats the GLM)
     and the model is live because it passed, never forced, with scores and reasons for every
     driver and PHYD quotes from them. The ops pages need the first night: payments of the demo's
     own customers and every nightly job once."""
@@ -303,6 +304,9 @@ def test_the_make_run_world_ends_with_a_model_that_passed_the_gate(monkeypatch, 
     assert card["activation"]["passed"] and not RiskModel.objects.filter(model_card__activation__decision="forced")
     assert model.algorithm == {"glm": "glm-spline-poisson", "xgboost": "xgboost-poisson"}[card["family"]]
     assert model.metrics["split"]["train"]["claims"] >= 200
+    # trained on a simulated portfolio at a realistic frequency, not on the demo's own drivers
+    assert card["data"]["source"].startswith("a simulated portfolio of 5,000 drivers")
+    assert 0.08 <= card["portfolio_mean_frequency"] <= 0.2
     for comparison in card["activation"]["comparisons"].values():
         assert comparison["ci95"][1] < 0
     assert "passed the gate and is active" in output
@@ -314,6 +318,11 @@ def test_the_make_run_world_ends_with_a_model_that_passed_the_gate(monkeypatch, 
     assert portal and portal <= scored  # every driver with a login sees a score
     portal_scores = RiskScore.objects.filter(model=model, driver_id__in=portal)
     assert all(score.reasons for score in portal_scores)
+    # the demo drivers' own claims are as rare as a real book's: about 0.12 a driver-year
+    from apps.risk.models import Claim
+
+    years = 90 / 365.25 * (len(with_features) - len(portal)) + 30 / 365.25 * len(portal)
+    assert 0.03 <= Claim.objects.count() / years <= 0.25
     assert Quote.objects.filter(kind="phyd", risk_score__isnull=False).exists()
 
 

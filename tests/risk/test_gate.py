@@ -3,6 +3,7 @@
 import io
 import random
 
+import numpy as np
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
@@ -96,44 +97,56 @@ def test_the_champion_is_not_compared_when_the_data_changed_since_training(gate_
     assert not gate["passed"] and "active" in gate["failed"]
 
 
-def _demo_run(monkeypatch, n: int, **drivers) -> str:
-    """The demo's risk extension on `n` seeded drivers followed for its FOLLOW_DAYS (features as
-    of the day it trains on; the telematics refresh is not needed for them)."""
+def _demo_run(monkeypatch, *, training_drivers: int | None = None, portfolio=None) -> str:
+    """The demo's risk extension: its simulated training portfolio (`training_drivers` of them, or
+    the frame `portfolio` returns) and 40 demo drivers with features as of yesterday to score."""
     import datetime as dt
 
     from django.utils import timezone
 
-    as_of = timezone.localdate() - dt.timedelta(days=demo.FOLLOW_DAYS + 1)
-    seed_drivers(n, as_of=as_of, follow_days=demo.FOLLOW_DAYS, **drivers)
-    monkeypatch.setattr("apps.telematics.services.driver_features_refresh", lambda **kwargs: None)
+    seed_drivers(40, seed=5, as_of=timezone.localdate() - dt.timedelta(days=1), base_frequency=1e-9)
+    if training_drivers is not None:
+        monkeypatch.setattr(demo, "TRAINING_DRIVERS", training_drivers)
+    if portfolio is not None:
+        monkeypatch.setattr(demo, "training_portfolio", portfolio)
     out = io.StringIO()
     demo.seed(size="small", rng=random.Random(0), stdout=out)
     return out.getvalue()
 
 
 def test_the_demo_says_why_it_has_no_model(db, artifact_root, monkeypatch):
-    text = _demo_run(monkeypatch, 300, seed=2)
+    text = _demo_run(monkeypatch, training_drivers=400)  # about 55 claims at a realistic frequency
     assert "risk: no model" in text and "at least 200 are needed" in text
     assert not RiskModel.objects.exists() and not RiskScore.objects.exists()
 
 
 def test_the_demo_never_activates_a_model_failing_the_gate(db, artifact_root, settings, monkeypatch):
+    from apps.demo.trips.portfolio import training_portfolio
+
+    def claims_unrelated_to_driving(**kwargs):
+        frame, truth = training_portfolio(**kwargs)
+        frame["claims"] = np.random.default_rng(0).permutation(frame["claims"].to_numpy())
+        return frame, truth
+
     settings.RISK_MIN_TRAINING_CLAIMS = 5
-    assert "trained but NOT activated" in _demo_run(monkeypatch, 300, seed=2, effect=0.0)
+    text = _demo_run(monkeypatch, training_drivers=1500, portfolio=claims_unrelated_to_driving)
+    assert "trained but NOT activated" in text, text
     assert not RiskModel.objects.filter(is_active=True).exists() and not RiskScore.objects.exists()
 
 
-def test_the_demo_activates_the_glm_when_it_beats_the_constant_and_xgboost_does_not(
-    db, artifact_root, settings, monkeypatch
-):
-    """A log-linear portfolio like the simulator's: the demo ends with the GLM active (never
-    forced) and every driver scored, most with reasons."""
-    settings.RISK_MIN_TRAINING_CLAIMS = 40
-    text = _demo_run(monkeypatch, 600, seed=1, base_frequency=1.0)
+def test_the_demo_trains_on_a_realistic_simulated_portfolio_and_scores_its_drivers(db, artifact_root, monkeypatch):
+    """The demo as `make run` runs it (5,000 simulated drivers followed for a year at a realistic
+    claim frequency): enough claims to train (200 in the training part, the default), a model that
+    passed the gate (never forced), a portfolio mean frequency a driver can believe, every demo
+    driver scored."""
+    text = _demo_run(monkeypatch)
     model = RiskModel.objects.get(is_active=True)
-    assert model.algorithm == "glm-spline-poisson", text
-    assert model.model_card["activation"]["decision"] == "activated"
-    assert "the GLM passed the gate and is active" in text
-    assert RiskScore.objects.filter(model=model).count() == 600
-    # reasons name supported features with a material effect: a driver near the median has none
-    assert sum(1 for score in RiskScore.objects.filter(model=model)[:50] if score.reasons) >= 25
+    card = model.model_card
+    assert card["activation"]["decision"] == "activated", text
+    assert "passed the gate and is active" in text
+    assert model.metrics["split"]["train"]["claims"] >= 200
+    assert 0.08 <= card["portfolio_mean_frequency"] <= 0.2
+    assert card["data"]["source"].startswith("a simulated portfolio of ")
+    assert card["data"]["follow_days"] == 365
+    assert "not available" in card["fairness"]["note"]
+    assert RiskScore.objects.filter(model=model).count() == 40

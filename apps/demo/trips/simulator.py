@@ -439,6 +439,12 @@ class SimulatedClaim:
     amount: float
 
 
+def claim_rate(traits: DriverTraits, km: np.ndarray, frequency: float) -> np.ndarray:
+    """Each driver's expected claims: `frequency` per year at 12,000 km and average latent risk,
+    scaled by the kilometres driven and exp(latent log risk)."""
+    return frequency / 12_000 * km * np.exp(traits.log_relative_risk())
+
+
 def simulate_claims(
     rng: np.random.Generator,
     traits: DriverTraits,
@@ -455,8 +461,7 @@ def simulate_claims(
     claims fall on a trip chosen in proportion to its length; severities are heavy-tailed
     (lognormal bodies, a Pareto tail for large liability losses)."""
     km = np.bincount(trip_driver, weights=trip_km, minlength=len(traits))
-    rate = frequency / 12_000 * km * np.exp(traits.log_relative_risk())
-    counts = rng.poisson(rate)
+    counts = rng.poisson(claim_rate(traits, km, frequency))
     claims = []
     trips_of = {}
     order = np.argsort(trip_driver, kind="stable")
