@@ -6,7 +6,7 @@ from django.utils.html import format_html, format_html_join
 
 from apps.common.admin import ReadOnlyModelAdmin
 from apps.telematics import services
-from apps.telematics.models import Device, DriverFeatures, TelematicsSample, Trip
+from apps.telematics.models import Device, DriverFeatures, PositionRejection, TelematicsSample, Trip
 
 SAMPLE_PREVIEW = 300  # the samples table is far too big for a changelist; a trip shows its first fixes
 
@@ -211,3 +211,16 @@ class DriverFeaturesAdmin(ReadOnlyModelAdmin):
     search_fields = ("=driver__id", "driver__last_name", "driver__email")
     date_hierarchy = "as_of"
     show_full_result_count = False
+
+
+@admin.register(PositionRejection)
+class PositionRejectionAdmin(ReadOnlyModelAdmin):
+    """Positions answered 200 and never stored (late, ahead of the clock, refused by cleaning):
+    a device that keeps appearing here has a wrong clock, was offline past the late window, or
+    sends broken fixes."""
+
+    list_display = ("device", "reason", "count", "last_at", "last_recorded_at", "first_at", "detail")
+    list_filter = ("reason",)
+    list_select_related = ("device",)
+    search_fields = ("device__serial",)
+    date_hierarchy = "last_at"

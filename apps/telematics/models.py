@@ -285,3 +285,32 @@ class PositionCursor(models.Model):
 
     def __str__(self) -> str:
         return f"cursor of {self.device_id}"
+
+
+class PositionRejection(models.Model):
+    """Positions a device sent that the OsmAnd endpoint answered 200 but will never store (older
+    than the late window, ahead of the clock, refused by cleaning): a Traccar Client would retry
+    a refused position forever (apps.telematics.positions.rejections). One row per device and
+    reason, counted; the last one's time and why. No coordinates: they are the driver's."""
+
+    device = models.ForeignKey(Device, on_delete=models.CASCADE, related_name="position_rejections")
+    reason = models.CharField(max_length=40)
+    count = models.BigIntegerField()
+    first_at = models.DateTimeField()
+    last_at = models.DateTimeField()
+    last_recorded_at = models.DateTimeField(null=True, blank=True)  # the last rejected position's own time
+    detail = models.CharField(max_length=200)
+
+    class Meta:
+        ordering = ["-last_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["device", "reason"],
+                name="%(app_label)s_%(class)s_device_reason",
+                violation_error_message="This device has a row for this reason already.",
+            ),
+            models.CheckConstraint(condition=Q(count__gt=0), name="%(app_label)s_%(class)s_count_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.device_id}: {self.reason} x{self.count}"

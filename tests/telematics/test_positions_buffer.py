@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from apps.customers.services import consent_withdraw
 from apps.telematics import hooks, tasks
-from apps.telematics.models import Position
+from apps.telematics.models import Position, PositionRejection
 from apps.telematics.positions import buffer
 from apps.telematics.services import device_revoke
 from tests.customers.factories import TelematicsConsentFactory
@@ -63,10 +63,15 @@ def test_positions_are_answered_from_the_buffer_and_stored_by_one_flush(client, 
     assert no_flusher == [1, 1]
 
 
-def test_bad_positions_are_refused_before_the_buffer(client, device, no_flusher):
-    assert _send(client, device, 30, lat="95").json()["errors"]["field"] == "lat"
-    assert _send(client, device, 8 * 86400).json()["errors"]["field"] == "timestamp"
+def test_positions_never_to_be_stored_are_recorded_before_the_buffer(client, device, no_flusher):
+    assert _send(client, device, 30, lat="95").status_code == 200
+    assert _send(client, device, 8 * 86400).status_code == 200
+    assert _send(client, device, 20, lat="north").json()["errors"]["field"] == "lat"
     assert _length() == 0 and no_flusher == []
+    assert sorted(PositionRejection.objects.values_list("reason", "count")) == [
+        ("coordinates_out_of_range", 1),
+        ("older_than_window", 1),
+    ]
 
 
 def test_a_flusher_that_dies_before_its_commit_leaves_its_entries_to_the_next(client, device, no_flusher):
@@ -152,7 +157,9 @@ def test_a_known_device_is_answered_without_the_database(client, device, no_flus
     with django_assert_num_queries(0):
         for seconds in (50, 40, 30):
             assert _send(client, device, seconds).status_code == 200
-        assert _send(client, device, 20, lat="95").status_code == 400  # cleaning, from memory too
+        assert _send(client, device, 20, lat="north").status_code == 400  # parsing, from memory too
+    assert _send(client, device, 20, lat="95").status_code == 200  # cleaning: recorded by the view
+    assert PositionRejection.objects.get().reason == "coordinates_out_of_range"
     assert _length() == 4
     assert buffer.positions_flush()["stored"] == 4
 

@@ -65,7 +65,8 @@ def test_the_lean_answers_are_counted_in_the_metrics(device):
     [
         ({"HTTP_HOST": "evil.example"}, 400),  # ALLOWED_HOSTS: Django's DisallowedHost
         ({"altitude": ""}, 400),  # a blank parameter: the API boundary's refusal
-        ({"lat": "95"}, 400),  # cleaning
+        ({"lat": "north"}, 400),  # parsing
+        ({"lat": "95"}, 200),  # cleaning: the view records the rejection
         ({"key": "dev_0123456789.nope"}, 401),  # not a remembered key
     ],
 )

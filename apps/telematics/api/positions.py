@@ -13,7 +13,7 @@ from apps.telematics.api.views import _error, _json
 from apps.telematics.ingest import UploadInvalid, decode_body
 from apps.telematics.positions.buffer import positions_accept, positions_accept_remembered
 from apps.telematics.positions.parse import parse_batch_json, parse_osmand_params, parse_traccar_json
-from apps.telematics.positions.services import positions_store
+from apps.telematics.positions.services import positions_screen, positions_store
 from apps.telematics.services import ConsentRefused, DeviceRefused, device_authenticate_for_upload
 
 UNKNOWN_DEVICE = "No device with this identifier uses this key."
@@ -74,7 +74,9 @@ def osmand(request, key: str | None = None):
         if buffered:
             positions_accept(batch=batch, device=device, append=fast is None)
         else:
-            positions_store(batch=batch, devices={0: device}, strict=True)
+            kept, _ = positions_screen(batch=batch, device=device)
+            if len(kept):
+                positions_store(batch=kept, devices={0: device}, strict=True, clean=False)
     except UploadInvalid as exc:
         return _error(request, 400, "invalid", {"errors": {"detail": exc.message, **exc.extra}})
     except ConsentRefused as exc:

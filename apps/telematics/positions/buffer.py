@@ -29,10 +29,10 @@ from apps.common.versions import version_parse, version_redis_key
 from apps.customers.services import CONSENT_VERSION_KEY
 from apps.telematics import hooks
 from apps.telematics.ingest import UploadInvalid
-from apps.telematics.ingest.parsing import _time_range_check
 from apps.telematics.models import Device
 from apps.telematics.positions.parse import PositionBatch
-from apps.telematics.positions.services import PositionsResult, accepted_rows, device_states, positions_store
+from apps.telematics.positions.rejections import window_split
+from apps.telematics.positions.services import PositionsResult, accepted_rows, positions_screen, positions_store
 from apps.telematics.services.devices import device_remembered, device_version_redis_key
 
 logger = logging.getLogger(__name__)
@@ -91,8 +91,12 @@ def positions_accept_remembered(*, batch: PositionBatch, raw_key: str | None) ->
     if known is None or time.monotonic() - known[2] >= STATE_SECONDS or device.serial != batch.identifiers[0]:
         return None
     state, consent_version, _ = known
-    _time_range_check(batch.t, lambda i: "timestamp", settings.TELEMATICS["POSITION_MAX_AGE_DAYS"])
-    rows = accepted_rows(batch, {0: device}, PositionsResult(), strict=True, states={0: state})
+    if window_split(batch.t, settings.TELEMATICS["POSITION_MAX_AGE_DAYS"])[1]:
+        return None  # a rejection to record: the checked path does it
+    result = PositionsResult()
+    rows = accepted_rows(batch, {0: device}, result, strict=True, states={0: state})
+    if result.dropped:
+        return None
     try:
         versions = _append(batch.take(rows), device.pk) if len(rows) else None
     except redis.RedisError:
@@ -104,23 +108,21 @@ def positions_accept_remembered(*, batch: PositionBatch, raw_key: str | None) ->
 
 
 def positions_accept(*, batch: PositionBatch, device: Device, append: bool = True) -> None:
-    """The checked path, for an authenticated device: window, device and consent (read now),
-    cleaning, as positions_store(strict=True) refuses them; then buffered, and the device's
-    state remembered for the fast path. Without Redis the positions are stored directly."""
-    _time_range_check(batch.t, lambda i: "timestamp", settings.TELEMATICS["POSITION_MAX_AGE_DAYS"])
+    """The checked path, for an authenticated device: device and consent (read now), then the
+    window and cleaning, whose rejections are recorded (positions_screen); then buffered, and
+    the device's state remembered for the fast path. Without Redis the positions are stored
+    directly."""
     try:
         consent_version = version_parse(_redis().get(version_redis_key(CONSENT_VERSION_KEY)))
     except redis.RedisError:
         consent_version = None
-    states = device_states({0: device}, batch)
-    rows = accepted_rows(batch, {0: device}, PositionsResult(), strict=True, states=states)
+    kept, states = positions_screen(batch=batch, device=device)
     if consent_version is not None:
         if len(_STATES) >= _STATES_MAX:
             _STATES.clear()
         _STATES[device.pk] = (states[0], consent_version, time.monotonic())
-    if not len(rows) or not append:
+    if not len(kept) or not append:
         return
-    kept = batch.take(rows)
     try:
         _append(kept, device.pk)
     except redis.RedisError as exc:

@@ -16,11 +16,12 @@ from apps.common import live
 from apps.common.partitions import add_months, month_start
 from apps.common.sql import int_array_literal, statement
 from apps.telematics import hooks
-from apps.telematics.ingest import US, SampleArrays, UploadInvalid, clean_samples
+from apps.telematics.ingest import US, SampleArrays, clean_samples
 from apps.telematics.ingest.parsing import _time_range_check
 from apps.telematics.models import Device
 from apps.telematics.partitions import partitions_ensure
 from apps.telematics.positions.parse import PositionBatch
+from apps.telematics.positions.rejections import positions_rejections_record, window_split
 from apps.telematics.services import ConsentRefused, DeviceRefused, consent_check
 
 POSITIONS_TABLE = "telematics_position"
@@ -125,8 +126,9 @@ def positions_store(
     Positions outside the window (older than POSITION_MAX_AGE_DAYS, or `max_age_days`, 0 for
     any age; more than a day ahead) refuse the whole request, as a trip upload's samples do.
     A device revoked meanwhile or whose driver has no consent in force stores nothing: with
-    `strict` (one device, the OsmAnd protocol) that raises DeviceRefused / ConsentRefused,
-    otherwise its identifier is listed in `refused` and the other devices' positions are kept.
+    `strict` (one device, the OsmAnd protocol, whose positions positions_screen has already
+    windowed and cleaned) that raises DeviceRefused / ConsentRefused, otherwise its identifier
+    is listed in `refused` and the other devices' positions are kept.
     `clean=False` skips the cleaning, for positions cleaned when they were accepted (the buffer)."""
     window = settings.TELEMATICS["POSITION_MAX_AGE_DAYS"] if max_age_days is None else max_age_days
     _time_range_check(batch.t, field_of or (lambda i: "timestamp"), window)
@@ -152,12 +154,10 @@ def accepted_rows(
     as device_states gives them, read now when not given), the first received of each instant,
     cleaned; refusals and drops are counted in `result`."""
     keep: list[np.ndarray] = []
-    for code, (active, driver_id, state) in (states or device_states(devices, batch)).items():
+    for code, device_state in (states or device_states(devices, batch)).items():
         identifier = batch.identifiers[code]
         try:
-            if not active:
-                raise DeviceRefused("the device is revoked or inactive: nothing was stored", code="device_inactive")
-            consent_check(driver_id=driver_id, state=state)
+            _refuse_unless_accepted(device_state)
         except (DeviceRefused, ConsentRefused) as exc:
             if strict:
                 raise
@@ -168,14 +168,46 @@ def accepted_rows(
         first = rows[_first_received(batch.t[rows])]
         result.duplicates += len(rows) - len(first)
         keep.append(_cleaned(batch, first, result.dropped) if clean else first)
-    rows = np.concatenate(keep) if keep else np.zeros(0, dtype=np.int64)
-    if strict and not len(rows) and result.dropped:
-        reason = next(iter(result.dropped))
-        raise UploadInvalid(f"the position was refused by cleaning: {reason}", field=_REASON_FIELD.get(reason, "lat"))
-    return rows
+    return np.concatenate(keep) if keep else np.zeros(0, dtype=np.int64)
 
 
-_REASON_FIELD = {"coordinates_out_of_range": "lat", "speed_out_of_range": "speed"}
+def _refuse_unless_accepted(device_state: tuple) -> None:
+    """Raises DeviceRefused or ConsentRefused for a device state (as device_states gives it)
+    whose positions are not to be stored."""
+    active, driver_id, state = device_state
+    if not active:
+        raise DeviceRefused("the device is revoked or inactive: nothing was stored", code="device_inactive")
+    consent_check(driver_id=driver_id, state=state)
+
+
+def positions_screen(
+    *, batch: PositionBatch, device: Device, states: dict[int, tuple] | None = None
+) -> tuple[PositionBatch, dict[int, tuple]]:
+    """One OsmAnd request's positions (one device) as they can be stored: the device and its
+    driver's consent are checked first (DeviceRefused / ConsentRefused, nothing recorded); then
+    positions outside the time window (POSITION_MAX_AGE_DAYS back, a day ahead) and those
+    cleaning refuses are set aside and recorded as rejections, never a 400 (a Traccar Client
+    would send them again forever: apps.telematics.positions.rejections). Returns the positions
+    to store (the first received of each instant, cleaned) and the device's state."""
+    states = states or device_states({0: device}, batch)
+    _refuse_unless_accepted(states[0])
+    days = settings.TELEMATICS["POSITION_MAX_AGE_DAYS"]
+    inside, outside = window_split(batch.t, days)
+    rejected = {
+        reason: (len(rows), int(batch.t[rows].max()), f"outside the accepted time range (the last {days:g} days)")
+        for reason, rows in outside.items()
+    }
+    inside_batch = batch.take(inside)
+    result = PositionsResult()
+    rows = accepted_rows(inside_batch, {0: device}, result, strict=True, states=states) if len(inside) else inside
+    if result.dropped:
+        left_out = np.setdiff1d(np.arange(len(inside_batch)), rows)
+        last = int(inside_batch.t[left_out].max()) if len(left_out) else None
+        for reason, count in result.dropped.items():
+            rejected[reason] = (count, last, f"refused by cleaning: {reason.replace('_', ' ')}")
+    positions_rejections_record(device_id=device.pk, rejected=rejected)
+    return inside_batch.take(rows), states
+
 
 # Months whose partition this process has seen lately (monotonic time of the check).
 _KNOWN_MONTHS: dict[dt.date, float] = {}
