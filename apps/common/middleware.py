@@ -15,6 +15,12 @@ _JSON_TYPES = ("application/json",)
 _BODY_METHODS = ("POST", "PUT", "PATCH")
 
 
+def text_problem(text: str) -> str | None:
+    """What makes a text unfit to store, log or echo (a NUL, a lone surrogate), or None: for a
+    view that checks its own JSON body (`checks_own_json`)."""
+    return _text_problem(text)
+
+
 def request_id_for(incoming: str) -> str:
     """The id of a request: its X-Request-ID when sane, a new one otherwise."""
     return incoming if _VALID.match(incoming) else uuid.uuid4().hex
@@ -118,7 +124,7 @@ class ApiBoundaryMiddleware:
                 if "" in values:
                     return api_error_response(request, 400, "invalid", errors={short(key): ["Must not be blank."]})
             if request.method in _BODY_METHODS and not getattr(view_class, "raw_body", False):
-                return self._body_refusal(request)
+                return self._body_refusal(request, walk_json=not getattr(view_func, "checks_own_json", False))
         except (RequestDataTooBig, TooManyFieldsSent) as exc:
             return input_error_response(request, exc)
         return None
@@ -145,14 +151,14 @@ class ApiBoundaryMiddleware:
         )
 
     @staticmethod
-    def _body_refusal(request):
+    def _body_refusal(request, *, walk_json: bool = True):
         try:
             length = int(request.META.get("CONTENT_LENGTH") or 0)
         except ValueError:
             length = 0
         if settings.DATA_UPLOAD_MAX_MEMORY_SIZE is not None and length > settings.DATA_UPLOAD_MAX_MEMORY_SIZE:
             raise RequestDataTooBig("the body is larger than DATA_UPLOAD_MAX_MEMORY_SIZE")
-        if request.content_type in _JSON_TYPES:
+        if request.content_type in _JSON_TYPES and walk_json:
             try:
                 data = json.loads(request.body)
             except RecursionError:

@@ -280,3 +280,26 @@ def test_batch_with_no_valid_key_is_401_and_bad_field_is_400(client, device):
     assert response.status_code == 400
     assert response.json()["errors"]["field"] == "positions[1].lat"
     assert not Position.objects.exists()
+
+
+def test_batch_reads_the_device_version_once_and_checks_its_keys_itself(client, device, monkeypatch):
+    """The shared device version is read once per request, not once per device; the body is
+    checked by the view (a NUL in a key is a 400 naming `keys`), not walked by the middleware."""
+    from apps.telematics.services import devices as device_services
+
+    others = [DeviceFactory(customer=TelematicsConsentFactory().customer) for _ in range(2)]
+    reads = []
+    real = device_services.cache.get
+    monkeypatch.setattr(device_services.cache, "get", lambda key, *a, **kw: reads.append(key) or real(key, *a, **kw))
+    t0 = _now_s() - 600
+    body = {
+        "keys": {d.serial: d.raw_token for d in (device, *others)},
+        "positions": [{"id": d.serial, "t": t0, "lat": 52.5, "lon": 13.4} for d in (device, *others)],
+    }
+    response = client.post(BATCH, orjson.dumps(body), content_type="application/json")
+    assert response.status_code == 200 and response.json()["stored"] == 3
+    assert reads.count("telematics:device-version") == 1
+    body["keys"][device.serial] = device.raw_token + "\u0000"
+    response = client.post(BATCH, orjson.dumps(body), content_type="application/json")
+    assert response.status_code == 400 and response.json()["errors"]["field"] == "keys"
+    assert Position.objects.count() == 3

@@ -7,6 +7,7 @@ from django.http import HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
+from apps.common.middleware import text_problem
 from apps.telematics.api.authentication import INVALID_TOKEN
 from apps.telematics.api.lean import APPENDED
 from apps.telematics.api.views import _error, _json
@@ -15,14 +16,15 @@ from apps.telematics.positions.buffer import positions_accept, positions_accept_
 from apps.telematics.positions.parse import parse_batch_json, parse_osmand_params, parse_traccar_json
 from apps.telematics.positions.services import positions_screen, positions_store
 from apps.telematics.services import ConsentRefused, DeviceRefused, device_authenticate_for_upload
+from apps.telematics.services.devices import device_version
 
 UNKNOWN_DEVICE = "No device with this identifier uses this key."
 
 
-def _device_for(identifier: str, key: str | None):
+def _device_for(identifier: str, key: str | None, **version):
     """(device, None) or (None, reason): `authentication_failed` for a missing or bad key,
     `unknown_device` when the key is a device's but the identifier is not its serial."""
-    device = device_authenticate_for_upload(raw_token=key) if key else None
+    device = device_authenticate_for_upload(raw_token=key, **version) if key else None
     if device is None:
         return None, "authentication_failed"
     if device.serial != identifier:
@@ -94,9 +96,11 @@ def positions_batch(request):
     force, are listed in `refused` and store nothing; 401 when no device's key is right."""
     try:
         batch, keys = parse_batch_json(_body(request), limit=settings.TELEMATICS["POSITION_BATCH_MAX"])
+        _keys_check(keys)
         devices, refused = {}, {}
+        version = device_version()  # once for the request, not once per device
         for code, identifier in enumerate(batch.identifiers):
-            device, problem = _device_for(identifier, keys[identifier])
+            device, problem = _device_for(identifier, keys[identifier], version=version)
             if device is None:
                 refused[identifier] = problem
             else:
@@ -109,3 +113,16 @@ def positions_batch(request):
         return _error(request, 400, "invalid", {"errors": {"detail": exc.message, **exc.extra}})
     result.refused.update(refused)
     return _json(200, result.as_dict())
+
+
+# The JSON body is checked here rather than by ApiBoundaryMiddleware (which still enforces the
+# size limit), whose walk over every value of a 5,000-position body cost 9 ms (1.8 µs a
+# position): orjson refuses lone surrogates and parse_batch_json every non-number, so only the
+# keys' texts can carry a NUL.
+positions_batch.checks_own_json = True
+
+
+def _keys_check(keys: dict[str, str]) -> None:
+    for identifier, key in keys.items():
+        if problem := text_problem(identifier) or text_problem(key):
+            raise UploadInvalid(f"keys: a device id or key {problem}", field="keys")

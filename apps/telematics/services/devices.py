@@ -105,18 +105,28 @@ UPLOAD_DEVICE_SECONDS = 30
 _UPLOAD_DEVICES_MAX = 10_000
 
 
-def device_authenticate_for_upload(*, raw_token: str) -> Device | None:
+def device_version() -> int | None:
+    """The shared device version (None when Redis is down: then nothing remembered is used)."""
+    return cache.get(_DEVICE_VERSION_KEY, 0)
+
+
+_READ = object()
+
+
+def device_authenticate_for_upload(*, raw_token: str, version: int | None = _READ) -> Device | None:
     """device_authenticate, remembered by this process for UPLOAD_DEVICE_SECONDS.
 
     For uploads only: the trip statement reads the device row again in the upload's own
     transaction and refuses a device revoked or deactivated meanwhile (DeviceRefused), so this
     saves a query per upload without letting such a device store anything. A revocation or
-    rotation anywhere bumps the shared device version, after which nothing remembered is used."""
+    rotation anywhere bumps the shared device version, after which nothing remembered is used.
+    `version`: device_version() read once by a caller authenticating many devices."""
     key = hash_key(raw_token)
     now = time.monotonic()
     # One Redis read: a device revoked anywhere is never answered from memory (None, when Redis
     # is down, means no memory either).
-    version = cache.get(_DEVICE_VERSION_KEY, 0)
+    if version is _READ:
+        version = device_version()
     known = _UPLOAD_DEVICES.get(key)
     if known is not None and version is not None and known[2] == version and now - known[1] < UPLOAD_DEVICE_SECONDS:
         return known[0]
