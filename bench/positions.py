@@ -4,7 +4,8 @@ workers of 16 threads, its config file), side by side with a raw COPY of the sam
 the same table (the ceiling: no HTTP, parsing, cleaning or consent check).
 
 Single requests are measured three ways: buffered (the default: answered once appended to the
-Redis stream, a Celery worker flushing it in batches; the time until the last is stored too),
+Redis stream, the Procfile's positions flusher storing it in batches and a Celery worker running
+the trip detection the flushes queue; the time until the last is stored too),
 stored by each request (TELEMATICS_POSITION_BUFFER=0), and the floor: Django + gunicorn on
 `/healthz`, a view that does nothing. The clients are separate processes on raw keep-alive
 sockets, so the Python client costs little of the two cores.
@@ -201,7 +202,8 @@ def cpu_of(port: int, fn):
         "gunicorn": (f"127.0.0.1:{port}",),
         "postgres": (f"postgres: {connection.settings_dict['USER']} {connection.settings_dict['NAME']} ",),
         "redis": (f"redis-server 127.0.0.1:{redis_port}",),
-        "flusher": ("bench-positions-flusher@",),
+        "flusher": ("manage.py positions_flusher",),
+        "worker": ("bench-positions-worker@",),
     }
     before = {name: cpu_ticks(patterns) for name, patterns in groups.items()}
     children = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -224,17 +226,20 @@ def get_request(path: str) -> bytes:
     return f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode()
 
 
-def start_flusher() -> subprocess.Popen:
-    """A Celery worker as the Procfile runs one, for the `celery` queue the flush task goes to."""
+def start_flusher() -> list[subprocess.Popen]:
+    """The positions flusher and a Celery worker as the Procfile runs them: the flusher stores
+    the buffer, the worker runs the trip detection its flushes queue."""
     env = dict(os.environ, DJANGO_SETTINGS_MODULE="fleetops.settings.base", DJANGO_DEBUG="0")
-    return subprocess.Popen(
-        [
-            str(ROOT / ".venv/bin/celery"), "-A", "fleetops", "worker", "-l", "warning", "-Q", "celery",
-            "-n", "bench-positions-flusher@%h", "--concurrency", "1",
-            "--without-gossip", "--without-mingle", "--without-heartbeat",
-        ],
-        cwd=str(ROOT), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
+    flusher = [str(ROOT / ".venv/bin/python"), "manage.py", "positions_flusher"]
+    worker = [
+        str(ROOT / ".venv/bin/celery"), "-A", "fleetops", "worker", "-l", "warning", "-Q", "celery",
+        "-n", "bench-positions-worker@%h", "--concurrency", "1",
+        "--without-gossip", "--without-mingle", "--without-heartbeat",
+    ]  # fmt: skip
+    return [
+        subprocess.Popen(cmd, cwd=str(ROOT), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        for cmd in (flusher, worker)
+    ]
 
 
 def position_count() -> int:
@@ -371,8 +376,8 @@ def main() -> int:
         server.terminate()
         server.wait(timeout=30)
 
-    # Buffered: answered from Redis, a Celery worker flushing.
-    flusher = start_flusher()
+    # Buffered: answered from Redis, the flusher storing, a Celery worker detecting trips.
+    flushers = start_flusher()
     server = start_gunicorn(args.port, args.workers, threads=args.threads)
     try:
         singles = singles_for(devices, args.singles + warm, t0, clock, 1)
@@ -395,9 +400,11 @@ def main() -> int:
         stored = position_count() - before
     finally:
         server.terminate()
-        flusher.terminate()
+        for proc in flushers:
+            proc.terminate()
         server.wait(timeout=30)
-        flusher.wait(timeout=30)
+        for proc in flushers:
+            proc.wait(timeout=30)
     copy_s, copy_cpu, copied = raw_copy(positions, t0, args.clients)
     load_after = uptime()
     gunicorn = (
