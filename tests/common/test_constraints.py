@@ -15,7 +15,7 @@ from apps.audit.models import AuditCheckpoint, AuditEntry
 from apps.common.partitions import ensure_month_partitions
 from apps.customers.models import ErasureRequest, Notification
 from apps.pricing.models import PremiumChange
-from apps.telematics.models import Badge
+from apps.telematics.models import Badge, PositionRejection
 from tests.alerts.factories import OperationalEventFactory
 from tests.customers import factories as customers
 from tests.fleet import factories as fleet
@@ -269,6 +269,24 @@ def _():
 def _():
     driver = customers.CustomerFactory()
     return duplicates(telematics.DriverFeaturesFactory, driver=driver, as_of=dt.date(2026, 6, 30), window_days=90)
+
+
+def _position_rejection(device, count=1):
+    return PositionRejection.objects.create(
+        device=device, reason="older_than_window", count=count, first_at=NOW, last_at=NOW, detail="late"
+    )
+
+
+@case("telematics_positionrejection_device_reason")
+def _():
+    device = telematics.DeviceFactory()
+    _position_rejection(device)
+    return PositionRejection, lambda: _position_rejection(device)
+
+
+case("telematics_positionrejection_count_positive")(
+    lambda: (PositionRejection, lambda: _position_rejection(telematics.DeviceFactory(), count=0))
+)
 
 
 # --- risk ----------------------------------------------------------------------------------------
