@@ -93,9 +93,11 @@ def test_columnar_load_writes_what_todays_engine_writes(tmp_path):
     assert sorted((r.line_number, r.reason, r.detail, r.raw) for r in found) == expected
 
 
-def test_the_in_file_duplicate_check_finds_the_first_line_across_batches():
+@pytest.mark.parametrize("batch", [700, 60])
+def test_the_in_file_duplicate_check_finds_the_first_line_across_batches(batch):
     """Ids in any order, repeated within and across batches: each row gets the first earlier line
-    with its id (0 when there is none), as a scan of the whole file would."""
+    with its id (0 when there is none), as a scan of the whole file would; also with batches
+    small enough for a buffered spill file to have kept them from the disk reads."""
     import numpy as np
 
     from apps.transactions.ingest.columnar_load import SeenIds
@@ -105,7 +107,9 @@ def test_the_in_file_duplicate_check_finds_the_first_line_across_batches():
     ids[1500:1600] = ids[1400:1500]  # a repeated stretch in the sorted part
     lines = np.arange(2, ids.size + 2)
     seen = SeenIds()
-    got = np.concatenate([seen.first_lines(ids[k : k + 700], lines[k : k + 700]) for k in range(0, ids.size, 700)])
+    got = np.concatenate(
+        [seen.first_lines(ids[k : k + batch], lines[k : k + batch]) for k in range(0, ids.size, batch)]
+    )
     seen.close()
     first: dict[int, int] = {}
     expected = []
@@ -114,3 +118,28 @@ def test_the_in_file_duplicate_check_finds_the_first_line_across_batches():
         first.setdefault(value, line)
     assert got.tolist() == expected
     assert (got > 0).sum() > 1000
+
+
+def test_labels_in_sorted_runs_on_disk_find_every_label_of_a_batch():
+    """Labels kept as sorted runs in a temporary file (memory flat whatever their number): a
+    batch finds the label of each of its ids, in whichever run it is, and none for the others,
+    whether the batch's ids are narrow (a file sorted by id) or spread over every run."""
+    import numpy as np
+
+    from apps.transactions.ingest.columnar_load import Labels
+
+    rng = np.random.default_rng(11)
+    ids = rng.choice(np.arange(1, 200_000), size=60_000, replace=False)
+    fraud = rng.random(ids.size) < 0.3
+    keys = ids * 2 + fraud
+    Labels.STRIDE, stride = 16, Labels.STRIDE  # several samples per run
+    try:
+        labels = Labels.from_runs(keys[k : k + 7_000] for k in range(0, keys.size, 7_000))
+        expected = dict(zip(ids.tolist(), fraud.tolist(), strict=True))
+        for batch in (np.arange(50_000, 52_000), rng.integers(0, 210_000, 5_000), np.array([], dtype=np.int64)):
+            got = labels.lookup(batch).to_pylist()
+            assert got == [expected.get(i) for i in batch.tolist()]
+        labels.close()
+    finally:
+        Labels.STRIDE = stride
+    assert len(labels.runs) == 9

@@ -253,7 +253,10 @@ class ColumnarReader:
             table = table.filter(pa.array(keep))
             lines, starts, ends, quoted = (a[keep] for a in (lines, starts, ends, quoted))
             good = check_block(table, lines, quoted, self.on_reject, _line_of(block, starts, ends))
-            yield lines[good], table.filter(pa.array(good))
+            batch = lines[good], table.filter(pa.array(good))
+            del table, block, arr, starts, ends, lines, quoted, keep, good  # not held while the next block is read
+            yield batch
+            batch = None
 
 
 def _line_of(block: bytes, starts: np.ndarray, ends: np.ndarray) -> Callable[[int], bytes]:

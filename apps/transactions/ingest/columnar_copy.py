@@ -177,6 +177,7 @@ class Prefetch:
             for item in iterable:
                 if not self._put(item):
                     return
+                item = None  # not held while the next one is made
         except BaseException as exc:
             self.errors.append(exc)
         finally:
@@ -228,7 +229,7 @@ def load(
     reader = reader or ColumnarReader(path, marker=marker, on_reject=on_reject)
     typer = typer or BatchTyper(refs, labels, run_id=run_id, on_reject=on_reject)
     columns = sql.SQL(", ").join(map(sql.Identifier, PAYMENT_COLUMNS))
-    pending: queue.Queue = queue.Queue(maxsize=4)
+    pending: queue.Queue = queue.Queue(maxsize=2)  # encoded blocks waiting for the COPY thread
     failed: list[BaseException] = []
     loaded = 0
     open_months: set[int] = set()
@@ -249,7 +250,10 @@ def load(
                 _, month, payload, count = item
                 statement = sql.SQL("COPY {} ({}) FROM STDIN WITH (FORMAT binary)").format(table_for(month), columns)
                 with conn.cursor().copy(statement) as copy:
-                    copy.write(COPY_HEADER + payload + COPY_TRAILER)
+                    copy.write(COPY_HEADER)
+                    copy.write(payload)
+                    copy.write(COPY_TRAILER)
+                item = payload = None  # not held while the next block is awaited
                 loaded += count
                 open_months.add(month)
             except BaseException as exc:
@@ -284,6 +288,7 @@ def load(
                 started = tick("wait_for_copy", started)
             if groups:
                 pending.put(("close", groups[0][0]))
+            lines = strings = typed = groups = rows = payload = None  # not held while the next block is awaited
         pending.put(("close", 1 << 40))
     finally:
         prefetch.close()

@@ -159,7 +159,9 @@ class ColumnarLoad:
     def run(self) -> dict:
         ctx, f = self.ctx, self.f
         copy_conn, lookup = connect(), connect()
-        spool = tempfile.SpooledTemporaryFile(max_size=8 << 20, mode="w+", newline="")  # noqa: SIM115
+        # On disk from the first line: a spool in memory (a StringIO, 4 bytes a character) grew
+        # with the file's rejected lines, up to 32 MB before it spilled.
+        spool = tempfile.TemporaryFile(mode="w+", newline="")  # noqa: SIM115
         writer = csv.writer(spool, lineterminator="\n")
 
         def on_reject(r: Rejection) -> None:  # from the reader's thread and the typing one
@@ -168,6 +170,7 @@ class ColumnarLoad:
 
         finisher = None
         typer = None
+        labels = None
         try:
             started = time.perf_counter()
             copy_conn.execute("SET synchronous_commit = off")
@@ -237,6 +240,8 @@ class ColumnarLoad:
         finally:
             if typer is not None:
                 typer.close()
+            if labels is not None:
+                labels.close()
             spool.close()
             copy_conn.close()
             lookup.close()

@@ -73,44 +73,80 @@ class References:
 
 
 class Labels:
-    """The labels as one sorted array of id * 2 + is_fraud (8 bytes a label): a label is a binary
-    search on the batch's ids instead of a 188 MB hash table probed per row in PostgreSQL. The
-    first label of an id wins, as in the staged labels (later ones are in-file duplicates)."""
+    """The labels as id * 2 + is_fraud (8 bytes a label), in sorted runs on disk: a label is a
+    binary search on the batch's ids instead of a 188 MB hash table probed per row in
+    PostgreSQL, and memory stays flat whatever the number of labels. Each run (at most a
+    fetch of labels, sorted) is written to a temporary file; only every STRIDE-th key of a run
+    stays in memory, to find the stretch of it that the batch's id range needs, which is all
+    that is read back. A file sorted by id reads a few kB per batch. Valid staged labels are
+    unique by id (later ones are in-file duplicates), so an id is in at most one run."""
+
+    STRIDE = 1024
 
     def __init__(self, ids: np.ndarray, fraud: np.ndarray):
+        """Labels in file order (the first label of an id wins, as in the staged labels)."""
         order = np.argsort(ids, kind="stable")
         ids, fraud = ids[order], fraud[order]
         first = np.ones(ids.size, dtype=bool)
         first[1:] = ids[1:] != ids[:-1]
-        self.keys = ids[first] * 2 + fraud[first]
+        self._open()
+        self._add_run(ids[first] * 2 + fraud[first])
+
+    def _open(self) -> None:
+        self.spill = tempfile.TemporaryFile(buffering=0)  # noqa: SIM115 - closed by close(); unbuffered, read back by os.pread
+        self.size = 0
+        self.count = 0
+        self.runs: list[tuple[int, int, int, int, np.ndarray]] = []  # (lowest, highest, offset, keys, every STRIDE-th)
+
+    def _add_run(self, keys: np.ndarray) -> None:
+        """Adds a run of keys (sorted here) to the spill file."""
+        if keys.size == 0:
+            return
+        keys = keys.astype(np.int64)  # a copy in native byte order
+        keys.sort()
+        self.spill.seek(0, os.SEEK_END)
+        self.spill.write(keys.tobytes())
+        self.runs.append((int(keys[0]), int(keys[-1]), self.size, keys.size, keys[:: self.STRIDE].copy()))
+        self.size += keys.size * 8
+        self.count += keys.size
+
+    def close(self) -> None:
+        self.spill.close()
 
     @classmethod
-    def from_staging(cls, conn, parsed, chunk_lines: int = 1 << 20) -> Labels:
+    def from_staging(cls, conn, parsed, chunk_lines: int = 1 << 18) -> Labels:
         """The valid labels of a file staged by labels.sql's `prepare` ({parsed}), fetched as one
-        binary bytea of 8-byte keys per million lines (8 MB), into one preallocated array."""
+        binary bytea of 8-byte keys per 262,144 lines (2 MB: the connection's input buffer keeps
+        the size of the largest), each a sorted run on disk."""
         from psycopg import sql
 
         count, low, high = conn.execute(
             sql.SQL("SELECT count(*) FILTER (WHERE reason IS NULL), min(line_no), max(line_no) FROM {}").format(parsed)
         ).fetchone()
-        keys = np.empty(count, dtype=np.int64)
-        filled = 0
         query = sql.SQL(
             "SELECT string_agg(int8send(id * 2 + is_fraud::int), ''::bytea) FROM {} "
             "WHERE reason IS NULL AND line_no >= %s AND line_no < %s"
         ).format(parsed)
-        with conn.cursor(binary=True) as cur:
-            for start in range(low or 0, (high or -1) + 1, chunk_lines):
-                value = cur.execute(query, [start, start + chunk_lines]).fetchone()[0]
-                if value:
-                    part = np.frombuffer(value, dtype=">i8")
-                    keys[filled : filled + part.size] = part
-                    filled += part.size
-        if filled != count:
-            raise ValueError(f"read {filled} labels of {count}")
-        keys.sort()
+
+        def runs():
+            with conn.cursor(binary=True) as cur:
+                for start in range(low or 0, (high or -1) + 1, chunk_lines):
+                    value = cur.execute(query, [start, start + chunk_lines]).fetchone()[0]
+                    yield np.frombuffer(value or b"", dtype=">i8")
+
+        labels = cls.from_runs(runs())
+        if labels.count != count:
+            labels.close()
+            raise ValueError(f"read {labels.count} labels of {count}")
+        return labels
+
+    @classmethod
+    def from_runs(cls, runs) -> Labels:
+        """Labels from arrays of keys (id * 2 + is_fraud) of distinct ids, in any order."""
         labels = cls.__new__(cls)
-        labels.keys = keys
+        labels._open()
+        for keys in runs:
+            labels._add_run(keys)
         return labels
 
     @classmethod
@@ -130,12 +166,31 @@ class Labels:
             return cls(np.empty(0, np.int64), np.empty(0, bool))
         return cls(np.concatenate(ids), np.concatenate(fraud))
 
+    def _stretch(self, run, low: int, high: int) -> np.ndarray:
+        """The keys of a run between low and high (inclusive), read from the spill file."""
+        _, _, offset, size, sample = run
+        first = max(int(np.searchsorted(sample, low, side="right")) - 1, 0) * self.STRIDE
+        last = min(int(np.searchsorted(sample, high, side="right")) * self.STRIDE, size)
+        return np.frombuffer(os.pread(self.spill.fileno(), (last - first) * 8, offset + first * 8), dtype=np.int64)
+
     def lookup(self, ids: np.ndarray) -> pa.Array:
-        if self.keys.size == 0:
+        found = np.zeros(ids.size, dtype=bool)
+        fraud = np.zeros(ids.size, dtype=bool)
+        if ids.size and self.runs:
+            low, high = int(ids.min()) * 2, int(ids.max()) * 2 + 1
+            for run in self.runs:
+                if run[1] < low or run[0] > high:
+                    continue
+                keys = self._stretch(run, low, high)
+                if keys.size == 0:
+                    continue
+                at = np.minimum(np.searchsorted(keys, ids * 2), keys.size - 1)
+                hit = (keys[at] >> 1) == ids
+                fraud |= hit & (keys[at] & 1).astype(bool)
+                found |= hit
+        if not found.any():
             return pa.nulls(ids.size, pa.bool_())
-        at = np.minimum(np.searchsorted(self.keys, ids * 2), self.keys.size - 1)
-        found = (self.keys[at] >> 1) == ids
-        return pa.array((self.keys[at] & 1).astype(bool), mask=~found)
+        return pa.array(fraud, mask=~found)
 
 
 def raw_line(fields: list[str]) -> str:
@@ -153,7 +208,7 @@ class SeenIds:
 
     def __init__(self):
         self.max_seen = -1
-        self.spill = tempfile.TemporaryFile()  # noqa: SIM115 - closed by close()
+        self.spill = tempfile.TemporaryFile(buffering=0)  # noqa: SIM115 - closed by close(); unbuffered, read back by os.pread
         self.size = 0
         self.chunks: list[tuple[int, int, int, int]] = []  # (lowest id, highest id, offset, rows)
 

@@ -18,7 +18,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from apps.common.exceptions import ApplicationError
-from apps.transactions.ingest import columnar_engine, readers
+from apps.transactions.ingest import columnar_engine, columnar_memory, readers
 from apps.transactions.ingest.context import LOCK_NAMESPACE, Checkpoint, IngestContext, connect
 from apps.transactions.ingest.layout import COLUMNS, collect_files
 from apps.transactions.ingest.masking import mask_text
@@ -51,6 +51,8 @@ class PaymentsIngest:
 
     def execute(self) -> IngestRun:
         self.preflight()
+        if self.ctx.engine == "columnar":
+            columnar_memory.bound_process_memory()
         ctx = self.ctx
         run = self.run
         run.status = IngestRun.Status.RUNNING
