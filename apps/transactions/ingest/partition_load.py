@@ -29,6 +29,7 @@ from apps.transactions.ingest.layout import SourceFile
 
 LOAD_WORKERS = 2  # connections typing the rows of a transactions file in parallel (the machine has 2 cores)
 BOUND_CHECK = "payment_month_bound"
+AUTOVACUUM = ("autovacuum_enabled", "toast.autovacuum_enabled")  # off while a month table is staged
 NONE_LOADED = sql.SQL("true")  # the load's not-loaded test when no payment has an id in the file's range
 
 
@@ -79,12 +80,16 @@ def month_table_name(ctx: IngestContext, f: SourceFile, month: dt.date) -> str:
 
 def month_table_statements(name: str, month: dt.date) -> list[sql.Composable]:
     """A fresh month table in the staging schema, with the check of its partition bound added
-    while it is empty (no scan), so attaching it later needs no scan either."""
+    while it is empty (no scan), so attaching it later needs no scan either. Autovacuum leaves
+    it alone until it is attached (`attach`): a table committed while the file is still being
+    loaded (the columnar engine's) would otherwise be vacuumed and analysed meanwhile, and each
+    index build, foreign key or attach that met such a worker waited a second (deadlock_timeout)
+    for it to be cancelled."""
     lo, hi = _month_bounds(month)
     return [
-        sql.SQL("CREATE TABLE {} (LIKE {} INCLUDING DEFAULTS INCLUDING CONSTRAINTS)").format(
-            staging(name), sql.Identifier(PAYMENT_TABLE)
-        ),
+        sql.SQL(
+            "CREATE TABLE {} (LIKE {} INCLUDING DEFAULTS INCLUDING CONSTRAINTS) WITH ({} = false, {} = false)"
+        ).format(staging(name), sql.Identifier(PAYMENT_TABLE), sql.SQL(AUTOVACUUM[0]), sql.SQL(AUTOVACUUM[1])),
         sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} CHECK (paid_at >= {} AND paid_at < {})").format(
             staging(name), sql.Identifier(BOUND_CHECK), lo, hi
         ),
@@ -367,6 +372,8 @@ def attach(ctx: IngestContext, tables: list[tuple[str, dt.date, list[str]]]) -> 
             )
         )
         ctx.main.execute(
-            sql.SQL("ALTER TABLE {} DROP CONSTRAINT {}").format(sql.Identifier(final), sql.Identifier(BOUND_CHECK))
+            sql.SQL("ALTER TABLE {} DROP CONSTRAINT {}, RESET ({})").format(
+                sql.Identifier(final), sql.Identifier(BOUND_CHECK), sql.SQL(", ").join(map(sql.SQL, AUTOVACUUM))
+            )
         )
     ctx.progress.add_timing("transactions:attach", time.monotonic() - started)
