@@ -3,7 +3,7 @@ request after start included).
 
 Runs in the bench database (`FLEETOPS_BENCH_DB`, default fleetops_bench) and builds the medium
 demo world there when it has none. The pages are requested through Django's test client as
-`driver1` (the demo's first driver login), once to warm up and then --repeat times; figures are
+`driver1` (the demo's first driver login; --driver for another), once to warm up and then --repeat times; figures are
 the server's time without the network, with the number of queries. The first request after start
 is measured in a fresh Python process per page that loads the application as the web process does
 (`fleetops.wsgi`, which warms it) and times that page's first request.
@@ -26,6 +26,7 @@ PAGES = ["/portal/", "/portal/rewards/", "/portal/notifications/", "/portal/priv
 def main() -> None:
     parser = pages_bench_arguments()
     parser.add_argument("--no-warm-up", action="store_true", help="first requests without fleetops.wsgi's warm-up")
+    parser.add_argument("--driver", default="driver1", help="whose pages (a demo driver login)")
     args = parser.parse_args()
     setup_django()
     from django.test import Client
@@ -34,7 +35,7 @@ def main() -> None:
     from apps.fleet.models import Vehicle
 
     notes = medium_world(no_seed=args.no_seed)
-    driver = User.objects.get(username="driver1").customer
+    driver = User.objects.get(username=args.driver).customer
     # The trip pages: the list (first and a later page), the trip-in-progress panel, the trip with
     # the most samples and the newest trip.
     longest = driver.trips.order_by("-samples_stored", "pk").values_list("pk", "samples_stored").first()
@@ -51,7 +52,7 @@ def main() -> None:
         lambda path: anonymous if path == "/portal/login/" else client, PAGES, repeat=args.repeat, target_ms=TARGET_MS
     )
     for path in PAGES:
-        first = first_request(path, user={"username": "driver1"}, warm=not args.no_warm_up)
+        first = first_request(path, user={"username": args.driver}, warm=not args.no_warm_up)
         if first["first_ms"] > TARGET_MS:
             slow.append(f"{path} (first request)")
         rows.append(
@@ -61,7 +62,12 @@ def main() -> None:
     trips = driver.trips.count()
     rows.append((f"over the {TARGET_MS:.0f} ms target", ", ".join(slow) or "none"))
     rows.append(("load average (1, 5, 15 min)", " ".join(f"{x:.2f}" for x in os.getloadavg())))
-    title = f"Portal pages, server time (driver1: {trips:,} trips; {Vehicle.objects.count():,} vehicles)"
+    scored = driver.risk_scores.exists()
+    policies = ", ".join(driver.policies.filter(status="active").values_list("kind", flat=True)) or "no policy"
+    title = (
+        f"Portal pages, server time ({args.driver}: {trips:,} trips, {'a score' if scored else 'no score'},"
+        f" {policies}; {Vehicle.objects.count():,} vehicles)"
+    )
     report(title, rows + [(n, "") for n in notes])
 
 
