@@ -43,7 +43,7 @@ def main() -> None:
     PAGES.extend(["/portal/trips/", "/portal/trips/?page=3", "/portal/trips/live/"])
     if longest:
         PAGES.append(f"/portal/trips/{longest[0]}/")
-        notes.append(f"/portal/trips/{longest[0]}/ is driver1's longest trip: {longest[1]:,} samples")
+        notes.append(f"/portal/trips/{longest[0]}/ is {args.driver}'s longest trip: {longest[1]:,} samples")
     if newest:
         PAGES.append(f"/portal/trips/{newest}/")
     client, anonymous = Client(), Client()

@@ -6,6 +6,7 @@ ops page), compile every project template into the cached template loader and ma
 client. Called by fleetops.wsgi, so each gunicorn worker is warm before it accepts a request."""
 
 import contextlib
+import gc
 import logging
 import time
 from pathlib import Path
@@ -52,6 +53,11 @@ def warm_up() -> dict[str, float]:
         cache.get("warm-up")
     except Exception:
         logger.warning("cache unreachable at start", exc_info=True)
+    # Everything made so far lives as long as the process: collect once and move it out of the
+    # collector's sight (gc.freeze), or the first requests pay a full collection of a heap of
+    # some hundred thousand objects (~200 ms at load 8 on a portal page's first request).
+    gc.collect()
+    gc.freeze()
     timing = {"urls_ms": (routes - started) * 1000, "templates_ms": (done - routes) * 1000, "templates": compiled}
     logger.info("web process warmed up", extra=timing)
     return timing

@@ -1,8 +1,19 @@
+import gc
+
+import pytest
 from django.conf import settings
 from django.template import engines
 from django.urls import clear_url_caches, get_resolver
 
 from apps.common.warmup import warm_up
+
+
+@pytest.fixture(autouse=True)
+def _unfreeze():
+    """The warm-up freezes the heap it made (as a web worker's is for its lifetime); the test
+    process gives it back to the collector."""
+    yield
+    gc.unfreeze()
 
 
 def test_warm_up_imports_the_urls_and_compiles_every_project_template(monkeypatch):
@@ -74,3 +85,9 @@ def test_warm_up_makes_the_cache_client_and_starts_without_a_cache(monkeypatch):
     assert up.asked == ["warm-up"]
     monkeypatch.setattr(apps.common.warmup, "cache", down)
     assert warm_up()["templates"] > 20 and down.asked == ["warm-up"]
+
+
+def test_warm_up_hands_what_it_made_to_no_later_collection():
+    gc.unfreeze()
+    warm_up()
+    assert gc.get_freeze_count() > 10_000
