@@ -7,9 +7,17 @@
 
   function css(name) { return getComputedStyle(document.documentElement).getPropertyValue(name).trim(); }
   function island(id) { var el = document.getElementById(id); return el ? JSON.parse(el.textContent) : null; }
+  // Enough decimals to tell a value from its neighbours on an axis: small fraud rates such as
+  // 0.02 % and 0.04 % (every tick read "0 %" with one decimal), whole numbers above 10.
+  function digits(abs, unit) {
+    if (abs === 0 || !isFinite(abs)) return 0;
+    if (abs < 1) return Math.min(4, 1 - Math.floor(Math.log10(abs)));
+    if (abs < 10) return unit === "%" ? 1 : 2;
+    return unit === "%" && abs < 100 ? 1 : 0;
+  }
   function fmt(value, unit) {
     if (value === null || value === undefined) return "—";
-    var n = Number(value).toLocaleString(undefined, { maximumFractionDigits: unit === "%" ? 1 : Math.abs(value) < 10 ? 2 : 0 });
+    var n = Number(value).toLocaleString(undefined, { maximumFractionDigits: digits(Math.abs(Number(value)), unit) });
     if (unit === "€" || unit === "$") return unit + n;
     return unit ? n + (unit === "%" ? " %" : " " + unit) : n;
   }

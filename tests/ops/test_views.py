@@ -198,3 +198,17 @@ def test_trend_charts_put_each_region_and_day_in_its_place():
     assert data["rentals"]["North"][6] == 4.0 and data["rentals"]["South"][2] == 1.0
     assert data["utilisation"]["North"][0] == 50.0 and data["utilisation"]["North"][6] == 25.0
     assert data["utilisation"]["South"][2] == 33.3
+
+
+@pytest.mark.parametrize("page", ["ops:payments-fraud", "ops:payments"])
+@pytest.mark.django_db
+def test_a_payments_filter_without_a_period_shows_the_period_the_figures_cover(staff_client, page):
+    # A hand-made link with only a category or channel: the figures cover the last 12 months, and
+    # the period select must say so (it showed its first option, "Last 30 days").
+    response = staff_client.get(reverse(page), {"method": "online"})
+    assert response.status_code == 200
+    form = response.context["form"]
+    assert form["period"].value() == "365" and form["method"].value() == "online"
+    assert '<option value="365" selected>' in response.content.decode()
+    chosen = staff_client.get(reverse(page), {"period": "30", "method": "online"}).context["form"]
+    assert chosen["period"].value() == "30"
