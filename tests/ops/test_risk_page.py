@@ -99,3 +99,18 @@ def test_a_forced_model_and_a_missing_drift_check_are_said_plainly(analyst_clien
 def test_the_calibration_band_is_the_exact_poisson_interval():
     assert _poisson_interval(0, 1.0) == pytest.approx((0.0, 3.6889), abs=1e-4)  # the "rule of 3.69"
     assert _poisson_interval(5, 2.0) == pytest.approx((1.6235 / 2, 11.6683 / 2), abs=1e-4)
+
+
+def test_the_page_says_where_the_model_learnt_and_what_its_reasons_may_name(analyst_client):
+    _model(data={"source": "a simulated portfolio of 5,000 drivers (seed 1)"},
+           reason_features=["km", "harsh_brake_per_100km"])  # fmt: skip
+    html = re.sub(r"\s+", " ", analyst_client.get(reverse("ops:risk")).content.decode())
+    assert "Trained on a simulated portfolio of 5,000 drivers (seed 1)." in html
+    assert "Reasons and advice name only the features whose term the held-out drivers support" in html
+    assert "5 % or more: distance driven, harsh braking.</p>" in html
+
+
+def test_a_model_without_the_reason_rule_says_nothing_about_it(analyst_client):
+    _model()
+    html = analyst_client.get(reverse("ops:risk")).content.decode()
+    assert 'id="reason-features"' not in html and "Trained on" not in html

@@ -6,6 +6,7 @@ from django.db.models import Count
 from scipy.special import gammaincinv  # loaded with the URLs at start, not by the first viewer
 
 from apps.pricing.models import Policy, Quote
+from apps.risk.features import BY_NAME
 from apps.risk.models import RiskModel, RiskScore
 from apps.risk.selectors import risk_model_active
 
@@ -60,7 +61,8 @@ def model_comparison(model: RiskModel) -> list[dict]:
 
 def model_verdict(model: RiskModel) -> dict:
     """Is the active model any good, from its card: the family and why, each gate comparison
-    (test deviance difference with its bootstrap 95% interval), the held-out data, calibration."""
+    (test deviance difference with its bootstrap 95% interval), the held-out data, calibration,
+    where its training data come from and which features its reasons may name."""
     card, metrics = model.model_card or {}, model.metrics or {}
     active = family(model)
     activation = card.get("activation") or {}
@@ -96,6 +98,11 @@ def model_verdict(model: RiskModel) -> dict:
         "test_claims": test.get("claims"),
         "worst_decile": (calibration.get("test_after") or {}).get("worst_decile_error"),
         "corrected": calibration.get("corrected"),
+        "source": (card.get("data") or {}).get("source"),
+        # None: a model trained before the rule names every feature (apps/risk/reasons.py)
+        "reason_features": None
+        if card.get("reason_features") is None
+        else [BY_NAME[name].label if name in BY_NAME else name for name in card["reason_features"]],
     }
 
 
