@@ -128,6 +128,24 @@ def encode(table: pa.Table) -> bytes:
     return out.tobytes()
 
 
+_ID_ROW = np.dtype([("fields", ">i2"), ("length", ">i4"), ("id", ">i8")])  # one bigint column, packed
+
+
+def encode_ids(ids: np.ndarray) -> bytes:
+    """Binary COPY rows (no header or trailer) of a table with one bigint column."""
+    rows = np.empty(ids.size, dtype=_ID_ROW)
+    rows["fields"], rows["length"], rows["id"] = 1, 8, ids
+    return rows.tobytes()
+
+
+def labelled_ids(typed: pa.Table) -> np.ndarray:
+    """The ids of the typed rows that carry a label."""
+    fraud = typed["is_fraud"]
+    if fraud.null_count == len(fraud):
+        return np.empty(0, dtype=np.int64)
+    return pc.filter(typed["id"], pc.is_valid(fraud)).to_numpy()
+
+
 def month_indexes(paid_at) -> np.ndarray:
     """year * 12 + month - 1 of each (UTC) timestamp."""
     micros = pc.cast(paid_at, pa.int64()).to_numpy(zero_copy_only=False)
@@ -196,7 +214,7 @@ class Prefetch:
 
 def load(
     conn, path, *, marker: str, refs=None, labels=None, run_id: int = 0, on_reject, table_for, timings=None,
-    typer=None, reader=None, on_batch=None, on_close=None, abort=None,
+    typer=None, reader=None, on_batch=None, on_close=None, abort=None, hits=None,
 ) -> dict:  # fmt: skip
     """Reads, checks, types and binary-COPYs the transactions file at `path` into the tables
     `table_for(month)` names (sql.Composable, called on the COPY thread). Three threads overlap:
@@ -207,7 +225,8 @@ def load(
     Optional hooks: `typer` and `reader` (else built from refs, labels and run_id), `on_batch(lines,
     strings)` sees every batch of good lines before typing, `on_close(month)` is called on the COPY
     thread once the file has moved past a month (every later batch starts after it) and its rows
-    are all copied; `abort` (an Event) stops the load."""
+    are all copied; `abort` (an Event) stops the load; `hits` (sql.Composable, a table with one
+    bigint column) receives the ids of the rows that carry a label, copied on the same thread."""
     import queue
     import threading
     import time
@@ -247,6 +266,14 @@ def load(
                         if on_close is not None:
                             on_close(month)
                     continue
+                if item[0] == "hits":
+                    statement = sql.SQL("COPY {} (id) FROM STDIN WITH (FORMAT binary)").format(hits)
+                    with conn.cursor().copy(statement) as copy:
+                        copy.write(COPY_HEADER)
+                        copy.write(item[1])
+                        copy.write(COPY_TRAILER)
+                    item = None
+                    continue
                 _, month, payload, count = item
                 statement = sql.SQL("COPY {} ({}) FROM STDIN WITH (FORMAT binary)").format(table_for(month), columns)
                 with conn.cursor().copy(statement) as copy:
@@ -280,6 +307,8 @@ def load(
             started = tick("read_and_check", started)
             typed = typer.batch(lines, strings)
             started = tick("type_and_references", started)
+            if hits is not None and (labelled := labelled_ids(typed)).size:
+                pending.put(("hits", encode_ids(labelled)))
             groups = month_groups(typed)
             for month, rows in groups:
                 payload = encode(rows)

@@ -200,16 +200,18 @@ class ColumnarLoad:
                 if month in self.month_tables:
                     finisher.put(self.month_tables[month])
 
+            hits = ctx.staged(f, "chits")
+            copy_conn.execute(sql.SQL("CREATE UNLOGGED TABLE {} (id bigint)").format(hits))
             result = columnar_copy.load(
                 copy_conn, f.path, marker=ctx.marker, on_reject=on_reject,
                 table_for=lambda month: self._table_for(copy_conn, month),
                 timings=self.timings, typer=typer, reader=reader, on_batch=on_batch, on_close=on_close, abort=ctx.abort,
+                hits=hits,
             )  # fmt: skip
             started = time.perf_counter()
             rejects = self._copy_rejects(copy_conn, spool)
             places = self._copy_sample(copy_conn, sample)
-            hits = self._hits(copy_conn)
-            started = self._tick("rejects_sample_hits", started)
+            started = self._tick("rejects_and_sample", started)
             finisher.finish()
             self._tick("indexes_after_load", started)
             if typer.reject_seconds:
@@ -319,21 +321,6 @@ class ColumnarLoad:
             for block in sample.csv_blocks():
                 copy.write(block)
         return table
-
-    def _hits(self, conn) -> sql.Identifier:
-        """The ids of the payments the load labelled (see transactions.sql's `hits`)."""
-        hits = self.ctx.staged(self.f, "chits")
-        sources = [staging(name) for name in self.month_tables.values()]
-        if self.rest_rows:
-            sources.append(self.rest)
-        if not sources:
-            conn.execute(sql.SQL("CREATE UNLOGGED TABLE {} (id bigint)").format(hits))
-            return hits
-        union = sql.SQL(" UNION ALL ").join(
-            sql.SQL("SELECT id FROM {} WHERE is_fraud IS NOT NULL").format(source) for source in sources
-        )
-        conn.execute(sql.SQL("CREATE UNLOGGED TABLE {} AS {}").format(hits, union))
-        return hits
 
 
 def transform_transactions(ctx: IngestContext, f: SourceFile, labels: SourceFile | None, label_hits: list) -> dict:
