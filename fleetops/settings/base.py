@@ -327,7 +327,7 @@ DATABASE_APP_ROLE = env("DATABASE_APP_ROLE", default="fleetops_app")
 PAYMENTS_INGEST_ROOT = env("PAYMENTS_INGEST_ROOT", default=str(VAR_DIR / "ingest"))
 # How transactions files are loaded (docs/payments.md "Engines"): "sql" stages them as text and
 # types them in SQL; "columnar" reads, checks and types them with pyarrow and binary-COPYs them.
-PAYMENTS_INGEST_ENGINE = env("PAYMENTS_INGEST_ENGINE", default="sql")
+PAYMENTS_INGEST_ENGINE = env("PAYMENTS_INGEST_ENGINE", default="columnar")
 
 # --- Telematics (docs/telematics.md "Telematics thresholds" gives the source of each value) -----------
 # Every key can be overridden by the environment variable TELEMATICS_<KEY>.

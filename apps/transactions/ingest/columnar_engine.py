@@ -42,7 +42,7 @@ SAMPLE_ROWS = 200_000  # rows of the file the customers' home area is computed f
 
 
 def engine() -> str:
-    chosen = getattr(settings, "PAYMENTS_INGEST_ENGINE", "sql")
+    chosen = getattr(settings, "PAYMENTS_INGEST_ENGINE", "columnar")
     if chosen not in ENGINES:
         raise ValueError(f"PAYMENTS_INGEST_ENGINE must be one of {', '.join(ENGINES)}, not {chosen!r}")
     return chosen
