@@ -72,6 +72,19 @@ def test_every_defect_becomes_a_rejected_row_with_its_reason_and_line(tmp_path):
     assert run.rows_read == run.rows_loaded + run.rows_rejected + run.rows_duplicate
 
 
+def test_customers_and_cards_no_processor_file_delivered_are_left_alone(tmp_path):
+    """Drivers and cards of the rental side have no processor id: the delivery loads as it
+    would without them (the columnar engine read their NULL ids into its id arrays and failed)."""
+    from tests.customers.factories import PaymentCardFactory
+
+    card = PaymentCardFactory(customer__external_id=None)
+    run = ingest(write_delivery(tmp_path / "d"))
+
+    assert run.status == IngestRun.Status.SUCCEEDED
+    assert (run.rows_read, run.rows_loaded, run.rows_rejected, run.rows_duplicate) == (26, 14, 11, 1)
+    assert not Payment.objects.filter(card=card).exists()
+
+
 def test_rejected_rows_explain_themselves_and_keep_the_masked_line(tmp_path):
     run = ingest(write_delivery(tmp_path / "d"))
     rows = {r.line_number: r for r in RejectedRow.objects.filter(run=run, file_name="transactions_data.csv")}

@@ -64,9 +64,13 @@ class References:
             order = np.argsort(data[:, 0], kind="stable")
             return [data[order, k] for k in range(width)]
 
-        customer_keys, customer_ids = arrays("SELECT external_id, id FROM customers_customer", 2)
+        # Customers and cards that no processor file delivered (the rental side's) have no
+        # external id: a processor's client_id or card_id never names them.
+        customer_keys, customer_ids = arrays(
+            "SELECT external_id, id FROM customers_customer WHERE external_id IS NOT NULL", 2
+        )
         card_keys, card_ids, card_customers = arrays(
-            "SELECT external_id, id, customer_id FROM customers_paymentcard", 3
+            "SELECT external_id, id, customer_id FROM customers_paymentcard WHERE external_id IS NOT NULL", 3
         )
         codes = [row[0] for row in conn.execute("SELECT code FROM transactions_merchantcategory").fetchall()]
         return cls(customer_keys, customer_ids, card_keys, card_ids, card_customers, pa.array(codes, pa.string()))
