@@ -16,7 +16,7 @@ def _euros(amount: Decimal) -> str:
 def premium_change_threshold() -> Decimal:
     """The smallest change of the annual premium a driver is told about (setting
     NOTIFY_PREMIUM_CHANGE_MIN, in the premium's currency)."""
-    return Decimal(str(getattr(settings, "NOTIFY_PREMIUM_CHANGE_MIN", "10")))
+    return Decimal(str(settings.NOTIFY_PREMIUM_CHANGE_MIN))
 
 
 def premium_changes_notify(*, changes) -> int:
