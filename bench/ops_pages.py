@@ -2,7 +2,7 @@
 
 Runs in the bench database (`FLEETOPS_BENCH_DB`, default fleetops_bench) and builds the medium
 demo world there when it has none (with its first night: two million payments and every nightly
-job, which takes a while). First what a refresh of the payments view does is timed (its
+job, which takes a while). First what an ingest's hook does for the payments pages is timed (its
 dashboards precomputed); then each page is requested through Django's test client as an
 analyst, cold (its first request in the process, after the web process's warm-up) and then --repeat
 times warm; the figures are the server's time without the network, with the number of queries.
@@ -66,13 +66,13 @@ def main() -> None:
         pages.append(f"/ops/alerts/{alert}/")
     from apps.ops.selectors.payments import payments_dashboards_precompute
 
-    # What a refresh of the payments view does (the ingest's and the refresh job's hook): from here
+    # What an ingest's hook does after loading payments: from here
     # on a page's cold time is its first request after that, with the other ops caches emptied.
     load_at_start = _load()
     cache.delete_pattern("*ops:*")
     start = time.perf_counter()
     payments_dashboards_precompute()
-    precompute = [("payments dashboards precomputed (the refresh's part)", f"{_ms(start):6.0f} ms")]
+    precompute = [("payments dashboards precomputed (the ingest hook's part)", f"{_ms(start):6.0f} ms")]
     # Nothing else of the ops pages is cached: a page's cold time is its first request in this process.
     rows, slow = page_times(
         lambda path: client, pages, repeat=args.repeat, target_ms=TARGET_MS, before_cold=lambda path: None
@@ -85,7 +85,7 @@ def main() -> None:
         client.get(path)
         rows.append((f"{path} with nothing precomputed", f"{_ms(start):6.0f} ms"))
     # The first request of a fresh web process (fleetops.wsgi, its warm-up included) for each page,
-    # with the payments figures precomputed again (as the next refresh would).
+    # with the payments figures precomputed again (as the next ingest would).
     if not args.no_first_requests:
         payments_dashboards_precompute()
         for path in pages:

@@ -4,5 +4,3 @@ from apps.common.hooks import Hook
 
 # Sent after an ingest run committed and loaded payments, with `ingest_run` (the IngestRun).
 payments_ingested = Hook("transactions.payments_ingested")
-# Sent after enriched_transactions was refreshed outside an ingest (the refresh job or command).
-enriched_transactions_refreshed = Hook("transactions.enriched_transactions_refreshed")

@@ -51,17 +51,3 @@ def ingest(ctx: JobContext, *, ingest_run_id: int | None = None, paths: list | N
         "rows_duplicate": run.rows_duplicate,
         "seconds": run.timings.get("total"),
     }
-
-
-@register(
-    "transactions.refresh_views", title="Refresh the enriched_transactions view", params={}, schedule="30 1 * * *"
-)
-def refresh_views(ctx: JobContext) -> dict:
-    """REFRESH MATERIALIZED VIEW CONCURRENTLY enriched_transactions (also run by every ingest);
-    nightly as well, for fraud scores written by other jobs since."""
-    from apps.transactions.services import enriched_transactions_refresh
-
-    ctx.set_total(1, note="refreshing enriched_transactions")
-    result = enriched_transactions_refresh()
-    ctx.advance(1)
-    return result

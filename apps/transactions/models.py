@@ -212,6 +212,15 @@ class Payment(models.Model):
             models.Index(fields=["customer", "paid_at"], name="payment_customer_time_idx"),
             models.Index(fields=["card", "paid_at"], name="payment_card_time_idx"),
             models.Index(fields=["mcc"], name="payment_mcc_idx"),
+            # The ops payments list, newest first a page at a time (its order: paid_at DESC NULLS
+            # LAST, then id), and the newest payment; the second for its frauds-only drill-downs.
+            models.Index(F("paid_at").desc(nulls_last=True), F("id"), name="payment_newest_idx"),
+            models.Index(
+                F("paid_at").desc(nulls_last=True),
+                F("id"),
+                name="payment_newest_frauds_idx",
+                condition=Q(is_fraud=True),
+            ),
         ]
         constraints = [
             models.CheckConstraint(
@@ -224,9 +233,10 @@ class Payment(models.Model):
 
 
 class EnrichedTransaction(models.Model):
-    """Read-only rows of the `enriched_transactions` materialized view (migration 0003): a payment
-    with its customer, card, merchant category, label, hour of day and day of week (UTC).
-    Refreshed CONCURRENTLY by the ingest pipeline and `manage.py refresh_views`."""
+    """Read-only rows of the `enriched_transactions` view (migration 0006): a payment with its
+    customer, card, merchant category, label, hour of day and day of week (UTC). A plain view
+    over transactions_payment and three small tables, so nothing is ever refreshed: a payment is
+    in it as soon as its ingest commits, a fraud score as soon as it is written."""
 
     id = models.BigIntegerField(primary_key=True)
     paid_at = models.DateTimeField()

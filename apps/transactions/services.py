@@ -11,7 +11,7 @@ from django.conf import settings
 from django.db import transaction
 
 from apps.common.exceptions import ApplicationError
-from apps.transactions.hooks import enriched_transactions_refreshed, payments_ingested
+from apps.transactions.hooks import payments_ingested
 from apps.transactions.models import IngestRun, MerchantCategory
 
 
@@ -140,13 +140,3 @@ def ingest_run_start(*, paths: list[str], source_tz: str = "UTC", user=None, res
         run = ingest_run_create(paths=paths, source_tz=source_tz, user=user, restrict_to_root=restrict_to_root)
         job = job_start(kind="transactions.ingest", parameters={"ingest_run_id": run.pk}, user=user)
     return run, job
-
-
-def enriched_transactions_refresh() -> dict:
-    """REFRESH MATERIALIZED VIEW CONCURRENTLY enriched_transactions (see the ingest's function
-    for the empty-view case); returns {"mode", "seconds"}."""
-    from apps.transactions.ingest.views import enriched_transactions_refresh as refresh
-
-    result = refresh()
-    enriched_transactions_refreshed.send()
-    return result

@@ -35,8 +35,5 @@ def test_the_intelligence_kinds_are_registered_by_the_intelligence_app():
 
 def test_the_payments_kinds_carry_the_transactions_label():
     kinds = registry.all_kinds()
-    assert {name for name in kinds if name.startswith("transactions.")} == {
-        "transactions.ingest",
-        "transactions.refresh_views",
-    }
+    assert {name for name in kinds if name.startswith("transactions.")} == {"transactions.ingest"}
     assert not [name for name in kinds if name.startswith("payments.")]

@@ -1,4 +1,4 @@
-"""The payments fraud dashboard's figures: computed when the view changes (not by the first
+"""The payments fraud dashboard's figures: computed when payments are loaded (not by the first
 viewer), for every period and channel from two scans, equal to counting the payments directly."""
 
 import datetime as dt
@@ -11,7 +11,6 @@ from django.urls import reverse
 
 from apps.ops.selectors import payments as selectors
 from apps.transactions.models import EnrichedTransaction
-from apps.transactions.services import enriched_transactions_refresh
 from tests.ops.world import build_world
 
 
@@ -33,10 +32,10 @@ def _direct(period: str, method: str, mcc: str = "") -> dict:
 
 
 @pytest.mark.django_db(transaction=True)
-def test_the_refresh_computes_the_dashboards_and_the_first_viewer_reads_them(client, role_user):
+def test_the_ingest_hook_computes_the_dashboards_and_the_first_viewer_reads_them(client, role_user):
     from django.db import connection
 
-    build_world(payments=True)  # loads payments and refreshes the view: the hook precomputes
+    build_world(payments=True)  # loads payments and precomputes, as the ingest's hook does
     client.force_login(role_user("analyst"))
     for query in ("", "?mcc=5411", "?mcc=5732&period=90&method=online"):
         with CaptureQueriesContext(connection) as queries:
@@ -46,9 +45,9 @@ def test_the_refresh_computes_the_dashboards_and_the_first_viewer_reads_them(cli
         assert scans == [], (query, scans)
     assert "5411 Grocery" in page.content.decode()  # the filter's choices
 
-    # After another refresh (the nightly job's path) the figures are computed again, not served stale.
+    # After the next ingest (its hook) the figures are computed again, not served stale.
     cache.set(selectors._dashboard_key(""), {"stale": True})
-    enriched_transactions_refresh()
+    selectors.payments_dashboards_precompute()
     figures = cache.get(selectors._dashboard_key(""))
     assert "stale" not in figures and set(figures) == {
         f"{p}:{m}" for p in selectors.PERIODS for m in ["", *selectors.METHODS]
@@ -99,5 +98,5 @@ def test_the_refresh_computes_the_dashboards_and_the_first_viewer_reads_them(cli
     with CaptureQueriesContext(connection) as queries:
         selectors.dashboard(period="30", method="chip", mcc="5411")
     scans = [q["sql"] for q in queries.captured_queries if "enriched_transactions" in q["sql"]]
-    assert len(scans) == 3  # the newest payment, the breakdowns, the errors
+    assert len(scans) == 2  # the breakdowns, the errors (the newest payment is read from the payments)
     assert cache.get(selectors._dashboard_key("5411"))["all:online"]["totals"]["payments"] == 50

@@ -118,8 +118,8 @@ def build_world(*, payments: bool = False) -> dict:
 
 def _payments() -> int:
     from apps.common.partitions import ensure_month_partitions
+    from apps.ops.selectors.payments import payments_dashboards_precompute
     from apps.transactions.models import Payment
-    from apps.transactions.services import enriched_transactions_refresh
     from tests.customers.factories import PaymentCardFactory
     from tests.transactions.factories import MerchantCategoryFactory, PaymentFactory
 
@@ -144,5 +144,5 @@ def _payments() -> int:
         for n in range(300)
     ]
     Payment.objects.bulk_create(rows)
-    enriched_transactions_refresh()
+    payments_dashboards_precompute()  # as an ingest's hook does after loading payments
     return len(rows)

@@ -66,7 +66,7 @@ def test_a_backup_restores_into_a_new_database_that_scores_drivers(active_model,
             "SELECT count(*) FROM pg_trigger WHERE tgname LIKE 'audit_%%' AND NOT tgisinternal"
         ).fetchone()
         view = restored.execute(
-            "SELECT count(*) FROM pg_matviews WHERE matviewname = 'enriched_transactions'"
+            "SELECT count(*) FROM pg_views WHERE viewname = 'enriched_transactions'"
         ).fetchone()
     assert scored[0] == 600
     assert triggers[0] >= 4 and view[0] == 1

@@ -6,7 +6,6 @@ import pytest
 from apps.common.partitions import ensure_month_partitions
 from apps.transactions import selectors
 from apps.transactions.models import Payment
-from apps.transactions.services import enriched_transactions_refresh
 from tests.customers.factories import PaymentCardFactory
 from tests.transactions.factories import MerchantCategoryFactory, PaymentFactory
 
@@ -62,7 +61,6 @@ def payments():
         for _ in range(1000)
     ]
     Payment.objects.bulk_create(rows)
-    enriched_transactions_refresh()
     return rows
 
 

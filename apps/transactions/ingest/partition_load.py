@@ -55,6 +55,7 @@ def payment_indexes(conn: psycopg.Connection) -> tuple[list[tuple], list[tuple[s
     named the way PostgreSQL names a partition's copy of them, and its foreign keys as
     (name, definition): a month table built with these is taken over as it is when attached."""
     indexes = []
+    taken: set[str] = set()
     for primary, columns, definition in conn.execute(
         "SELECT i.indisprimary, array_agg(a.attname ORDER BY k.ord), "
         "       split_part(pg_get_indexdef(i.indexrelid), ' USING ', 2) "
@@ -64,6 +65,13 @@ def payment_indexes(conn: psycopg.Connection) -> tuple[list[tuple], list[tuple[s
         [PAYMENT_TABLE],
     ).fetchall():
         suffix = "pkey" if primary else "_".join(columns) + "_idx"
+        # Two indexes on the same columns (the newest payments, all and frauds only): the second
+        # gets a number, as PostgreSQL numbers it.
+        base, number = suffix, 0
+        while suffix in taken:
+            number += 1
+            suffix = f"{base}{number}"
+        taken.add(suffix)
         indexes.append((suffix, list(columns), primary, definition))
     foreign_keys = conn.execute(
         "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint "

@@ -141,7 +141,7 @@ class Reporter:
                 timings=snap["timings"],
             )
 
-    def finish(self, *, status: str, error: str = "", refresh_mode: str | None = None) -> None:
+    def finish(self, *, status: str, error: str = "") -> None:
         """The run's final record: its status, counts and timings, and per file what it read and
         did."""
         snap = self.progress.snapshot()
@@ -157,8 +157,6 @@ class Reporter:
         run.rows_duplicate = snap["rows_duplicate"]
         run.bytes_read = snap["bytes_read"]
         run.timings = snap["timings"] | {"total": round(snap["elapsed"], 3)}
-        if refresh_mode:
-            run.timings["refresh_view_mode"] = refresh_mode
         run.sources = [
             {"path": str(f.path), "name": f.name, "kind": f.kind, "bytes": f.size}
             | {

@@ -1,6 +1,6 @@
 """The payments ELT run: delivery files -> COPY into UNLOGGED all-text staging -> set-based SQL
 per file (one transaction per file) -> Payment / Customer / PaymentCard / MerchantCategory and
-RejectedRow -> REFRESH MATERIALIZED VIEW CONCURRENTLY enriched_transactions.
+RejectedRow. (enriched_transactions is a plain view over the payments: nothing to refresh.)
 
 Two copy workers stage files (`staging`) while the main connection transforms the ones already
 staged (`transform`), so the COPY of the big transactions file overlaps the transforms of the
@@ -25,7 +25,6 @@ from apps.transactions.ingest.masking import mask_text
 from apps.transactions.ingest.progress import ProgressCallback, Reporter
 from apps.transactions.ingest.staging import Stager, drop_staging, read_mcc
 from apps.transactions.ingest.transform import Transforms
-from apps.transactions.ingest.views import enriched_transactions_refresh
 from apps.transactions.models import IngestRun
 
 
@@ -65,11 +64,8 @@ class PaymentsIngest:
             should_cancel=self.should_cancel, on_cancel=self._cancel_main,
         )  # fmt: skip
         stager = Stager(ctx)
-        refresh_mode = None
         try:
             ctx.main = connect()
-            # The concurrent view refresh diffs in temporary tables: give them room (before first use).
-            ctx.main.execute("SET temp_buffers = '512MB'")
             ctx.main.execute("SELECT pg_advisory_lock(%s, %s)", [LOCK_NAMESPACE, run.pk])
             self._recover_interrupted_runs()
             from apps.transactions.services import merchant_categories_load_official
@@ -85,16 +81,12 @@ class PaymentsIngest:
             if labels:
                 ctx.reached("before_labels")
                 transforms.apply_labels(labels)
-            ctx.set_phase("refreshing enriched_transactions")
-            refreshed = enriched_transactions_refresh(conn=ctx.main)
-            ctx.progress.add_timing("refresh_view", refreshed["seconds"])
-            refresh_mode = refreshed["mode"]
             ctx.set_phase("done")
-            reporter.finish(status=IngestRun.Status.SUCCEEDED, refresh_mode=refresh_mode)
+            reporter.finish(status=IngestRun.Status.SUCCEEDED)
         except BaseException as exc:
             ctx.abort.set()
             stager.join()
-            reporter.finish(status=IngestRun.Status.FAILED, error=_describe(exc), refresh_mode=refresh_mode)
+            reporter.finish(status=IngestRun.Status.FAILED, error=_describe(exc))
             raise
         finally:
             ctx.abort.set()

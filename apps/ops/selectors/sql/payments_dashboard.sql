@@ -4,7 +4,7 @@
 -- selector passes the three cut-offs), so a period's figures are the sum of its own and the
 -- shorter periods' rows; the selector sums the channels for "any channel". Each grouping set of
 -- the first statement is one chart, named by `part`; the sets with `mcc` (by_category) are the
--- same charts per merchant category, so one refresh has every category's dashboard too (the
+-- same charts per merchant category, so one precompute has every category's dashboard too (the
 -- category chart's own set serves both).
 
 -- @statement breakdowns
