@@ -102,6 +102,10 @@ def categories() -> list[tuple[str, str]]:
     return found
 
 
+LIST_FIELDS = ("id", "paid_at", "amount", "method", "mcc", "mcc_description", "merchant_city", "merchant_state",
+               "card_id", "customer_id", "is_fraud", "fraud_score")  # fmt: skip
+
+
 def payment_list(
     *,
     period: str = "365",
@@ -123,7 +127,9 @@ def payment_list(
         rows = rows.filter(errors__contains=[error])
     if fraud_only:
         rows = rows.filter(is_fraud=True)
-    return rows.order_by("-paid_at")
+    # Only what the list shows: the view then joins no customer and no card (a sort by amount of
+    # every payment read three times less).
+    return rows.order_by("-paid_at").only(*LIST_FIELDS)
 
 
 def payment_count(
