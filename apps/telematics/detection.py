@@ -220,6 +220,7 @@ def _match(device: Device, found: list[Segment], stored: list[Trip], dirty_from,
     for segment in found:
         start, end = _to_dt(segment.start_us), _to_dt(segment.end_us)
         overlapping = [t for t in stored if t.pk not in claimed and t.started_at <= end and t.ended_at >= start]
+        copied_to = None  # the trip's samples are its positions up to here already
         if not overlapping:
             trip = _trip_create(device=device, segment=segment)
             counts["created"] += 1
@@ -239,6 +240,11 @@ def _match(device: Device, found: list[Segment], stored: list[Trip], dirty_from,
             if unchanged:
                 counts["unchanged"] += 1
                 continue
+            if len(overlapping) == 1 and trip.started_at == start and dirty_from > trip.ended_at <= end:
+                # A trip in progress extended at its end: no position up to its old end changed,
+                # so only the new ones are copied (copying it whole each run cost a trip's
+                # length per position streamed).
+                copied_to = trip.ended_at
             trip.started_at, trip.ended_at, trip.in_progress = start, end, not segment.closed
             trip.samples_received = trip.samples_stored = segment.positions
             trip.feature_status = Trip.FeatureStatus.PENDING
@@ -254,7 +260,7 @@ def _match(device: Device, found: list[Segment], stored: list[Trip], dirty_from,
                 ]
             )
             counts["updated"] += 1
-        _samples_copy(trip)
+        _samples_copy(trip, after=copied_to)
     for trip in stored:
         # No movement left where it was (positions re-read after cleaning changed it); a trip
         # reaching past the piece's cut may still match a segment of the next piece.
@@ -298,18 +304,21 @@ def _trip_remove(trip: Trip) -> None:
     trip.delete()
 
 
-def _samples_copy(trip: Trip) -> None:
-    """The trip's positions become its samples (replacing those of an earlier cut)."""
-    partitions_ensure(table=SAMPLES_TABLE, first=trip.started_at.date(), last=trip.ended_at.date())
+def _samples_copy(trip: Trip, *, after: dt.datetime | None = None) -> None:
+    """The trip's positions become its samples (replacing those of an earlier cut); with `after`,
+    its samples up to that time are already its positions and only the later ones are added."""
+    partitions_ensure(table=SAMPLES_TABLE, first=(after or trip.started_at).date(), last=trip.ended_at.date())
+    low, op = (after, ">") if after is not None else (trip.started_at, ">=")
     with connection.cursor() as cursor:
-        cursor.execute(f"DELETE FROM {SAMPLES_TABLE} WHERE trip_id = %s", [trip.pk])
+        if after is None:
+            cursor.execute(f"DELETE FROM {SAMPLES_TABLE} WHERE trip_id = %s", [trip.pk])
         cursor.execute(
             f"INSERT INTO {SAMPLES_TABLE} (trip_id, recorded_at, latitude, longitude, speed_mps, "
             "accel_lon_mps2, accel_lat_mps2, heading_deg, speed_limit_mps, phone_use) "
             "SELECT %s, recorded_at, latitude, longitude, COALESCE(speed_mps, 'NaN'), 'NaN', 'NaN', "
             "heading_deg, NULL, NULL FROM telematics_position "
-            "WHERE device_id = %s AND recorded_at BETWEEN %s AND %s",
-            [trip.pk, trip.device_id, trip.started_at, trip.ended_at],
+            f"WHERE device_id = %s AND recorded_at {op} %s AND recorded_at <= %s",
+            [trip.pk, trip.device_id, low, trip.ended_at],
         )
 
 

@@ -4,9 +4,11 @@ midnight and month boundaries."""
 import datetime as dt
 
 import pytest
+from django.db import connection
 
 from apps.telematics.detection import trips_detect_pending
 from apps.telematics.models import PositionCursor, TelematicsSample, Trip
+from apps.telematics.partitions import SAMPLES_TABLE
 from apps.telematics.services import trip_features_compute_pending
 from tests.customers.factories import TelematicsConsentFactory
 from tests.telematics.factories import DeviceFactory
@@ -194,3 +196,29 @@ def test_a_drive_longer_than_the_piece_is_read_whole(device):
     (trip,) = trips(device)
     assert trip.started_at == T0 + dt.timedelta(seconds=590)
     assert trip.ended_at == T0 + dt.timedelta(seconds=600 + 3 * 3600)
+
+
+def test_a_trip_in_progress_extended_at_its_end_gets_only_its_new_samples(device):
+    """The samples a run added stay as they are when the next run extends the trip (each run
+    copied the whole open trip again before), and the trip ends with exactly its positions."""
+    t, lat, lon, v = legs(T0, [(600, 0), (1200, 15), (600, 0)])
+    half = len(t) // 2
+    store(device, t[:half], lat[:half], lon[:half], v[:half])
+    detect(dt.datetime.fromtimestamp(t[half - 1] / 1e6 + 1, tz=dt.UTC))
+    (trip,) = trips(device)
+    assert trip.in_progress
+    first = _sample_tuples(trip)
+    store(device, t[half:], lat[half:], lon[half:], v[half:])
+    detect(LATER)
+    (closed,) = trips(device)
+    assert closed.pk == trip.pk and not closed.in_progress
+    after = _sample_tuples(trip)
+    assert len(after) == 122  # the whole trip's positions, as one run over all of them gives
+    assert len(first) > 30 and all(after[at] == row for at, row in first.items())  # not deleted and copied again
+
+
+def _sample_tuples(trip) -> dict:
+    """recorded_at -> the row's physical address (ctid): a row deleted and inserted again moves."""
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT recorded_at, ctid::text FROM {SAMPLES_TABLE} WHERE trip_id = %s", [trip.pk])
+        return dict(cursor.fetchall())

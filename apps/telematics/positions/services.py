@@ -294,7 +294,7 @@ def positions_latest_message(*, device_ids: np.ndarray, batch: PositionBatch) ->
     }
 
 
-DETECT_REQUESTED_SECONDS = 30
+DETECT_REQUESTED_SECONDS = 30  # beyond the run's delay (TRIP_DETECT_DELAY_SECONDS)
 
 
 def _detect_requested_key() -> str:
@@ -304,7 +304,8 @@ def _detect_requested_key() -> str:
 def trips_detect_request() -> None:
     """Makes sure a Celery task will run trip detection over the devices marked so far: one task
     for all the requests that arrive while it waits (see trip_features_request)."""
-    if cache.add(_detect_requested_key(), 1, timeout=DETECT_REQUESTED_SECONDS):
+    timeout = DETECT_REQUESTED_SECONDS + settings.TELEMATICS["TRIP_DETECT_DELAY_SECONDS"]
+    if cache.add(_detect_requested_key(), 1, timeout=timeout):
         hooks.trips_detect_wanted.send()
 
 
