@@ -11,7 +11,9 @@ if os.environ.get("LOG_FORMAT", "json") != "plain":
             "time": "%(t)s",
             "level": "INFO",
             "logger": "gunicorn.access",
-            "message": "%(r)s",
+            # The path without its query string: trackers send their position (and some their
+            # token) there, and an access log is no place for where a driver was.
+            "message": "%(m)s %(U)s %(H)s",
             "status": "%(s)s",
             "bytes": "%(B)s",
             "duration_ms": "%(M)s",
@@ -30,9 +32,16 @@ if os.environ.get("LOG_FORMAT", "json") != "plain":
             },
             "raw": {"format": "%(message)s"},  # the access log line is JSON already
         },
+        # A tracker's request line carries its device token (?key= or /osmand/<token>): redacted.
+        "filters": {"redact_keys": {"()": "apps.common.logging.RedactKeysFilter"}},
         "handlers": {
-            "console": {"class": "logging.StreamHandler", "formatter": "json"},
-            "access": {"class": "logging.StreamHandler", "formatter": "raw", "stream": "ext://sys.stdout"},
+            "console": {"class": "logging.StreamHandler", "formatter": "json", "filters": ["redact_keys"]},
+            "access": {
+                "class": "logging.StreamHandler",
+                "formatter": "raw",
+                "stream": "ext://sys.stdout",
+                "filters": ["redact_keys"],
+            },
         },
         "loggers": {
             "gunicorn.error": {"handlers": ["console"], "level": "INFO", "propagate": False},

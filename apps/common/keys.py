@@ -1,9 +1,18 @@
 """Secret keys handed out once and stored only as a hash: partner API tokens and device tokens."""
 
 import hashlib
+import re
 import secrets
 
 TOKEN_PREFIX_LEN = 8
+# A key as new_secret_key makes it, anywhere in a text: the label and prefix (shown in the admin)
+# and the secret part, which no log line may carry (apps.common.logging.RedactKeysFilter).
+KEY_IN_TEXT = re.compile(rf"\b([a-z]{{2,8}}_[0-9a-f]{{{TOKEN_PREFIX_LEN}}})\.[A-Za-z0-9_-]{{20,}}")
+
+
+def redact_keys(text: str) -> str:
+    """The text with the secret part of every key in it replaced (`dev_1a2b3c4d.…`)."""
+    return KEY_IN_TEXT.sub(r"\1.…", text)
 
 
 def hash_key(raw_key: str) -> str:

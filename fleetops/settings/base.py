@@ -375,6 +375,10 @@ _TELEMATICS_DEFAULTS = {
     "POSITION_BATCH_MAX": 100_000,  # positions in one gateway request
     "POSITION_MOVE_MIN_M": 20.0,  # a displacement counts as movement beyond max(accuracy, this)
     "TRIP_STOP_MINUTES": 5.0,  # a trip ends after this long without movement
+    # While positions stream in, trip detection runs at most about this often: the run a store
+    # queues waits this long and then covers every device that reported meanwhile (a trip in
+    # progress shows on the live map from its positions before detection cuts it).
+    "TRIP_DETECT_DELAY_SECONDS": 10.0,
     "TRIP_MIN_DISTANCE_M": 200.0,  # shorter movements are not kept as trips
     "TRIP_MIN_DURATION_S": 60.0,
     "DETECT_CHUNK_POSITIONS": 50_000,  # detection reads a device's stream in pieces of this many
@@ -417,7 +421,10 @@ LOG_FORMAT = env("LOG_FORMAT", default="json")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"request_id": {"()": "apps.common.logging.RequestIdFilter"}},
+    "filters": {
+        "request_id": {"()": "apps.common.logging.RequestIdFilter"},
+        "redact_keys": {"()": "apps.common.logging.RedactKeysFilter"},
+    },
     "formatters": {
         "json": {
             "()": "pythonjsonlogger.json.JsonFormatter",
@@ -425,13 +432,22 @@ LOGGING = {
             "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
         },
         "plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
+        "raw": {"format": "%(message)s"},  # the positions receiver's access lines are JSON already
     },
     "handlers": {
         "console": {
             "class": "logging.StreamHandler",
             "formatter": "plain" if LOG_FORMAT == "plain" else "json",
-            "filters": ["request_id"],
-        }
+            "filters": ["request_id", "redact_keys"],
+        },
+        "access": {"class": "logging.StreamHandler", "formatter": "raw", "stream": "ext://sys.stdout"},
     },
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
+    "loggers": {
+        # The positions receiver (fleetops.asgi under uvicorn): its access lines, one per request
+        # like gunicorn's, and uvicorn's own messages as JSON lines.
+        "fleetops.access": {"handlers": ["access"], "level": "INFO", "propagate": False},
+        "uvicorn": {"handlers": ["console"], "level": "INFO", "propagate": False},
+        "uvicorn.access": {"handlers": [], "level": "WARNING", "propagate": False},  # fleetops.access's
+    },
 }

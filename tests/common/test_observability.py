@@ -78,6 +78,46 @@ def test_every_log_line_is_json_with_the_request_id(client):
     assert all({"time", "level", "logger", "message", "request_id"} <= set(r) for r in records)
 
 
+@pytest.mark.django_db
+def test_no_log_line_carries_a_device_token(client):
+    """Django logs a 4xx with the request (path and query string); a tracker's token travels in
+    both. The console handler's filter leaves the key's label and prefix, never its secret."""
+    from apps.common.keys import new_secret_key
+
+    raw, prefix = new_secret_key("dev")
+    handler = next(h for h in logging.getLogger().handlers if h.name == "console")
+    stream = io.StringIO()
+    previous = handler.setStream(stream)
+    try:
+        client.get(f"/api/v1/telematics/osmand?id=x&lat=1&lon=2&key={raw}")
+        client.get(f"/api/v1/telematics/osmand/{raw}?id=x&lat=1&lon=2")
+    finally:
+        handler.setStream(previous)
+    text = stream.getvalue()
+    records = [json.loads(line) for line in text.splitlines()]
+    assert len([r for r in records if r["logger"] == "django.request"]) == 2
+    assert raw.split(".")[1] not in text and f"dev_{prefix}." in text
+
+
+def test_gunicorn_access_lines_leave_out_the_query_and_redact_keys():
+    import logging.config
+
+    from apps.common.keys import new_secret_key
+    from fleetops import gunicorn_conf
+
+    raw, _ = new_secret_key("dev")
+    config = json.loads(json.dumps(gunicorn_conf.logconfig_dict))
+    logging.config.dictConfig({**config, "incremental": False, "disable_existing_loggers": False})
+    access = logging.getLogger("gunicorn.access")
+    stream = io.StringIO()
+    access.handlers[0].setStream(stream)
+    atoms = {"m": "GET", "U": f"/api/v1/telematics/osmand/{raw}", "H": "HTTP/1.1", "t": "-", "s": "200"}
+    atoms |= {"B": "0", "M": "1", "h": "127.0.0.1", "{x-request-id}o": "r1"}
+    access.info(gunicorn_conf.access_log_format, atoms)
+    line = json.loads(stream.getvalue())
+    assert line["message"] == f"GET /api/v1/telematics/osmand/{raw.split('.')[0]}.… HTTP/1.1"
+
+
 def _closed_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
