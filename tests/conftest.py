@@ -233,3 +233,50 @@ def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+@contextmanager
+def positions_receiver(tmp_path, *, env: dict | None = None):
+    """The positions receiver exactly as the Procfile's `positions` line starts it (uvicorn, one
+    worker), on a free port, against this test's database and Redis. Yields (base URL, log path)."""
+    port = _free_port()
+    procfile = (Path(settings.BASE_DIR) / "Procfile").read_text().splitlines()
+    line = next(x for x in procfile if x.startswith("positions:"))
+    environ = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "fleetops.settings.test",
+        "DATABASE_URL": db_roles.app_database_url(),
+        "REDIS_URL": settings.REDIS_URL,
+        "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
+        "CACHE_KEY_PREFIX": settings.CACHES["default"]["KEY_PREFIX"],
+        "POSITIONS_PORT": str(port),
+        "POSITIONS_WORKERS": "1",
+        **(env or {}),
+    }
+    log_path = tmp_path / "positions.log"
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            ["bash", "-c", "exec " + line.partition(":")[2].strip()],
+            cwd=settings.BASE_DIR,
+            env=environ,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and process.poll() is None:
+            with socket.socket() as sock:
+                if sock.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            time.sleep(0.1)
+        else:
+            pytest.fail(f"the positions receiver did not start:\n{log_path.read_text()[-3000:]}")
+        yield f"http://127.0.0.1:{port}", log_path
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=10)

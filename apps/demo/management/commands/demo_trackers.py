@@ -1,6 +1,6 @@
 """Demo cars reporting their positions to the running server over the OsmAnd protocol:
-`manage.py demo_trackers --url http://127.0.0.1:8000` (`make run` starts it beside the web
-server). See `apps.demo.trackers`."""
+`manage.py demo_trackers --url http://127.0.0.1:5055` (`make run` starts it beside the
+positions receiver, Procfile `positions`, which it reports to as trackers do). See `apps.demo.trackers`."""
 
 import datetime as dt
 import os
@@ -62,8 +62,8 @@ class Command(BaseCommand):
     help = "Demo cars report their positions to the running server over the OsmAnd protocol."
 
     def add_arguments(self, parser):
-        port = os.environ.get("WEB_PORT", "8000")
-        parser.add_argument("--url", default=f"http://127.0.0.1:{port}", help="the FleetOps web server")
+        port = os.environ.get("POSITIONS_PORT", "5055")
+        parser.add_argument("--url", default=f"http://127.0.0.1:{port}", help="the positions receiver or web server")
         parser.add_argument(
             "--cars",
             type=int,
