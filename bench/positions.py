@@ -1,14 +1,16 @@
 """Streamed positions benchmark: the gateway batch endpoint (positions/s) and single OsmAnd
-requests over keep-alive (requests/s), through gunicorn as the Procfile runs it (2 gthread
-workers of 16 threads, its config file), side by side with a raw COPY of the same positions into
+requests over keep-alive (requests/s), side by side with a raw COPY of the same positions into
 the same table (the ceiling: no HTTP, parsing, cleaning or consent check).
 
-Single requests are measured three ways: buffered (the default: answered once appended to the
-Redis stream, the Procfile's positions flusher storing it in batches and a Celery worker running
-the trip detection the flushes queue; the time until the last is stored too),
-stored by each request (TELEMATICS_POSITION_BUFFER=0), and the floor: Django + gunicorn on
-`/healthz`, a view that does nothing. The clients are separate processes on raw keep-alive
-sockets, so the Python client costs little of the two cores.
+Single requests are measured four ways: buffered through the positions receiver (the headline:
+the Procfile's `positions` line, uvicorn running fleetops.asgi), buffered through the web process
+(the Procfile's gunicorn: 2 gthread workers of 16 threads, its config file), both answered once
+appended to the Redis stream with the Procfile's positions flusher storing it in batches and a
+Celery worker running the trip detection the flushes queue — each until every position is stored
+and trip detection has covered all of them, the server CPU counted over all of it; stored by
+each request (TELEMATICS_POSITION_BUFFER=0); and the floor: Django + gunicorn on `/healthz`, a
+view that does nothing. The clients are separate processes on raw keep-alive sockets, so the
+Python client costs little of the two cores.
 
     .venv/bin/python bench/positions.py [--devices 500] [--batches 40] [--batch 5000]
                                         [--singles 4000] [--clients 4] [--workers 2] [--threads 16]
@@ -30,6 +32,7 @@ import subprocess
 import threading
 import time
 import urllib.parse
+from pathlib import Path
 
 os.environ.setdefault("FLEETOPS_BENCH_DB", "fleetops_bench_positions")
 _REDIS = os.environ.get("REDIS_URL", "redis://127.0.0.1:56379/0").rsplit("/", 1)[0] + "/15"
@@ -192,7 +195,7 @@ def raw_requests(port: int, requests: list[bytes], clients: int) -> tuple[float,
     return elapsed, sum(ok for ok, _ in outcomes)
 
 
-def cpu_of(port: int, fn):
+def cpu_of(port: int, fn, trees: dict | None = None):
     """Runs fn() and returns (its result, CPU seconds by process group): the gunicorn workers,
     PostgreSQL backends of the bench database, Redis, the flushing Celery worker, the clients."""
     from django.db import connection
@@ -205,11 +208,14 @@ def cpu_of(port: int, fn):
         "flusher": ("manage.py positions_flusher",),
         "worker": ("bench-positions-worker@",),
     }
+    trees = trees or {}
     before = {name: cpu_ticks(patterns) for name, patterns in groups.items()}
+    before |= {name: tree_ticks(pid) for name, pid in trees.items()}
     children = resource.getrusage(resource.RUSAGE_CHILDREN)
     result = fn()
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = {name: cpu_seconds(before[name], cpu_ticks(patterns)) for name, patterns in groups.items()}
+    cpu |= {name: cpu_seconds(before[name], tree_ticks(pid)) for name, pid in trees.items()}
     cpu["clients"] = after.ru_utime + after.ru_stime - children.ru_utime - children.ru_stime
     return result, cpu
 
@@ -333,6 +339,106 @@ def singles_for(devices, n: int, t0: float, clock: int, round_: int) -> list[byt
     return out
 
 
+def start_receiver(port: int) -> subprocess.Popen:
+    """The positions receiver exactly as the Procfile's `positions` line starts it."""
+    line = next(x for x in (ROOT / "Procfile").read_text().splitlines() if x.startswith("positions:"))
+    env = dict(
+        os.environ,
+        DJANGO_SETTINGS_MODULE="fleetops.settings.base",
+        DJANGO_DEBUG="0",
+        DATABASE_CONN_MAX_AGE="3600",
+        POSITIONS_PORT=str(port),
+    )
+    proc = subprocess.Popen(
+        ["bash", "-c", "exec " + line.partition(":")[2].strip()],
+        cwd=str(ROOT),
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    for _ in range(300):
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+            conn.request("GET", "/healthz")
+            if conn.getresponse().status == 200:
+                return proc
+        except OSError:
+            time.sleep(0.1)
+    proc.kill()
+    raise SystemExit("the positions receiver did not start: " + proc.stderr.read().decode()[-2000:])
+
+
+def tree_ticks(root: int) -> dict[int, int]:
+    """utime + stime (clock ticks) of a process and all its descendants (uvicorn's workers are
+    spawned processes whose command lines name neither the port nor the application)."""
+    stats = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            stats[int(entry.name)] = (int(fields[1]), int(fields[11]) + int(fields[12]))
+    tree, grew = {root}, True
+    while grew:
+        more = {pid for pid, (ppid, _) in stats.items() if ppid in tree} - tree
+        tree |= more
+        grew = bool(more)
+    return {pid: stats[pid][1] for pid in tree if pid in stats}
+
+
+def dirty_devices() -> int:
+    from apps.telematics.models import PositionCursor
+
+    return PositionCursor.objects.filter(dirty_from__isnull=False).count()
+
+
+def buffered_run(port: int, devices, args, t0: float, clock: int, round_: int, groups: dict) -> dict:
+    """Single OsmAnd requests answered from the buffer: the answer rate, when all were stored and
+    when trip detection had covered them all, and the server CPU of the whole (detection included)."""
+    warm = args.devices
+    singles = singles_for(devices, args.singles + warm, t0, clock, round_)
+    before = position_count()
+    raw_requests(port, singles[:warm], args.clients)
+    deadline = time.perf_counter() + 60
+    while (position_count() < before + warm or dirty_devices()) and time.perf_counter() < deadline:
+        time.sleep(0.05)
+    before = position_count()
+    began = time.perf_counter()
+
+    def send_drain_detect():
+        sent = raw_requests(port, singles[warm:], args.clients)
+        while position_count() < before + sent[1] and time.perf_counter() - began < 300:
+            time.sleep(0.05)
+        drained = time.perf_counter() - began
+        while dirty_devices() and time.perf_counter() - began < 300:
+            time.sleep(0.05)
+        return sent, drained, time.perf_counter() - began
+
+    ((answered_s, done), drained_s, detected_s), cpu = cpu_of(port, send_drain_detect, groups)
+    return {
+        "rate": done / answered_s,
+        "done": done,
+        "stored": position_count() - before,
+        "drained_s": drained_s,
+        "detected_s": detected_s,
+        "cpu": cpu,
+    }
+
+
+def buffered_rows(run: dict, label: str) -> list[tuple[str, str]]:
+    return [
+        (
+            label,
+            f"{run['rate']:,.0f} requests/s answered over keep-alive (target {TARGET_SINGLE:,}; "
+            f"{run['rate'] / TARGET_SINGLE:.2f} of it); {run['stored']:,} of {run['done']:,} stored "
+            f"{run['drained_s']:.1f} s after the first was sent, trips detected over all of them after "
+            f"{run['detected_s']:.1f} s",
+        ),
+        ("  (CPU until detected)", cpu_text(run["cpu"], run["done"])),
+    ]
+
+
 def main() -> int:
     args = parse_args()
     setup_django()
@@ -376,35 +482,27 @@ def main() -> int:
         server.terminate()
         server.wait(timeout=30)
 
-    # Buffered: answered from Redis, the flusher storing, a Celery worker detecting trips.
-    flushers = start_flusher()
-    server = start_gunicorn(args.port, args.workers, threads=args.threads)
-    try:
-        singles = singles_for(devices, args.singles + warm, t0, clock, 1)
-        before = position_count()
-        raw_requests(args.port, singles[:warm], args.clients)
-        deadline = time.perf_counter() + 60
-        while position_count() < before + warm and time.perf_counter() < deadline:
-            time.sleep(0.05)
-        before = position_count()
-        began = time.perf_counter()
-
-        def send_and_drain():
-            sent = raw_requests(args.port, singles[warm:], args.clients)
-            while position_count() < before + sent[1] and time.perf_counter() - began < 300:
-                time.sleep(0.05)
-            return sent, time.perf_counter() - began
-
-        ((buffered_s, done), drained_s), buffered_cpu = cpu_of(args.port, send_and_drain)
-        buffered_rate = done / buffered_s
-        stored = position_count() - before
-    finally:
-        server.terminate()
-        for proc in flushers:
-            proc.terminate()
-        server.wait(timeout=30)
-        for proc in flushers:
-            proc.wait(timeout=30)
+    # Buffered: answered from Redis, the flusher storing, a Celery worker detecting trips; first
+    # through the web process (gunicorn), then through the positions receiver (uvicorn), each
+    # as the Procfile runs it.
+    buffered = {}
+    for round_, name in ((1, "web"), (2, "receiver")):
+        flushers = start_flusher()
+        if name == "web":
+            server = start_gunicorn(args.port, args.workers, threads=args.threads)
+            port, groups = args.port, {}
+        else:
+            server = start_receiver(args.port + 1)
+            port, groups = args.port + 1, {"receiver": server.pid}
+        try:
+            buffered[name] = buffered_run(port, devices, args, t0, clock, round_, groups)
+        finally:
+            server.terminate()
+            for proc in flushers:
+                proc.terminate()
+            server.wait(timeout=30)
+            for proc in flushers:
+                proc.wait(timeout=30)
     copy_s, copy_cpu, copied = raw_copy(positions, t0, args.clients)
     load_after = uptime()
     gunicorn = (
@@ -424,13 +522,8 @@ def main() -> int:
             "batch endpoint",
             f"{batch_rate:,.0f} positions/s (target {TARGET_BATCH:,}; {batch_rate / TARGET_BATCH:.2f} of it)",
         ),
-        (
-            "single OsmAnd, buffered",
-            f"{buffered_rate:,.0f} requests/s answered over keep-alive (target {TARGET_SINGLE:,}; "
-            f"{buffered_rate / TARGET_SINGLE:.2f} of it); {stored:,} of {done:,} stored "
-            f"{drained_s:.1f} s after the first was sent ({stored / drained_s:,.0f}/s end to end)",
-        ),
-        ("  (buffered, incl. the flush)", cpu_text(buffered_cpu, done)),
+        *buffered_rows(buffered["receiver"], "single OsmAnd, positions receiver (Procfile `positions`)"),
+        *buffered_rows(buffered["web"], "single OsmAnd, web process (Procfile `web`)"),
         ("single OsmAnd, each stored", f"{direct_rate:,.0f} requests/s"),
         ("  (each stored)", cpu_text(direct_cpu, direct_done)),
         ("floor: /healthz (empty view)", f"{floor_rate:,.0f} requests/s: Django + gunicorn alone"),
