@@ -53,6 +53,7 @@ class LeanRoutesASGI:
     def __init__(self, app, routes: dict[str, Callable[[dict], Answer]]):
         self.app = app
         self.lean = LeanRoutes(None, routes)
+        self._clock = (0, "")
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
@@ -93,16 +94,14 @@ class LeanRoutesASGI:
     def log(self, scope: dict, status: int, size: int, request_id: str, started: float) -> None:
         if not access_logger.isEnabledFor(logging.INFO):
             return
-        client = scope.get("client") or ("-", 0)
-        line = {
-            "time": time.strftime("[%d/%b/%Y:%H:%M:%S %z]"),
-            "level": "INFO",
-            "logger": "fleetops.access",
-            "message": f"{scope['method']} {redact_keys(scope['path'])} HTTP/{scope.get('http_version', '1.1')}",
-            "status": str(status),
-            "bytes": str(size),
-            "duration_ms": str(int((time.perf_counter() - started) * 1000)),
-            "remote": client[0],
-            "request_id": request_id,
-        }
-        access_logger.info(json.dumps(line))
+        now = int(time.time())
+        if now != self._clock[0]:  # the time text changes once a second, not per request
+            self._clock = (now, json.dumps(time.strftime("[%d/%b/%Y:%H:%M:%S %z]", time.localtime(now))))
+        request = json.dumps(f"{scope['method']} {redact_keys(scope['path'])} HTTP/{scope.get('http_version', '1.1')}")
+        client = (scope.get("client") or ("-", 0))[0]
+        duration = int((time.perf_counter() - started) * 1000)
+        access_logger.info(
+            f'{{"time": {self._clock[1]}, "level": "INFO", "logger": "fleetops.access", "message": {request}, '
+            f'"status": "{status}", "bytes": "{size}", "duration_ms": "{duration}", "remote": {json.dumps(client)}, '
+            f'"request_id": {json.dumps(request_id)}}}'
+        )
