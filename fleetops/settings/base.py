@@ -383,6 +383,12 @@ _TELEMATICS_DEFAULTS = {
     "TRIP_MIN_DURATION_S": 60.0,
     "DETECT_CHUNK_POSITIONS": 50_000,  # detection reads a device's stream in pieces of this many
     "POSITION_BUFFER": 1,  # 1: the OsmAnd endpoint buffers positions in Redis; 0: each request stores
+    # A device and its consent state checked against the database are answered from a web
+    # process's memory this long (a revocation, rotation or consent change anywhere ends it at
+    # once through the shared versions; the flush checks both in the database again and records
+    # last contact). Longer than the trackers' intervals (Traccar Client's default: 300 s), or
+    # every position is a database check.
+    "DEVICE_MEMORY_SECONDS": 900,
     "POSITION_BUFFER_WARN": 1_000_000,  # buffered requests beyond which a flusher is not keeping up
 }
 TELEMATICS = {

@@ -6,8 +6,9 @@ from django.test import Client
 
 from apps.common.metrics import REQUESTS
 from apps.telematics import hooks
-from apps.telematics.models import Position
+from apps.telematics.models import Device, Position
 from apps.telematics.positions import buffer
+from apps.telematics.services import devices as devices_module
 from tests.customers.factories import TelematicsConsentFactory
 from tests.telematics.factories import DeviceFactory
 from tests.telematics.lean import LeanClient
@@ -88,3 +89,39 @@ def test_behind_tls_the_lean_answer_has_the_security_headers_and_plain_http_is_r
     assert _comparable(answer) == _comparable(_get(plain, device, 70, HTTP_X_FORWARDED_PROTO="https"))
     redirected = _get(lean, device, 60)
     assert redirected.status_code == 301 and not getattr(redirected, "lean", False)
+
+
+def test_a_device_reporting_every_five_minutes_stays_answered_from_memory(device, monkeypatch, settings):
+    """Traccar Client reports every 300 s by default: a memory of 30 s sent every such position
+    through Django and the database. Within DEVICE_MEMORY_SECONDS it is answered lean; past it,
+    the view checks the device again."""
+    import time as time_module
+
+    lean = LeanClient()
+    clock = [time_module.monotonic()]
+    monkeypatch.setattr(buffer.time, "monotonic", lambda: clock[0])
+    monkeypatch.setattr(devices_module.time, "monotonic", lambda: clock[0])
+    assert not getattr(_get(lean, device, 900), "lean", False)
+    clock[0] += 301
+    assert _get(lean, device, 600).lean
+    clock[0] += settings.TELEMATICS["DEVICE_MEMORY_SECONDS"]
+    assert not getattr(_get(lean, device, 300), "lean", False)
+    buffer.positions_flush()
+    assert Position.objects.count() == 3
+
+
+def test_the_flush_records_the_last_contact_of_devices_answered_from_memory(device):
+    lean = LeanClient()
+    _get(lean, device, 90)
+    Device.objects.filter(pk=device.pk).update(last_seen_at=None)
+    assert _get(lean, device, 80).lean  # no request checks the device now
+    buffer.positions_flush()
+    device.refresh_from_db()
+    assert device.last_seen_at is not None
+
+
+def test_a_full_memory_forgets_its_oldest_tenth_only():
+    memory = {}
+    for key in range(25):
+        devices_module.remember(memory, key, key, cap=20)
+    assert len(memory) == 19 and min(memory) == 6 and max(memory) == 24  # never emptied whole

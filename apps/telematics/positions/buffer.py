@@ -33,7 +33,7 @@ from apps.telematics.models import Device
 from apps.telematics.positions.parse import PositionBatch
 from apps.telematics.positions.rejections import window_split
 from apps.telematics.positions.services import PositionsResult, accepted_rows, positions_screen, positions_store
-from apps.telematics.services.devices import device_remembered, device_version_redis_key
+from apps.telematics.services.devices import device_remembered, device_version_redis_key, devices_seen, remember
 
 logger = logging.getLogger(__name__)
 
@@ -71,8 +71,7 @@ def _decode(fields: dict) -> tuple[int, np.ndarray, np.ndarray]:
 # Devices whose positions this process accepted lately: device id -> (state as device_states
 # gives it, the consent version it was read at, when). Only states that accept are kept.
 _STATES: dict[int, tuple[tuple, int, float]] = {}
-STATE_SECONDS = 30
-_STATES_MAX = 10_000
+_STATES_MAX = 100_000
 
 
 def positions_accept_remembered(*, batch: PositionBatch, raw_key: str | None) -> str | None:
@@ -88,7 +87,8 @@ def positions_accept_remembered(*, batch: PositionBatch, raw_key: str | None) ->
         return None
     device, device_version = remembered
     known = _STATES.get(device.pk)
-    if known is None or time.monotonic() - known[2] >= STATE_SECONDS or device.serial != batch.identifiers[0]:
+    memory = settings.TELEMATICS["DEVICE_MEMORY_SECONDS"]
+    if known is None or time.monotonic() - known[2] >= memory or device.serial != batch.identifiers[0]:
         return None
     state, consent_version, _ = known
     if window_split(batch.t, settings.TELEMATICS["POSITION_MAX_AGE_DAYS"])[1]:
@@ -118,9 +118,8 @@ def positions_accept(*, batch: PositionBatch, device: Device, append: bool = Tru
         consent_version = None
     kept, states = positions_screen(batch=batch, device=device)
     if consent_version is not None:
-        if len(_STATES) >= _STATES_MAX:
-            _STATES.clear()
-        _STATES[device.pk] = (states[0], consent_version, time.monotonic())
+        _STATES.pop(device.pk, None)  # re-inserted last: the dict stays in order of checking
+        remember(_STATES, device.pk, (states[0], consent_version, time.monotonic()), cap=_STATES_MAX)
     if not len(kept) or not append:
         return
     try:
@@ -288,6 +287,7 @@ def _store_entries(client: redis.Redis, stream: str, entries: list, counts: dict
             counts["stored"] += result.stored
             counts["duplicates"] += result.duplicates
             counts["refused"] += len(result.refused)
+            devices_seen(device_ids=[d for d in devices if str(d) not in result.refused])
             if result.refused:  # revoked, or consent withdrawn, since they were accepted
                 logger.info("positions buffer: devices refused at the flush: %s", result.refused)
     pipe = client.pipeline(transaction=False)

@@ -1,8 +1,10 @@
 """Devices: created with a token shown once, rotated, revoked, and authenticated per request."""
 
+import itertools
 import secrets
 import time
 
+from django.conf import settings
 from django.core.cache import cache
 from django.db import connection, transaction
 from django.utils import timezone
@@ -102,7 +104,29 @@ def device_authenticate(*, raw_token: str) -> Device | None:
 # Devices this process authenticated for uploads lately: the token's SHA-256 -> (device, when).
 _UPLOAD_DEVICES: dict[str, tuple[Device, float, int | None]] = {}
 UPLOAD_DEVICE_SECONDS = 30
-_UPLOAD_DEVICES_MAX = 10_000
+_UPLOAD_DEVICES_MAX = 100_000
+
+
+def remember(memory: dict, key, value, *, cap: int) -> None:
+    """memory[key] = value; a full memory forgets its oldest tenth (dicts keep insertion order),
+    not everything at once: a fleet larger than the cap kept being checked again otherwise."""
+    if len(memory) >= cap:
+        for old in list(itertools.islice(memory, max(cap // 10, 1))):
+            del memory[old]
+    memory[key] = value
+
+
+def devices_seen(*, device_ids: list[int]) -> None:
+    """Records the last contact of devices whose positions were just stored (the positions
+    flush), at most once a minute each, as device_authenticate does for the requests it checks:
+    a device answered from memory has no request that does it."""
+    if device_ids:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "UPDATE telematics_device SET last_seen_at = now() WHERE id = ANY(%s) "
+                "AND (last_seen_at IS NULL OR last_seen_at < now() - interval '60 seconds')",
+                [device_ids],
+            )
 
 
 def device_version() -> int | None:
@@ -134,17 +158,17 @@ def device_authenticate_for_upload(*, raw_token: str, version: int | None = _REA
     if device is None:
         _UPLOAD_DEVICES.pop(key, None)
         return None
-    if len(_UPLOAD_DEVICES) >= _UPLOAD_DEVICES_MAX:
-        _UPLOAD_DEVICES.clear()
-    _UPLOAD_DEVICES[key] = (device, now, version)
+    _UPLOAD_DEVICES.pop(key, None)
+    remember(_UPLOAD_DEVICES, key, (device, now, version), cap=_UPLOAD_DEVICES_MAX)
     return device
 
 
 def device_remembered(*, raw_token: str) -> tuple[Device, int | None] | None:
-    """The device this process authenticated for this token within UPLOAD_DEVICE_SECONDS, and the
+    """The device this process authenticated for this token within DEVICE_MEMORY_SECONDS, and the
     device version it was remembered at, without any I/O. The caller must compare that version
-    with the current one (the positions buffer reads it in the same round trip as its append)."""
+    with the current one (the positions buffer reads it in the same round trip as its append,
+    and the flush checks the device in the database again)."""
     known = _UPLOAD_DEVICES.get(hash_key(raw_token))
-    if known is None or time.monotonic() - known[1] >= UPLOAD_DEVICE_SECONDS:
+    if known is None or time.monotonic() - known[1] >= settings.TELEMATICS["DEVICE_MEMORY_SECONDS"]:
         return None
     return known[0], known[2]
