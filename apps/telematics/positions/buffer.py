@@ -21,7 +21,8 @@ import time
 import numpy as np
 import redis
 from django.conf import settings
-from django.db import connection
+from django.core.signals import setting_changed
+from django.db import DEFAULT_DB_ALIAS
 from django_redis import get_redis_connection
 from redis.commands.core import Script
 
@@ -45,13 +46,31 @@ _FLOATS = PositionBatch.COLUMNS[2:]
 
 
 def _keys() -> tuple[str, str]:
+    # The database's name from the settings, not from `connection`: on an event loop (the
+    # positions receiver) every request is a task of its own, and its first touch of
+    # `connection` makes it a new connection object (about 25 us a request).
     prefix = settings.CACHES["default"].get("KEY_PREFIX", "fleetops")
-    base = f"{prefix}:telematics:positions:{connection.settings_dict['NAME']}"
+    base = f"{prefix}:telematics:positions:{settings.DATABASES[DEFAULT_DB_ALIAS]['NAME']}"
     return f"{base}:stream", f"{base}:flush-wanted"
 
 
+_CLIENT: list[redis.Redis] = []
+
+
 def _redis() -> redis.Redis:
-    return get_redis_connection("default")
+    """The cache's Redis client, kept by this process: `caches` too is per task on an event loop,
+    and the client (its connection pool shared by threads) is the same each time."""
+    if not _CLIENT:
+        _CLIENT.append(get_redis_connection("default"))
+    return _CLIENT[0]
+
+
+def _forget_client(*, setting: str, **kwargs) -> None:
+    if setting == "CACHES":
+        _CLIENT.clear()
+
+
+setting_changed.connect(_forget_client)
 
 
 def _encode(batch: PositionBatch, device_id: int) -> dict:
