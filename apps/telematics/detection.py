@@ -151,13 +151,14 @@ def _window_start(device_id: int, dirty_from: dt.datetime) -> tuple[dt.datetime,
             [device_id, dirty_from],
         )
         before = cursor.fetchone()[0]
-    touch_from = min(dirty_from, before or dirty_from) - stop
-    first_trip = (
-        Trip.objects.filter(device_id=device_id, source=Trip.Source.POSITIONS, ended_at__gte=touch_from)
-        .order_by("started_at")
-        .values_list("started_at", flat=True)
-        .first()
-    )
+        touch_from = min(dirty_from, before or dirty_from) - stop
+        cursor.execute(
+            "SELECT started_at FROM telematics_trip WHERE device_id = %s AND source = %s AND ended_at >= %s "
+            "ORDER BY started_at LIMIT 1",
+            [device_id, Trip.Source.POSITIONS, touch_from],
+        )
+        first = cursor.fetchone()
+    first_trip = first[0] if first else None
     return min(touch_from, first_trip or touch_from) - stop, touch_from
 
 
@@ -248,17 +249,14 @@ def _match(device: Device, found: list[Segment], stored: list[Trip], dirty_from,
             trip.started_at, trip.ended_at, trip.in_progress = start, end, not segment.closed
             trip.samples_received = trip.samples_stored = segment.positions
             trip.feature_status = Trip.FeatureStatus.PENDING
-            trip.save(
-                update_fields=[
-                    "started_at",
-                    "ended_at",
-                    "in_progress",
-                    "samples_received",
-                    "samples_stored",
-                    "feature_status",
-                    "updated_at",
-                ]
-            )
+            trip.updated_at = timezone.now()
+            with connection.cursor() as cursor:  # what save(update_fields=...) writes, without its cost
+                cursor.execute(
+                    "UPDATE telematics_trip SET started_at = %s, ended_at = %s, in_progress = %s, "
+                    "samples_received = %s, samples_stored = %s, feature_status = %s, updated_at = %s WHERE id = %s",
+                    [start, end, trip.in_progress, segment.positions, segment.positions, trip.feature_status,
+                     trip.updated_at, trip.pk],
+                )  # fmt: skip
             counts["updated"] += 1
         _samples_copy(trip, after=copied_to)
     for trip in stored:
@@ -333,27 +331,39 @@ def trips_detect_pending(*, now: dt.datetime | None = None) -> int:
     stale = Trip.objects.filter(in_progress=True, ended_at__lte=now - stop).values_list("device_id", "started_at")
     for device_id, started_at in stale:
         PositionCursor.objects.filter(device_id=device_id, dirty_from__isnull=True).update(dirty_from=started_at)
-    done, failed = 0, set()
+    done, failed = 0, []
     while True:
         with transaction.atomic():
-            cursor_row = (
-                PositionCursor.objects.filter(dirty_from__isnull=False)
-                .select_for_update(skip_locked=True)
-                .select_related("device")
-                .order_by("device_id")
-                .exclude(device_id__in=failed)
-                .first()
-            )
-            if cursor_row is None:
+            # Plain SQL for the claim and the clear: built by the ORM they cost more than the
+            # detection of a device with a few new positions.
+            with connection.cursor() as cursor:
+                cursor.execute(_CLAIM_SQL, [failed])
+                row = cursor.fetchone()
+            if row is None:
                 return done
+            device_id, dirty_from, version, customer_id, vehicle_id = row
+            device = Device(pk=device_id, customer_id=customer_id, vehicle_id=vehicle_id)
             try:
                 with transaction.atomic():
-                    device_trips_detect(device=cursor_row.device, dirty_from=cursor_row.dirty_from, now=now)
+                    device_trips_detect(device=device, dirty_from=dirty_from, now=now)
             except Exception:
-                logger.exception("trip detection failed for device %s", cursor_row.device_id)
-                failed.add(cursor_row.device_id)
+                logger.exception("trip detection failed for device %s", device_id)
+                failed.append(device_id)
                 continue
-            PositionCursor.objects.filter(device_id=cursor_row.device_id, version=cursor_row.version).update(
-                dirty_from=None, detected_at=now
-            )
+            with connection.cursor() as cursor:
+                cursor.execute(_CLEAR_SQL, [now, device_id, version])
             done += 1
+
+
+# The first device with new positions that no other run holds (SKIP LOCKED: two runs share the
+# work), with what detection needs of the device.
+_CLAIM_SQL = (
+    "SELECT c.device_id, c.dirty_from, c.version, d.customer_id, d.vehicle_id "
+    "FROM telematics_positioncursor c JOIN telematics_device d ON d.id = c.device_id "
+    "WHERE c.dirty_from IS NOT NULL AND NOT (c.device_id = ANY(%s::bigint[])) "
+    "ORDER BY c.device_id LIMIT 1 FOR UPDATE OF c SKIP LOCKED"
+)
+# Cleared only when no position arrived during the run (the version did not move).
+_CLEAR_SQL = (
+    "UPDATE telematics_positioncursor SET dirty_from = NULL, detected_at = %s WHERE device_id = %s AND version = %s"
+)
