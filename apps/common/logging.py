@@ -30,3 +30,12 @@ class RedactKeysFilter(logging.Filter):
         if request is not None and not isinstance(request, str):
             record.request = redact_keys(repr(request))
         return True
+
+
+class DropColorMessage(logging.Filter):
+    """uvicorn gives its records a `color_message` (the message with terminal colour codes),
+    which a JSON line would carry as a field of escape sequences."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.__dict__.pop("color_message", None)
+        return True

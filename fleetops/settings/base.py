@@ -430,6 +430,7 @@ LOGGING = {
     "filters": {
         "request_id": {"()": "apps.common.logging.RequestIdFilter"},
         "redact_keys": {"()": "apps.common.logging.RedactKeysFilter"},
+        "no_color": {"()": "apps.common.logging.DropColorMessage"},
     },
     "formatters": {
         "json": {
@@ -444,7 +445,7 @@ LOGGING = {
         "console": {
             "class": "logging.StreamHandler",
             "formatter": "plain" if LOG_FORMAT == "plain" else "json",
-            "filters": ["request_id", "redact_keys"],
+            "filters": ["request_id", "redact_keys", "no_color"],
         },
         "access": {"class": "logging.StreamHandler", "formatter": "raw", "stream": "ext://sys.stdout"},
     },

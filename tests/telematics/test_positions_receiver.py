@@ -112,3 +112,5 @@ def test_the_receiver_answers_the_traccar_client_like_the_web_process(tmp_path):
     text = log_path.read_text()
     assert text.count('"logger": "django.request"') == 2
     assert device.raw_token.split(".")[1] not in text and wrong_key.split(".")[1] not in text
+    # Every line JSON, uvicorn's own included (without its terminal-coloured copy of the message).
+    assert all(isinstance(json.loads(line), dict) for line in text.splitlines()) and "color_message" not in text
