@@ -2,6 +2,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.core.paginator import Paginator
 from django.db import connection
+from django.db.models import F
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -120,6 +121,9 @@ class PaymentAdmin(ReadOnlyModelAdmin):
     list_select_related = ("customer", "card", "mcc")
     search_fields = ("=id", "=customer__external_id", "=merchant_id")
     date_hierarchy = "paid_at"
+    # Newest first in the order of payment_newest_idx, so a page is read from the index (the
+    # model's order, paid_at DESC then -pk, sorted every payment: 10 s for 5 M at load 5).
+    ordering = (F("paid_at").desc(nulls_last=True), "id")
     paginator = EstimatedCountPaginator
     show_full_result_count = False
 

@@ -73,3 +73,27 @@ def test_start_ingestion_refuses_paths_outside_the_root(back_office_client, tmp_
 def test_an_analyst_cannot_start_an_ingestion(analyst_client):
     assert analyst_client.get(reverse("admin:transactions_ingestrun_start")).status_code == 403
     assert RejectedRow.objects.count() == 0
+
+
+def test_the_payments_list_is_ordered_as_its_index_is(back_office_client):
+    """Newest first as payment_newest_idx holds them (paid_at DESC NULLS LAST, then id), so a page
+    is read from the index instead of sorting every payment."""
+    import datetime as dt
+
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from apps.common.partitions import ensure_month_partitions
+    from tests.transactions.factories import PaymentFactory
+
+    ensure_month_partitions("transactions_payment", dt.date(2026, 3, 1), dt.date(2026, 3, 31))
+    PaymentFactory.create_batch(2, paid_at=dt.datetime(2026, 3, 4, 12, tzinfo=dt.UTC))
+    with CaptureQueriesContext(connection) as queries:
+        response = back_office_client.get(reverse("admin:transactions_payment_changelist"))
+    assert response.status_code == 200
+    # the rows of the page (the query that reads the listed columns)
+    listed = [q["sql"] for q in queries.captured_queries if '"transactions_payment"."merchant_city"' in q["sql"]]
+    assert listed and all(
+        'ORDER BY "transactions_payment"."paid_at" DESC NULLS LAST, "transactions_payment"."id" ASC' in sql
+        for sql in listed
+    ), listed
