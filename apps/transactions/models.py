@@ -211,7 +211,10 @@ class Payment(models.Model):
         indexes = [
             models.Index(fields=["customer", "paid_at"], name="payment_customer_time_idx"),
             models.Index(fields=["card", "paid_at"], name="payment_card_time_idx"),
-            models.Index(fields=["mcc"], name="payment_mcc_idx"),
+            # No index on mcc (migration 0007): only the back office's deletion of a merchant
+            # category and a category's dashboard recomputed after the cache lost it read one,
+            # and both stay under 2.2 s on 5 M payments without it, while every delivery paid
+            # 0.54 s of CPU per million payments to build it.
             # The ops payments list, newest first a page at a time (its order: paid_at DESC NULLS
             # LAST, then id), and the newest payment; the second for its frauds-only drill-downs.
             models.Index(F("paid_at").desc(nulls_last=True), F("id"), name="payment_newest_idx"),

@@ -400,7 +400,6 @@ def test_month_tables_are_attached_with_the_parent_indexes_and_foreign_keys(tmp_
         assert sorted(r[0] for r in cursor.fetchall()) == [
             "transactions_payment_y2010m01_card_id_paid_at_idx",
             "transactions_payment_y2010m01_customer_id_paid_at_idx",
-            "transactions_payment_y2010m01_mcc_idx",
             "transactions_payment_y2010m01_paid_at_id_idx",
             "transactions_payment_y2010m01_paid_at_id_idx1",
             "transactions_payment_y2010m01_pkey",
@@ -415,7 +414,6 @@ def test_month_tables_are_attached_with_the_parent_indexes_and_foreign_keys(tmp_
         assert [r[0] for r in cursor.fetchall()] == [
             "payment_card_time_idx",
             "payment_customer_time_idx",
-            "payment_mcc_idx",
             "payment_newest_frauds_idx",
             "payment_newest_idx",
             "transactions_payment_pkey",
