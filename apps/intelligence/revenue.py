@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from apps.alerts.services import events_sync
 from apps.common.sql import fetch_dicts, statement
+from apps.common.templatetags.fmt import money
 from apps.intelligence.config import intelligence_config
 
 REVENUE_DEFAULTS = {
@@ -72,8 +73,8 @@ def classify_revenue(row: dict, cfg: dict) -> dict | None:
         suggested = _half_euro(min(actual, list_rate * (1 + cfg["MAX_RAISE"])))
         effect = horizon * utilisation * (float(suggested) - list_rate)
         reason = (
-            f"completed rentals paid {actual:.2f}/day, {100 * (actual / list_rate - 1):.0f}% above the list"
-            f" {list_rate:.2f} over {row['rentals']} rentals at {100 * utilisation:.0f}% utilisation"
+            f"completed rentals paid {money(actual, 2)}/day, {100 * (actual / list_rate - 1):.0f}% above the list"
+            f" {money(list_rate, 2)} over {row['rentals']} rentals at {100 * utilisation:.0f}% utilisation"
         )
         return {"verdict": "under_priced", "suggested_rate": suggested, "effect_30d": effect, "reason": reason}
     priced_at_list = actual is None or actual >= list_rate * 0.95
@@ -85,9 +86,10 @@ def classify_revenue(row: dict, cfg: dict) -> dict | None:
         suggested = _half_euro(max(target, list_rate * (1 - cfg["MAX_CUT"])))
         new_utilisation = min(peer, base * (float(suggested) / list_rate) ** (-elasticity))
         effect = horizon * (new_utilisation * float(suggested) - utilisation * list_rate)
+        idle = row["idle_days"]
         reason = (
-            f"{100 * utilisation:.0f}% utilisation at the list {list_rate:.2f} while its peers run at"
-            f" {100 * peer:.0f}%; idle {row['idle_days']} days"
+            f"{100 * utilisation:.0f}% utilisation at the list {money(list_rate, 2)} while its peers run at"
+            f" {100 * peer:.0f}%" + (f"; standing idle {idle} day{'' if idle == 1 else 's'}" if idle else "")
         )
         return {"verdict": "over_priced", "suggested_rate": suggested, "effect_30d": effect, "reason": reason}
     return None

@@ -60,9 +60,10 @@ def test_revenue_opportunities_known_answers(priced_fleet, django_assert_max_num
     )
     assert under["suggested_rate"] == Decimal("60")  # capped at list + 20 %
     assert under["effect_30d"] == Decimal("30.00")  # 30 days x 0.1 x (60 - 50)
-    assert "40% above the list 50.00 over 3 rentals" in under["reason"]
+    assert "paid €70.00/day, 40% above the list €50.00 over 3 rentals" in under["reason"]
 
     assert idle["verdict"] == "over_priced"
+    assert idle["reason"].startswith("3% utilisation at the list €50.00 while its peers run at 30%")
     assert idle["peer_utilisation"] == Decimal("0.3000")  # median of 0.0333, 0.1, 0.5, 0.5
     assert idle["suggested_rate"] == Decimal("40")  # the model wants 11.56, the cut stops at -20 %
     u = 3 / 90
