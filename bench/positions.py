@@ -339,7 +339,7 @@ def singles_for(devices, n: int, t0: float, clock: int, round_: int) -> list[byt
     return out
 
 
-def start_receiver(port: int) -> subprocess.Popen:
+def start_receiver(port: int, env: dict | None = None) -> subprocess.Popen:
     """The positions receiver exactly as the Procfile's `positions` line starts it."""
     line = next(x for x in (ROOT / "Procfile").read_text().splitlines() if x.startswith("positions:"))
     env = dict(
@@ -348,6 +348,7 @@ def start_receiver(port: int) -> subprocess.Popen:
         DJANGO_DEBUG="0",
         DATABASE_CONN_MAX_AGE="3600",
         POSITIONS_PORT=str(port),
+        **(env or {}),
     )
     proc = subprocess.Popen(
         ["bash", "-c", "exec " + line.partition(":")[2].strip()],
@@ -486,13 +487,16 @@ def main() -> int:
     # through the web process (gunicorn), then through the positions receiver (uvicorn), each
     # as the Procfile runs it.
     buffered = {}
-    for round_, name in ((1, "web"), (2, "receiver")):
+    for round_, name in ((1, "web"), (2, "receiver"), (3, "checked")):
         flushers = start_flusher()
         if name == "web":
             server = start_gunicorn(args.port, args.workers, threads=args.threads)
             port, groups = args.port, {}
         else:
-            server = start_receiver(args.port + 1)
+            # "checked": no device memory, so every request is checked in the database, as every
+            # request of a tracker reporting less often than DEVICE_MEMORY_SECONDS is.
+            memory = {"TELEMATICS_DEVICE_MEMORY_SECONDS": "0"} if name == "checked" else {}
+            server = start_receiver(args.port + 1, env=memory)
             port, groups = args.port + 1, {"receiver": server.pid}
         try:
             buffered[name] = buffered_run(port, devices, args, t0, clock, round_, groups)
@@ -524,6 +528,7 @@ def main() -> int:
         ),
         *buffered_rows(buffered["receiver"], "single OsmAnd, positions receiver (Procfile `positions`)"),
         *buffered_rows(buffered["web"], "single OsmAnd, web process (Procfile `web`)"),
+        *buffered_rows(buffered["checked"], "single OsmAnd, receiver, each checked in the database"),
         ("single OsmAnd, each stored", f"{direct_rate:,.0f} requests/s"),
         ("  (each stored)", cpu_text(direct_cpu, direct_done)),
         ("floor: /healthz (empty view)", f"{floor_rate:,.0f} requests/s: Django + gunicorn alone"),

@@ -13,10 +13,16 @@ token), a key in the path redacted."""
 
 from __future__ import annotations
 
+import asyncio
+import io
 import json
 import logging
+import sys
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+
+from django.conf import settings
 
 from apps.common.keys import redact_keys
 from apps.common.wsgi import Answer, LeanRoutes
@@ -26,12 +32,13 @@ access_logger = logging.getLogger("fleetops.access")
 
 def environ_from_scope(scope: dict) -> dict:
     """The WSGI environ of an ASGI HTTP scope's request line and headers (no body: the lean
-    handlers answer bodiless requests only), as a WSGI server would build it (PEP 3333)."""
+    handlers answer bodiless requests only), as a WSGI server would build it (PEP 3333: the
+    path as the bytes it came as, read as latin-1)."""
     server = scope.get("server") or ("localhost", 80)
     environ = {
         "REQUEST_METHOD": scope["method"],
-        "SCRIPT_NAME": scope.get("root_path", ""),
-        "PATH_INFO": scope["path"],
+        "SCRIPT_NAME": scope.get("root_path", "").encode("utf-8").decode("latin-1"),
+        "PATH_INFO": scope["path"].encode("utf-8").decode("latin-1"),
         "QUERY_STRING": scope.get("query_string", b"").decode("latin-1"),
         "SERVER_NAME": str(server[0]),
         "SERVER_PORT": str(server[1]),
@@ -75,6 +82,8 @@ class LeanRoutesASGI:
             self.log(scope, code, len(body), dict(headers).get("X-Request-ID", "-"), started)
             return
         seen = {"status": 0, "bytes": 0, "request_id": "-"}
+        # The environ goes along: a handler may have marked it (apps.telematics.api.lean.APPENDED).
+        scope = {**scope, "wsgi_environ": environ}
 
         async def sending(message):
             if message["type"] == "http.response.start":
@@ -105,3 +114,67 @@ class LeanRoutesASGI:
             f'"status": "{status}", "bytes": "{size}", "duration_ms": "{duration}", "remote": {json.dumps(client)}, '
             f'"request_id": {json.dumps(request_id)}}}'
         )
+
+
+class WsgiInThreads:
+    """ASGI: a WSGI application (Django's) run in a pool of persistent threads, as gunicorn's
+    gthread worker runs it, for the requests the lean handlers leave. Not Django's ASGI handler:
+    it runs each request's sync code in a thread of its own (ThreadSensitiveContext), so every
+    request opened a database connection of its own — 8 ms of CPU a request, measured with the
+    positions receiver — where a persistent thread keeps its connection (CONN_MAX_AGE).
+    The body is read whole, up to one byte past DATA_UPLOAD_MAX_MEMORY_SIZE (Django answers a
+    larger one 413 from its Content-Length); responses are sent whole (no streaming here)."""
+
+    def __init__(self, app, *, threads: int = 4):
+        self.app = app
+        self.pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="wsgi")
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return
+        limit = (settings.DATA_UPLOAD_MAX_MEMORY_SIZE or sys.maxsize) + 1
+        body, more = bytearray(), True
+        while more:
+            message = await receive()
+            if message["type"] != "http.request":
+                return  # the client went away
+            if len(body) < limit:
+                body += message.get("body", b"")[: limit - len(body)]
+            more = message.get("more_body", False)
+        environ = dict(scope.get("wsgi_environ") or environ_from_scope(scope))
+        environ.update(
+            {
+                "wsgi.input": io.BytesIO(bytes(body)),
+                "wsgi.errors": sys.stderr,
+                "wsgi.version": (1, 0),
+                "wsgi.multithread": True,
+                "wsgi.multiprocess": True,
+                "wsgi.run_once": False,
+            }
+        )
+        loop = asyncio.get_running_loop()
+        status, headers, chunks = await loop.run_in_executor(self.pool, self._run, environ)
+        await send(
+            {
+                "type": "http.response.start",
+                "status": status,
+                "headers": [(name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in headers],
+            }
+        )
+        await send({"type": "http.response.body", "body": b"".join(chunks)})
+
+    def _run(self, environ: dict) -> tuple[int, list, list[bytes]]:
+        started: dict = {}
+
+        def start_response(status, headers, exc_info=None):
+            started["status"], started["headers"] = int(status[:3]), headers
+            return lambda data: chunks.append(data)  # the legacy write()
+
+        chunks: list[bytes] = []
+        result = self.app(environ, start_response)
+        try:
+            chunks.extend(result)
+        finally:
+            if hasattr(result, "close"):
+                result.close()  # Django's request_finished: the connection kept or closed as usual
+        return started["status"], started["headers"], chunks

@@ -20,7 +20,7 @@ from apps.telematics.positions.buffer import positions_flush
 from tests.conftest import positions_receiver
 from tests.customers.factories import TelematicsConsentFactory
 from tests.telematics.factories import DeviceFactory
-from tests.telematics.test_positions_api import OSMAND, traccar_get, traccar_json
+from tests.telematics.test_positions_api import BATCH, OSMAND, traccar_get, traccar_json
 
 
 def test_the_environ_of_a_scope_is_the_one_a_wsgi_server_builds():
@@ -92,6 +92,11 @@ def test_the_receiver_answers_the_traccar_client_like_the_web_process(tmp_path):
         wrong, body = get(OSMAND, traccar_get(device, key=wrong_key))
         assert wrong.status == 401 and json.loads(body)["type"] == "authentication_failed"
 
+        # A gateway's batch larger than the body limit: the API's 413, nothing stored.
+        conn.request("POST", BATCH, body=b"{" + b" " * 1_100_000 + b"}", headers={"Content-Type": "application/json"})
+        too_large = conn.getresponse()
+        assert too_large.status == 413 and json.loads(too_large.read())["type"] == "request_too_large"
+
         # Nothing but the tracker endpoints (and the health checks) on this port.
         for path in ("/admin/", "/ops/", "/api/v1/partners/drivers", "/"):
             refused, body = get(path)
@@ -107,10 +112,11 @@ def test_the_receiver_answers_the_traccar_client_like_the_web_process(tmp_path):
     lines = [json.loads(line) for line in log_path.read_text().splitlines() if '"fleetops.access"' in line]
     osmand_lines = [line for line in lines if OSMAND in line["message"]]
     assert [line["status"] for line in osmand_lines] == ["200", "200", "200", "400", "401"]
+    assert any(line["status"] == "413" and BATCH in line["message"] for line in lines)
     assert any(line["request_id"] == "tracker-req-0001" for line in osmand_lines)
-    # Django's warnings for the 400 and the 401 name the request: the keys' secrets left out.
+    # Django's warnings for the 400, the 401 and the 413 name the request: the keys' secrets left out.
     text = log_path.read_text()
-    assert text.count('"logger": "django.request"') == 2
+    assert text.count('"logger": "django.request"') == 3  # and the 413
     assert device.raw_token.split(".")[1] not in text and wrong_key.split(".")[1] not in text
     # Every line JSON, uvicorn's own included (without its terminal-coloured copy of the message).
     assert all(isinstance(json.loads(line), dict) for line in text.splitlines()) and "color_message" not in text
