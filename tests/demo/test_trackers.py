@@ -68,3 +68,22 @@ def test_demo_cars_report_over_osmand_to_a_live_server_and_their_trips_are_detec
     assert Device.objects.filter(customer=driver).count() == 1
     device.refresh_from_db()
     assert device.token_hash != old_hash
+
+
+@pytest.mark.django_db
+def test_one_car_gets_one_tracker_even_when_a_simulated_car_is_rented_by_another_driver():
+    from apps.demo.management.commands.demo_trackers import trackers_setup
+    from apps.transactions.models import Rental
+    from tests.fleet.factories import VehicleFactory
+    from tests.telematics.factories import DeviceFactory
+    from tests.transactions.factories import RentalFactory
+
+    car = VehicleFactory()
+    portal = CustomerFactory(user=UserFactory(username="driver1"))
+    DeviceFactory(serial="SIM-1", customer=portal, vehicle=car)  # the demo simulated them in it
+    renter = CustomerFactory()
+    TelematicsConsentFactory(customer=renter)
+    RentalFactory(customer=renter, vehicle=car, status=Rental.Status.ACTIVE)
+    trackers_setup(2)
+    by_driver = dict(Device.objects.filter(serial__startswith="DEMO-TRACKER-").values_list("customer", "vehicle"))
+    assert by_driver == {renter.pk: car.pk, portal.pk: None}

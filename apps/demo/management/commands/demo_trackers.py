@@ -34,12 +34,22 @@ def trackers_setup(count: int) -> list[tuple[str, str, Customer]]:
         .select_related("customer")
     )
     drivers = portal + [r.customer for r in renting[: max(0, count - len(portal))]]
-    # The car: the driver's active rental's, else the one the demo simulated them driving.
-    simulated = Device.objects.filter(customer__in=drivers, serial__startswith="SIM-")
-    cars = dict(simulated.values_list("customer_id", "vehicle"))
-    cars.update(
-        Rental.objects.filter(status=Rental.Status.ACTIVE, customer__in=drivers).values_list("customer_id", "vehicle")
+    # The car: the driver's active rental's, else the one the demo simulated them driving unless
+    # someone rents it now or another tracker has it (one car, one tracker: the live map showed
+    # one plate at two places).
+    rented = dict(Rental.objects.filter(status=Rental.Status.ACTIVE).values_list("vehicle", "customer_id"))
+    cars = {customer: vehicle for vehicle, customer in rented.items() if customer in {d.pk for d in drivers}}
+    taken = set(rented) | set(
+        Device.objects.filter(serial__startswith=SERIAL.format(""), vehicle__isnull=False).values_list(
+            "vehicle", flat=True
+        )
     )
+    for customer, vehicle in Device.objects.filter(customer__in=drivers, serial__startswith="SIM-").values_list(
+        "customer_id", "vehicle"
+    ):
+        if customer not in cars and vehicle not in taken:
+            cars[customer] = vehicle
+            taken.add(vehicle)
     vehicles = Vehicle.objects.in_bulk([v for v in cars.values() if v])
     out = []
     with transaction.atomic():
