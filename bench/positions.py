@@ -42,7 +42,7 @@ os.environ["CELERY_RESULT_BACKEND"] = _REDIS
 os.environ["CACHE_KEY_PREFIX"] = "fleetops-bench-positions"
 
 from _common import ROOT, report, setup_django  # noqa: E402
-from telematics import cpu_seconds, cpu_ticks, start_gunicorn  # noqa: E402
+from telematics import cpu_seconds, cpu_ticks, start_gunicorn, wait_healthy  # noqa: E402
 
 TARGET_BATCH = 20_000
 TARGET_SINGLE = 2_000
@@ -357,16 +357,7 @@ def start_receiver(port: int, env: dict | None = None) -> subprocess.Popen:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )
-    for _ in range(300):
-        try:
-            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-            conn.request("GET", "/healthz")
-            if conn.getresponse().status == 200:
-                return proc
-        except OSError:
-            time.sleep(0.1)
-    proc.kill()
-    raise SystemExit("the positions receiver did not start: " + proc.stderr.read().decode()[-2000:])
+    return wait_healthy(proc, port, "the positions receiver")
 
 
 def tree_ticks(root: int) -> dict[int, int]:

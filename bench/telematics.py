@@ -135,7 +135,12 @@ def start_gunicorn(port: int, workers: int, *, threads: int = 0, env: dict | Non
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )
-    for _ in range(200):
+    return wait_healthy(proc, port, "gunicorn")
+
+
+def wait_healthy(proc: subprocess.Popen, port: int, name: str, *, tries: int = 300) -> subprocess.Popen:
+    """The server process once its /healthz answers 200 (killed, and the run stopped, if never)."""
+    for _ in range(tries):
         try:
             conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
             conn.request("GET", "/healthz")
@@ -144,7 +149,7 @@ def start_gunicorn(port: int, workers: int, *, threads: int = 0, env: dict | Non
         except OSError:
             time.sleep(0.1)
     proc.kill()
-    raise SystemExit("gunicorn did not start: " + proc.stderr.read().decode()[-2000:])
+    raise SystemExit(f"{name} did not start: " + proc.stderr.read().decode()[-2000:])
 
 
 def cpu_ticks(patterns: tuple[str, ...]) -> dict[int, int]:

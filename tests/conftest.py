@@ -150,32 +150,28 @@ def celery_worker(tmp_path, *, broker_url: str | None = None):
         "CELERY_RESULT_BACKEND": broker_url or settings.CELERY_RESULT_BACKEND,
     }
     log_path = tmp_path / "worker.log"
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            [
-                str(Path(sys.executable).with_name("celery")),
-                "-A",
-                "fleetops",
-                "worker",
-                "-Q",
-                queue,
-                "--pool",
-                "solo",
-                "-n",
-                f"{queue}@%h",
-                "--without-gossip",
-                "--without-mingle",
-                "--include",
-                "tests.jobs.kinds",
-                "-l",
-                "info",
-            ],
-            cwd=settings.BASE_DIR,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+    process = _logged_process(
+        [
+            str(Path(sys.executable).with_name("celery")),
+            "-A",
+            "fleetops",
+            "worker",
+            "-Q",
+            queue,
+            "--pool",
+            "solo",
+            "-n",
+            f"{queue}@%h",
+            "--without-gossip",
+            "--without-mingle",
+            "--include",
+            "tests.jobs.kinds",
+            "-l",
+            "info",
+        ],
+        env,
+        log_path,
+    )
     try:
         yield queue, process, log_path
     finally:
@@ -254,15 +250,7 @@ def positions_receiver(tmp_path, *, env: dict | None = None):
         **(env or {}),
     }
     log_path = tmp_path / "positions.log"
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            ["bash", "-c", "exec " + line.partition(":")[2].strip()],
-            cwd=settings.BASE_DIR,
-            env=environ,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+    process = _logged_process(["bash", "-c", "exec " + line.partition(":")[2].strip()], environ, log_path)
     try:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline and process.poll() is None:
@@ -280,3 +268,12 @@ def positions_receiver(tmp_path, *, env: dict | None = None):
         except subprocess.TimeoutExpired:
             os.killpg(process.pid, signal.SIGKILL)
             process.wait(timeout=10)
+
+
+def _logged_process(command: list[str], env: dict, log_path: Path) -> subprocess.Popen:
+    """A process of the project's, started in the checkout in a session of its own (so the whole
+    group can be stopped), its output in `log_path`."""
+    with log_path.open("wb") as log:
+        return subprocess.Popen(
+            command, cwd=settings.BASE_DIR, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
