@@ -55,6 +55,3 @@ FROM enriched_transactions e
 LEFT JOIN LATERAL unnest(e.errors) AS t(error) ON true
 WHERE %(mcc)s = '' OR e.mcc = %(mcc)s
 GROUP BY 1, 2, 3, 4
-
--- @statement newest
-SELECT max(paid_at) FROM enriched_transactions
