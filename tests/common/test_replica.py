@@ -102,8 +102,25 @@ def _caught_up(control, timeout: float = 60) -> None:
 
 
 @contextlib.contextmanager
-def _replay_paused(control):
-    control.execute("SELECT pg_wal_replay_pause()")
+def _replay_paused(control, attempts: int = 200):
+    """Replay paused where the replica holds no lock replayed from the primary. An access-exclusive
+    lock the primary took briefly (autovacuum truncating a table's empty end, a catalog's too) is
+    replayed as held until its release is replayed: paused in between, every read of that table
+    on the replica waits for good (a session read waited on pg_attrdef until the test timed out)."""
+    for _ in range(attempts):
+        control.execute("SELECT pg_wal_replay_pause()")
+        while control.execute("SELECT pg_get_wal_replay_pause_state()").fetchone()[0] != "paused":
+            time.sleep(0.01)
+        held = control.execute(
+            "SELECT count(*) FROM pg_locks WHERE mode = 'AccessExclusiveLock' "
+            "AND pid = (SELECT pid FROM pg_stat_activity WHERE backend_type = 'startup')"
+        ).fetchone()[0]
+        if not held:
+            break
+        control.execute("SELECT pg_wal_replay_resume()")
+        time.sleep(0.05)
+    else:
+        raise AssertionError("the replica kept holding a replayed lock")
     try:
         yield
     finally:
@@ -193,3 +210,28 @@ def test_ops_pages_read_the_replica_and_an_analyst_sees_the_alert_they_just_ackn
 
     _caught_up(replica)
     assert onlooker.get(reverse("ops:alert", args=[late.pk])).status_code == 200
+
+
+def test_replay_is_paused_only_where_the_replica_holds_no_lock_replayed_from_the_primary(replica):
+    """A primary's transaction holding an access-exclusive lock: the replica replays the lock as
+    held, and a pause there would leave every read of the table waiting; so no pause is taken
+    until the lock's release is replayed."""
+    primary = connection.settings_dict
+    locker = psycopg.connect(
+        host=primary["HOST"] or "127.0.0.1",
+        port=primary["PORT"],
+        user=primary["USER"],
+        password=primary["PASSWORD"] or None,
+        dbname=primary["NAME"],
+    )
+    try:
+        locker.execute("LOCK TABLE alerts_operationalevent IN ACCESS EXCLUSIVE MODE")  # held: no commit yet
+        _caught_up(replica)
+        with pytest.raises(AssertionError, match="kept holding"), _replay_paused(replica, attempts=3):
+            pass
+        locker.commit()
+        _caught_up(replica)
+        with _replay_paused(replica):
+            assert replica.execute("SELECT pg_get_wal_replay_pause_state()").fetchone()[0] == "paused"
+    finally:
+        locker.close()
