@@ -67,8 +67,9 @@ def _failure_line(run: IngestRun, exc: Exception) -> str:
 class Command(BaseCommand):
     help = (
         "Loads a card-payment delivery (users_data.csv, cards_data.csv, transactions_data.csv, mcc_codes.json, "
-        "train_fraud_labels.json; gzip allowed) with COPY into staging, cleans and masks it in SQL, keeps every bad "
-        "row with its reason and refreshes enriched_transactions. Safe to re-run: nothing is loaded twice."
+        "train_fraud_labels.json; gzip allowed): typed and checked in columns and written with binary COPY (or "
+        "through SQL staging with PAYMENTS_INGEST_ENGINE=sql), card numbers masked, every bad row kept with its "
+        "reason; the ops dashboards are computed again after it. Safe to re-run: nothing is loaded twice."
     )
 
     def add_arguments(self, parser):
