@@ -54,13 +54,19 @@ def environ_from_scope(scope: dict) -> dict:
     return environ
 
 
+async def send_whole(send, status: int, headers, body: bytes) -> None:
+    """An ASGI response in one piece from WSGI-style headers ((name, value) strings)."""
+    encoded = [(name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in headers]
+    await send({"type": "http.response.start", "status": status, "headers": encoded})
+    await send({"type": "http.response.body", "body": body})
+
+
 class LeanRoutesASGI:
     """ASGI: offers each HTTP request to the lean handlers (see LeanRoutes), else to `app`."""
 
     def __init__(self, app, routes: dict[str, Callable[[dict], Answer]]):
         self.app = app
         self.lean = LeanRoutes(None, routes)
-        self._clock = (0, "")
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
@@ -71,14 +77,7 @@ class LeanRoutesASGI:
         if answer is not None:
             status, headers, body = answer
             code = int(status[:3])
-            await send(
-                {
-                    "type": "http.response.start",
-                    "status": code,
-                    "headers": [(name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in headers],
-                }
-            )
-            await send({"type": "http.response.body", "body": body})
+            await send_whole(send, code, headers, body)
             self.log(scope, code, len(body), dict(headers).get("X-Request-ID", "-"), started)
             return
         seen = {"status": 0, "bytes": 0, "request_id": "-"}
@@ -103,17 +102,18 @@ class LeanRoutesASGI:
     def log(self, scope: dict, status: int, size: int, request_id: str, started: float) -> None:
         if not access_logger.isEnabledFor(logging.INFO):
             return
-        now = int(time.time())
-        if now != self._clock[0]:  # the time text changes once a second, not per request
-            self._clock = (now, json.dumps(time.strftime("[%d/%b/%Y:%H:%M:%S %z]", time.localtime(now))))
-        request = json.dumps(f"{scope['method']} {redact_keys(scope['path'])} HTTP/{scope.get('http_version', '1.1')}")
-        client = (scope.get("client") or ("-", 0))[0]
-        duration = int((time.perf_counter() - started) * 1000)
-        access_logger.info(
-            f'{{"time": {self._clock[1]}, "level": "INFO", "logger": "fleetops.access", "message": {request}, '
-            f'"status": "{status}", "bytes": "{size}", "duration_ms": "{duration}", "remote": {json.dumps(client)}, '
-            f'"request_id": {json.dumps(request_id)}}}'
-        )
+        line = {
+            "time": time.strftime("[%d/%b/%Y:%H:%M:%S %z]"),
+            "level": "INFO",
+            "logger": "fleetops.access",
+            "message": f"{scope['method']} {redact_keys(scope['path'])} HTTP/{scope.get('http_version', '1.1')}",
+            "status": str(status),
+            "bytes": str(size),
+            "duration_ms": str(int((time.perf_counter() - started) * 1000)),
+            "remote": (scope.get("client") or ("-", 0))[0],
+            "request_id": request_id,
+        }
+        access_logger.info(json.dumps(line))
 
 
 class WsgiInThreads:
@@ -154,14 +154,7 @@ class WsgiInThreads:
         )
         loop = asyncio.get_running_loop()
         status, headers, chunks = await loop.run_in_executor(self.pool, self._run, environ)
-        await send(
-            {
-                "type": "http.response.start",
-                "status": status,
-                "headers": [(name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in headers],
-            }
-        )
-        await send({"type": "http.response.body", "body": b"".join(chunks)})
+        await send_whole(send, status, headers, b"".join(chunks))
 
     def _run(self, environ: dict) -> tuple[int, list, list[bytes]]:
         started: dict = {}

@@ -250,13 +250,15 @@ def _match(device: Device, found: list[Segment], stored: list[Trip], dirty_from,
             trip.samples_received = trip.samples_stored = segment.positions
             trip.feature_status = Trip.FeatureStatus.PENDING
             trip.updated_at = timezone.now()
-            with connection.cursor() as cursor:  # what save(update_fields=...) writes, without its cost
-                cursor.execute(
-                    "UPDATE telematics_trip SET started_at = %s, ended_at = %s, in_progress = %s, "
-                    "samples_received = %s, samples_stored = %s, feature_status = %s, updated_at = %s WHERE id = %s",
-                    [start, end, trip.in_progress, segment.positions, segment.positions, trip.feature_status,
-                     trip.updated_at, trip.pk],
-                )  # fmt: skip
+            Trip.objects.filter(pk=trip.pk).update(  # what save(update_fields=...) writes, without its cost
+                started_at=start,
+                ended_at=end,
+                in_progress=trip.in_progress,
+                samples_received=segment.positions,
+                samples_stored=segment.positions,
+                feature_status=trip.feature_status,
+                updated_at=trip.updated_at,
+            )
             counts["updated"] += 1
         _samples_copy(trip, after=copied_to)
     for trip in stored:

@@ -10,6 +10,8 @@ import json
 
 from django.urls import reverse
 
+from apps.common.asgi import send_whole
+
 NOT_FOUND = {
     "type": "not_found",
     "status": 404,
@@ -38,6 +40,4 @@ class TrackerReceiver:
         if scope["type"] != "http" or scope["path"].startswith(self.paths):
             return await self.app(scope, receive, send)
         body = json.dumps(NOT_FOUND).encode()
-        headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
-        await send({"type": "http.response.start", "status": 404, "headers": headers})
-        await send({"type": "http.response.body", "body": body})
+        await send_whole(send, 404, [("Content-Type", "application/json"), ("Content-Length", str(len(body)))], body)

@@ -12,6 +12,7 @@ flush, in the database: a withdrawal or revocation between the answer and the fl
 nothing. When Redis refuses the append, the request stores its positions itself, as before the
 buffer; a stream longer than POSITION_BUFFER_WARN (no flusher keeping up) is logged."""
 
+import functools
 import logging
 import math
 import os
@@ -54,20 +55,16 @@ def _keys() -> tuple[str, str]:
     return f"{base}:stream", f"{base}:flush-wanted"
 
 
-_CLIENT: list[redis.Redis] = []
-
-
+@functools.cache
 def _redis() -> redis.Redis:
     """The cache's Redis client, kept by this process: `caches` too is per task on an event loop,
     and the client (its connection pool shared by threads) is the same each time."""
-    if not _CLIENT:
-        _CLIENT.append(get_redis_connection("default"))
-    return _CLIENT[0]
+    return get_redis_connection("default")
 
 
 def _forget_client(*, setting: str, **kwargs) -> None:
     if setting == "CACHES":
-        _CLIENT.clear()
+        _redis.cache_clear()
 
 
 setting_changed.connect(_forget_client)
@@ -137,7 +134,6 @@ def positions_accept(*, batch: PositionBatch, device: Device, append: bool = Tru
         consent_version = None
     kept, states = positions_screen(batch=batch, device=device)
     if consent_version is not None:
-        _STATES.pop(device.pk, None)  # re-inserted last: the dict stays in order of checking
         remember(_STATES, device.pk, (states[0], consent_version, time.monotonic()), cap=_STATES_MAX)
     if not len(kept) or not append:
         return

@@ -74,6 +74,9 @@ _DEVICE_FIELDS = tuple(
 _DEVICE_BY_PREFIX_SQL = f"SELECT {', '.join(_DEVICE_FIELDS)} FROM telematics_device WHERE token_prefix = %s"
 
 
+LAST_SEEN_EVERY_SECONDS = 60  # a device's last contact is written at most this often
+
+
 def device_authenticate(*, raw_token: str) -> Device | None:
     """The active device for a presented token, or None. Records last contact at most once a minute.
 
@@ -94,7 +97,7 @@ def device_authenticate(*, raw_token: str) -> Device | None:
     if not device.is_active or device.revoked_at is not None:
         return None
     now = timezone.now()
-    if device.last_seen_at is None or (now - device.last_seen_at).total_seconds() > 60:
+    if device.last_seen_at is None or (now - device.last_seen_at).total_seconds() > LAST_SEEN_EVERY_SECONDS:
         with connection.cursor() as cursor:
             cursor.execute("UPDATE telematics_device SET last_seen_at = %s WHERE id = %s", [now, device.pk])
         device.last_seen_at = now
@@ -108,8 +111,10 @@ _UPLOAD_DEVICES_MAX = 100_000
 
 
 def remember(memory: dict, key, value, *, cap: int) -> None:
-    """memory[key] = value; a full memory forgets its oldest tenth (dicts keep insertion order),
-    not everything at once: a fleet larger than the cap kept being checked again otherwise."""
+    """memory[key] = value, as its newest entry; a full memory forgets its oldest tenth (dicts
+    keep insertion order), not everything at once: a fleet larger than the cap kept being
+    checked again otherwise."""
+    memory.pop(key, None)
     if len(memory) >= cap:
         for old in list(itertools.islice(memory, max(cap // 10, 1))):
             del memory[old]
@@ -124,8 +129,8 @@ def devices_seen(*, device_ids: list[int]) -> None:
         with connection.cursor() as cursor:
             cursor.execute(
                 "UPDATE telematics_device SET last_seen_at = now() WHERE id = ANY(%s) "
-                "AND (last_seen_at IS NULL OR last_seen_at < now() - interval '60 seconds')",
-                [device_ids],
+                "AND (last_seen_at IS NULL OR last_seen_at < now() - make_interval(secs => %s))",
+                [device_ids, LAST_SEEN_EVERY_SECONDS],
             )
 
 
@@ -158,7 +163,6 @@ def device_authenticate_for_upload(*, raw_token: str, version: int | None = _REA
     if device is None:
         _UPLOAD_DEVICES.pop(key, None)
         return None
-    _UPLOAD_DEVICES.pop(key, None)
     remember(_UPLOAD_DEVICES, key, (device, now, version), cap=_UPLOAD_DEVICES_MAX)
     return device
 
